@@ -1,0 +1,3 @@
+from rhythm.cli import main
+
+main()

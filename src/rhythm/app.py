@@ -1,0 +1,101 @@
+"""create_app(): the ASGI application and the lifespan that owns its connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from rhythm import __version__
+from rhythm.api import api_router
+from rhythm.config import Settings, get_settings
+from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
+from rhythm.health import router as health_router
+from rhythm.identity.auth import AuthCache, Authenticator
+from rhythm.identity.service import TokenIssuer
+from rhythm.identity.tokens import AccessTokenCodec
+from rhythm.observability import RequestContextMiddleware, configure_logging
+from rhythm.pagination import CursorCodec
+from rhythm.ratelimit import RateLimits
+from rhythm.resources import open_resources
+
+DESCRIPTION = """
+rhythm is a personal time-tracking backend with a social layer.
+
+Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/login`) or
+`Authorization: Bearer <API key>`. Every error is `application/problem+json` (RFC 9457).
+Lists are cursor-paginated: `?limit=&cursor=` in, `{data, next_cursor}` out.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = open_resources(settings)
+        key = settings.signing_key()
+        codec = AccessTokenCodec(
+            key, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl_seconds
+        )
+        cache = AuthCache(resources.redis)
+        state = app.state
+        state.settings = settings
+        state.resources = resources
+        state.engine = resources.engine
+        state.session_factory = resources.session_factory
+        state.redis = resources.redis
+        state.auth_cache = cache
+        state.authenticator = Authenticator(codec, cache, resources.session_factory)
+        state.token_issuer = TokenIssuer(
+            codec, cache, timedelta(seconds=settings.refresh_token_ttl_seconds)
+        )
+        state.rate_limits = RateLimits(settings, resources.redis_url)
+        state.cursor_codec = CursorCodec(key)
+        try:
+            yield
+        finally:
+            await resources.close()
+
+    app = FastAPI(
+        title="rhythm",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    app.add_middleware(RequestContextMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with error responses declared as application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] in {"4", "5"}:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.setdefault("FieldError", FieldError.model_json_schema())
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    components["Problem"].pop("$defs", None)
+    app.openapi_schema = schema
+    return schema

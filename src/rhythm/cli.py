@@ -1,0 +1,193 @@
+"""The `rhythm` command: serve, worker, migrate and the operator's tools."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import structlog
+import typer
+
+from rhythm.config import Settings, get_settings
+from rhythm.embedded import EmbeddedServers
+from rhythm.observability import configure_logging
+
+cli = typer.Typer(
+    help="rhythm: personal time tracking with a social layer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+log = structlog.get_logger("rhythm.cli")
+
+STOP_TIMEOUT = 20.0
+
+
+def main() -> None:
+    cli()
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+class _Supervisor:
+    """Runs child processes and stops them all, in order, on SIGINT or SIGTERM."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.children.append((name, subprocess.Popen(argv, env=env)))
+
+    def wait(self) -> int:
+        """Block until a signal arrives or a child dies; the exit code to return."""
+        while not self.stopping:
+            for name, child in self.children:
+                if child.poll() is not None:
+                    log.error("child_exited", child=name, code=child.returncode)
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self) -> None:
+        for _, child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name, child in self.children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("child_killed", child=name)
+                child.kill()
+                child.wait()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (RHYTHM_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (RHYTHM_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes (RHYTHM_WORKERS).")] = None,
+) -> None:
+    """Serve the API with Granian.
+
+    With no RHYTHM_DATABASE_URL / RHYTHM_REDIS_URL, starts embedded PostgreSQL and Redis under
+    RHYTHM_DATA_DIR, migrates, and runs the job worker alongside; all stop on Ctrl-C/SIGTERM.
+    """
+    settings = _settings()
+    supervisor = _Supervisor()
+    embedded = EmbeddedServers(settings.data_dir) if settings.embedded else None
+    metrics_dir = Path(tempfile.mkdtemp(prefix="rhythm-metrics-"))
+    code = 1
+    try:
+        env = dict(os.environ)
+        if embedded is not None:
+            database_url, redis_url = embedded.start()
+            env["RHYTHM_DATABASE_URL"] = settings.database_url or database_url
+            env["RHYTHM_REDIS_URL"] = settings.redis_url or redis_url
+        # Every process must sign with the same key.
+        env["RHYTHM_SECRET_KEY"] = settings.signing_key()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        if supervisor.stopping:
+            return
+        from rhythm.migrations import upgrade
+
+        upgrade(env["RHYTHM_DATABASE_URL"])
+        log.info("migrated")
+        supervisor.spawn(
+            "granian",
+            [
+                sys.executable, "-m", "granian",
+                "--interface", "asgi",
+                "--factory",
+                "--host", host or settings.host,
+                "--port", str(port or settings.port),
+                "--workers", str(workers or settings.workers),
+                "--loop", "uvloop",
+                "--no-ws",
+                "--log-level", "warning",
+                "rhythm.app:create_app",
+            ],
+            env,
+        )
+        if embedded is not None:
+            supervisor.spawn("worker", [sys.executable, "-m", "rhythm", "worker"], env)
+        log.info(
+            "serving",
+            url=f"http://{host or settings.host}:{port or settings.port}",
+            embedded=embedded is not None,
+        )
+        code = supervisor.wait()
+    finally:
+        supervisor.stop()
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    raise typer.Exit(code)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = 4,
+) -> None:
+    """Run background jobs and periodic schedules (needs RHYTHM_DATABASE_URL and REDIS_URL)."""
+    settings = _settings()
+    if settings.embedded:
+        typer.echo(
+            "rhythm worker needs RHYTHM_DATABASE_URL and RHYTHM_REDIS_URL; with neither set,"
+            " `rhythm serve` runs the worker itself.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    from rhythm.jobs import run_worker
+    from rhythm.resources import open_resources
+
+    async def run() -> None:
+        resources = open_resources(settings)
+        task = asyncio.ensure_future(run_worker(resources, concurrency=concurrency))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await resources.close()
+
+    asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (to the embedded database when no URL is set)."""
+    settings = _settings()
+    from rhythm.migrations import upgrade
+
+    if settings.database_url is not None:
+        upgrade(settings.database_url)
+        return
+    embedded = EmbeddedServers(settings.data_dir)
+    try:
+        database_url = embedded.postgres.start()
+        upgrade(database_url)
+    finally:
+        embedded.postgres.stop()

@@ -1,0 +1,74 @@
+"""Settings: one object, loaded once, every field prefixed with RHYTHM_ in the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RHYTHM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".rhythm")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    secret_key: SecretStr | None = None
+    jwt_issuer: str = "rhythm"
+    jwt_audience: str = "rhythm-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+
+    # `limits` rate-limit strings. Per user when signed in, per IP otherwise.
+    rate_limit_default: str = "1200/minute"
+    rate_limit_anonymous: str = "120/minute"
+    rate_limit_auth: str = "30/minute"
+    login_failure_limit: str = "10/15minutes"
+
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key is None:
+            raise ValueError("RHYTHM_SECRET_KEY must be set when RHYTHM_ENV=production")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+    def signing_key(self) -> str:
+        """The HMAC key for JWTs and cursors.
+
+        Production requires RHYTHM_SECRET_KEY. Elsewhere a random key is generated once and kept
+        in the data directory, so tokens survive a restart of the local service.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

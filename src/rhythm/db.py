@@ -1,0 +1,107 @@
+"""The declarative base, the engine and the one-transaction-per-request session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+import structlog
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from rhythm.errors import RhythmError
+
+log = structlog.get_logger("rhythm.db")
+
+AFTER_COMMIT = "rhythm_after_commit"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def driver_url(url: str, driver: str) -> str:
+    """The same PostgreSQL URL for another driver: asyncpg for the app, psycopg for the rest."""
+    parsed = make_url(url)
+    return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """A plain postgresql:// URL as libpq (psycopg, procrastinate) understands it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, pool_size: int) -> AsyncEngine:
+    return create_async_engine(
+        driver_url(url, "asyncpg"),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "rhythm"}},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run `action` once the session's transaction has committed; drop it on rollback."""
+    session.info.setdefault(AFTER_COMMIT, []).append(action)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit actions. Their failures are logged, not raised:
+    what they do (cache writes) must be rebuildable from what was committed."""
+    await session.commit()
+    actions = session.info.pop(AFTER_COMMIT, [])
+    for action in actions:
+        try:
+            await action()
+        except Exception as exc:
+            log.warning("after_commit_failed", error=str(exc))
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop(AFTER_COMMIT, None)
+    await session.rollback()
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on error.
+
+    A RhythmError with `commit = True` is the one exception: what the request did is kept,
+    and the error is still returned (refresh-token reuse revokes a session and answers 401).
+    """
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as session:
+        try:
+            yield session
+        except RhythmError as exc:
+            if exc.commit:
+                await commit(session)
+            else:
+                await rollback(session)
+            raise
+        except BaseException:
+            await rollback(session)
+            raise
+        else:
+            await commit(session)
+
+
+# scope="function": the transaction commits before the response is sent, so a 2xx means durable.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

@@ -1,0 +1,180 @@
+"""Every error rhythm returns is RFC 9457 problem+json. This module owns that shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://rhythm.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = structlog.get_logger("rhythm.errors")
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class RhythmError(Exception):
+    """Base of every domain error. Subclasses set status, slug and title."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+    # When true, the request's transaction is committed although the request fails:
+    # reuse detection must revoke a session even while it answers 401.
+    commit: bool = False
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        errors: Sequence[FieldError] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        self.errors = list(errors) if errors is not None else None
+        super().__init__(self.detail)
+
+
+class NotFound(RhythmError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Unauthorized(RhythmError):
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+
+    def __init__(self, detail: str = "Missing or invalid credentials.", **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kw)
+
+
+class Conflict(RhythmError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class Unprocessable(RhythmError):
+    status = 422
+    slug = "validation-error"
+    title = "Validation error"
+
+    def __init__(self, detail: str, *, field: str | None = None, **kw: Any) -> None:
+        if field is not None:
+            kw.setdefault("errors", [FieldError(field=field, message=detail)])
+        super().__init__(detail, **kw)
+
+
+class TooManyRequests(RhythmError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-")),
+        "title": title or phrase,
+        "status": status,
+        "detail": detail or title or phrase,
+    }
+    if errors is not None:
+        body["errors"] = [e.model_dump() for e in errors]
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _rhythm_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RhythmError)
+    return problem_response(
+        exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(field=_location(err.get("loc", ())), message=str(err.get("msg", "invalid")))
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return problem_response(
+        422, slug="validation-error", title="Validation error", detail=summary, errors=errors
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(exc.status_code, detail=detail, headers=exc.headers)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response(500, detail="An unexpected error occurred. It has been logged.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RhythmError, _rhythm_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+def problem_doc(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given error statuses, all problem+json."""
+    return {
+        status: {"model": Problem, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }

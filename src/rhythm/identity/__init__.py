@@ -1,0 +1,1 @@
+"""Identity: accounts, device sessions, tokens and API keys."""

@@ -1,0 +1,320 @@
+"""Who is calling: bearer access tokens and API keys, checked against a rebuildable Redis cache.
+
+Each authenticated request costs one Redis round trip (MGET of the session's validity and the
+user's profile). PostgreSQL stays the truth:
+
+- a session's cached validity is filled with SET NX and revoked with a plain SET *before* the
+  revoking transaction commits, so no racing fill can resurrect a revoked session;
+- a profile is cached as `version|json` and only ever replaced by a newer version (Lua), so
+  racing writers converge on the newest row;
+- when Redis is empty or unreachable, the same answers come from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rhythm.errors import RhythmError, Unauthorized
+from rhythm.identity import repository
+from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
+from rhythm.ratelimit import RateLimits
+
+log = structlog.get_logger("rhythm.auth")
+
+VALID, REVOKED = b"1", b"0"
+SESSION_TTL = 300
+REVOKED_TTL = 24 * 3600
+PROFILE_TTL = 3600
+TOMBSTONE_VERSION = 2**53
+TOUCH_INTERVAL = 60.0
+
+_SET_IF_NEWER = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if v and v >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: uuid.UUID
+    email: str
+    name: str
+    timezone: str
+    created_at: datetime
+    is_admin: bool
+    session_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+def _session_key(session_id: uuid.UUID) -> str:
+    return f"auth:s:{session_id}"
+
+
+def _profile_key(user_id: uuid.UUID) -> str:
+    return f"auth:u:{user_id}"
+
+
+def _api_key_key(key_hash: bytes) -> str:
+    return f"auth:k:{key_hash.hex()}"
+
+
+def profile_payload(user: Any) -> str:
+    return json.dumps(
+        {
+            "email": user.email,
+            "name": user.name,
+            "timezone": user.timezone,
+            "created_at": user.created_at.isoformat(),
+            "is_admin": user.is_admin,
+        },
+        separators=(",", ":"),
+    )
+
+
+class AuthCache:
+    """The Redis side of authentication. Every method tolerates Redis being down."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._set_if_newer = redis.register_script(_SET_IF_NEWER)
+
+    async def read(self, session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Any, Any]:
+        try:
+            values = await self.redis.mget(_session_key(session_id), _profile_key(user_id))
+            return values[0], values[1]
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+            return None, None
+
+    async def read_profile(self, user_id: uuid.UUID) -> Any:
+        try:
+            return await self.redis.get(_profile_key(user_id))
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+            return None
+
+    async def fill_session(self, session_id: uuid.UUID, valid: bool) -> None:
+        try:
+            if valid:
+                await self.redis.set(_session_key(session_id), VALID, ex=SESSION_TTL, nx=True)
+            else:
+                await self.redis.set(_session_key(session_id), REVOKED, ex=REVOKED_TTL)
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+
+    async def revoke_sessions(self, session_ids: list[uuid.UUID]) -> None:
+        """Mark sessions revoked. Call before the revoking transaction commits."""
+        if not session_ids:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sid in session_ids:
+                    pipe.set(_session_key(sid), REVOKED, ex=REVOKED_TTL)
+                await pipe.execute()
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+
+    async def store_profile(self, user_id: uuid.UUID, version: int, payload: str) -> None:
+        try:
+            await self._set_if_newer(
+                keys=[_profile_key(user_id)], args=[version, payload, PROFILE_TTL]
+            )
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+
+    async def forget_user(self, user_id: uuid.UUID) -> None:
+        """A tombstone outranks every version: a deleted user's cached profile never returns."""
+        await self.store_profile(user_id, TOMBSTONE_VERSION, "null")
+
+    async def read_api_key(self, key_hash: bytes) -> Any:
+        try:
+            return await self.redis.get(_api_key_key(key_hash))
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+            return None
+
+    async def fill_api_key(self, key_hash: bytes, value: bytes) -> None:
+        try:
+            if value == REVOKED:
+                await self.redis.set(_api_key_key(key_hash), REVOKED, ex=REVOKED_TTL)
+            else:
+                await self.redis.set(_api_key_key(key_hash), value, ex=SESSION_TTL, nx=True)
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+
+
+def _parse_profile(raw: bytes) -> dict[str, Any] | None:
+    _, _, body = raw.partition(b"|")
+    data: dict[str, Any] | None = json.loads(body)
+    return data
+
+
+class Authenticator:
+    """Resolves the Authorization header of a request to a Principal."""
+
+    def __init__(
+        self,
+        codec: AccessTokenCodec,
+        cache: AuthCache,
+        session_factory: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.codec = codec
+        self.cache = cache
+        self.session_factory = session_factory
+        self._touched: dict[uuid.UUID, float] = {}
+
+    async def authenticate(self, authorization: str) -> Principal:
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthorized("Use `Authorization: Bearer <token>`.")
+        if credential.startswith(API_KEY_PREFIX):
+            return await self.authenticate_api_key(credential)
+        try:
+            claims = self.codec.decode(credential)
+        except InvalidToken:
+            raise Unauthorized("The access token is invalid or expired.") from None
+        session_state, profile = await self.cache.read(claims.session_id, claims.user_id)
+        if session_state is None:
+            valid = await self._load_session(claims.session_id, claims.user_id)
+            await self.cache.fill_session(claims.session_id, valid)
+        else:
+            valid = session_state == VALID
+        if not valid:
+            raise Unauthorized("The session has been signed out.")
+        data = await self._profile(claims.user_id, profile)
+        await self._touch(claims.session_id)
+        return Principal(
+            id=claims.user_id,
+            email=data["email"],
+            name=data["name"],
+            timezone=data["timezone"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            is_admin=data["is_admin"],
+            session_id=claims.session_id,
+        )
+
+    async def authenticate_api_key(self, key: str) -> Principal:
+        key_hash = hash_secret(key)
+        cached = await self.cache.read_api_key(key_hash)
+        if cached is None:
+            async with self.session_factory() as session:
+                row = await repository.api_key_owner(session, key_hash)
+            cached = f"{row[0]}:{row[1]}".encode() if row else REVOKED
+            await self.cache.fill_api_key(key_hash, cached)
+        if cached == REVOKED:
+            raise Unauthorized("The API key is invalid or revoked.")
+        key_id, _, user_id = cached.decode().partition(":")
+        uid = uuid.UUID(user_id)
+        data = await self._profile(uid, await self.cache.read_profile(uid))
+        return Principal(
+            id=uid,
+            email=data["email"],
+            name=data["name"],
+            timezone=data["timezone"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            is_admin=data["is_admin"],
+            api_key_id=uuid.UUID(key_id),
+        )
+
+    async def _profile(self, user_id: uuid.UUID, raw: bytes | None) -> dict[str, Any]:
+        data = _parse_profile(raw) if raw is not None else None
+        if raw is None:
+            async with self.session_factory() as session:
+                user = await repository.get_user(session, user_id)
+            if user is None:
+                await self.cache.forget_user(user_id)
+                raise Unauthorized("The account no longer exists.")
+            payload = profile_payload(user)
+            await self.cache.store_profile(user_id, user.version, payload)
+            data = json.loads(payload)
+        if data is None:
+            raise Unauthorized("The account no longer exists.")
+        return data
+
+    async def _load_session(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        async with self.session_factory() as session:
+            return await repository.session_is_active(session, session_id, user_id)
+
+    async def _touch(self, session_id: uuid.UUID) -> None:
+        """Record last use at most once a minute per session and process."""
+        now = time.monotonic()
+        if now - self._touched.get(session_id, 0.0) < TOUCH_INTERVAL:
+            return
+        self._touched[session_id] = now
+        if len(self._touched) > 100_000:
+            self._touched.clear()
+        async with self.session_factory() as session, session.begin():
+            await repository.touch_session(session, session_id)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def optional_user(request: Request) -> Principal | None:
+    """The caller if credentials are sent; rate-limited per user, or per IP when anonymous."""
+    state = request.app.state
+    limits: RateLimits = state.rate_limits
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        await limits.enforce("anonymous", limits.anonymous, client_ip(request))
+        return None
+    authenticator: Authenticator = state.authenticator
+    principal = await authenticator.authenticate(authorization)
+    await limits.enforce("user", limits.user, str(principal.id))
+    return principal
+
+
+async def current_user(
+    principal: Annotated[Principal | None, Depends(optional_user)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+async def session_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    if principal.session_id is None:
+        raise Unauthorized("This action needs a signed-in device session, not an API key.")
+    return principal
+
+
+class NotAdmin(RhythmError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+async def admin_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    if not principal.is_admin:
+        raise NotAdmin("No such route for this account.")
+    return principal
+
+
+async def auth_rate_limit(request: Request) -> None:
+    """The stricter per-IP limit of the unauthenticated auth routes."""
+    limits: RateLimits = request.app.state.rate_limits
+    await limits.enforce("auth", limits.auth, client_ip(request))
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
+SessionUser = Annotated[Principal, Depends(session_user)]
+AdminUser = Annotated[Principal, Depends(admin_user)]
+AuthRateLimit = Depends(auth_rate_limit)

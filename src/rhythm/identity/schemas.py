@@ -1,0 +1,121 @@
+"""Request and response models of the identity context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
+from rhythm.timezones import TimeZoneName
+
+Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
+AnyPassword = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)
+]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+    Field(examples=["ada@example.com"]),
+]
+DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterRequest(Strict):
+    email: Email
+    password: Password
+    name: Name
+    timezone: TimeZoneName = "UTC"
+
+
+class LoginRequest(Strict):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    password: AnyPassword
+    device_name: DeviceName | None = None
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class AuthResponse(TokenPair):
+    user: UserOut
+
+
+class DeviceSessionOut(BaseModel):
+    id: uuid.UUID
+    device_name: str | None
+    created_at: datetime
+    last_used_at: datetime
+    current: bool
+
+
+class ApiKeyCreate(Strict):
+    name: Name
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The first characters of the key, to recognise it.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    key: str = Field(description="The secret. It is shown only in this response.")
+    created_at: datetime
+
+
+class UserUpdate(Strict):
+    name: Name | None = None
+    timezone: TimeZoneName | None = None
+
+
+class PasswordChange(Strict):
+    current_password: AnyPassword
+    new_password: Password
+
+
+class PublicProfile(BaseModel):
+    id: uuid.UUID
+    name: str
+    followers_count: int
+    following_count: int
+
+
+class UserSummary(BaseModel):
+    id: uuid.UUID
+    name: str

@@ -1,0 +1,340 @@
+"""Business rules of identity: accounts, device sessions, token rotation and API keys.
+
+Services flush but never commit; the request's transaction commits once the endpoint returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.db import after_commit
+from rhythm.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from rhythm.identity import repository
+from rhythm.identity.auth import AuthCache, Principal, profile_payload
+from rhythm.identity.models import ApiKey, DeviceSession, User
+from rhythm.identity.passwords import hash_password, verify_password
+from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
+from rhythm.pagination import PageRequest
+from rhythm.ratelimit import RateLimits
+
+
+class EmailTaken(Conflict):
+    slug = "email-taken"
+    title = "Email already registered"
+
+
+class InvalidCredentials(Unauthorized):
+    slug = "invalid-credentials"
+    title = "Invalid credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.")
+
+
+class RefreshTokenReused(Unauthorized):
+    slug = "refresh-token-reused"
+    title = "Refresh token reused"
+    # The session is revoked in the same transaction that answers 401: keep that revocation.
+    commit = True
+
+
+class UserNotFound(NotFound):
+    slug = "user-not-found"
+    title = "User not found"
+
+
+class SessionNotFound(NotFound):
+    slug = "session-not-found"
+    title = "Session not found"
+
+
+class ApiKeyNotFound(NotFound):
+    slug = "api-key-not-found"
+    title = "API key not found"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    """What it takes to open sessions and mint tokens."""
+
+    codec: AccessTokenCodec
+    cache: AuthCache
+    refresh_ttl: timedelta
+
+
+# Hooks other contexts register to erase a user's data before the user row goes.
+AccountEraser = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
+_erasers: list[AccountEraser] = []
+
+
+def on_account_deleted(eraser: AccountEraser) -> AccountEraser:
+    _erasers.append(eraser)
+    return eraser
+
+
+def _cache_profile_after_commit(session: AsyncSession, cache: AuthCache, user: User) -> None:
+    user_id, version, payload = user.id, user.version, profile_payload(user)
+
+    async def store() -> None:
+        await cache.store_profile(user_id, version, payload)
+
+    after_commit(session, store)
+
+
+async def open_session(
+    session: AsyncSession, issuer: TokenIssuer, user_id: uuid.UUID, device_name: str | None
+) -> Tokens:
+    expires_at = datetime.now(UTC) + issuer.refresh_ttl
+    device = await repository.create_device_session(session, user_id, device_name, expires_at)
+    return await _issue(session, issuer, user_id, device.id, expires_at)
+
+
+async def _issue(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
+) -> Tokens:
+    refresh = new_refresh_token()
+    await repository.add_refresh_token(session, hash_secret(refresh), session_id, session_expires_at)
+    return Tokens(
+        access_token=issuer.codec.encode(user_id, session_id),
+        refresh_token=refresh,
+        expires_in=issuer.codec.ttl_seconds,
+    )
+
+
+async def register(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    timezone: str,
+) -> tuple[User, Tokens]:
+    password_hash = await hash_password(password)
+    user = await repository.insert_user(
+        session, email=email, password_hash=password_hash, name=name, timezone=timezone
+    )
+    if user is None:
+        raise EmailTaken(f"An account with the email {email!r} already exists.")
+    tokens = await open_session(session, issuer, user.id, "registration")
+    _cache_profile_after_commit(session, issuer.cache, user)
+    return user, tokens
+
+
+async def login(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    limits: RateLimits,
+    *,
+    email: str,
+    password: str,
+    device_name: str | None,
+) -> tuple[User, Tokens]:
+    account = email.strip().lower()
+    await limits.check_login_failures(account)
+    user = await repository.get_user_by_email(session, account)
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
+        await limits.record_login_failure(account)
+        raise InvalidCredentials()
+    await limits.reset_login_failures(account)
+    tokens = await open_session(session, issuer, user.id, device_name)
+    return user, tokens
+
+
+async def refresh(session: AsyncSession, issuer: TokenIssuer, refresh_token: str) -> Tokens:
+    token_hash = hash_secret(refresh_token)
+    session_id = await repository.consume_refresh_token(session, token_hash)
+    if session_id is None:
+        known = await repository.refresh_token_session(session, token_hash)
+        if known is not None:
+            device = await repository.active_session(session, known)
+            if device is not None:
+                await issuer.cache.revoke_sessions([device.id])
+                await repository.revoke_sessions(session, device.user_id, only=device.id)
+            raise RefreshTokenReused(
+                "This refresh token was already used. The device session has been revoked."
+            )
+        raise Unauthorized("The refresh token is invalid or expired.")
+    device = await repository.active_session(session, session_id)
+    if device is None:
+        raise Unauthorized("The device session has been signed out.")
+    return await _issue(session, issuer, device.user_id, device.id, device.expires_at)
+
+
+async def logout(session: AsyncSession, cache: AuthCache, principal: Principal) -> None:
+    assert principal.session_id is not None
+    await cache.revoke_sessions([principal.session_id])
+    await repository.revoke_sessions(session, principal.id, only=principal.session_id)
+
+
+async def logout_all(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID) -> None:
+    await cache.revoke_sessions(await repository.session_ids(session, user_id))
+    await repository.revoke_sessions(session, user_id)
+
+
+async def list_sessions(
+    session: AsyncSession, principal: Principal, page: PageRequest
+) -> tuple[Sequence[DeviceSession], str | None]:
+    after = page.position("sessions")
+    rows = await repository.list_sessions(
+        session,
+        principal.id,
+        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
+        page.limit + 1,
+    )
+    return page.page("sessions", list(rows), lambda s: [s.created_at.isoformat(), str(s.id)])
+
+
+async def revoke_session(
+    session: AsyncSession, cache: AuthCache, principal: Principal, session_id: uuid.UUID
+) -> None:
+    device = await repository.active_session(session, session_id)
+    if device is None or device.user_id != principal.id:
+        raise SessionNotFound(f"No active session {session_id} on this account.")
+    await cache.revoke_sessions([session_id])
+    await repository.revoke_sessions(session, principal.id, only=session_id)
+
+
+# API keys -------------------------------------------------------------------------------------
+
+
+async def create_api_key(
+    session: AsyncSession, user_id: uuid.UUID, name: str
+) -> tuple[ApiKey, str]:
+    key = new_api_key()
+    row = await repository.create_api_key(
+        session, user_id, name, hash_secret(key), key[: len("rhk_") + 6]
+    )
+    return row, key
+
+
+async def list_api_keys(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+) -> tuple[Sequence[ApiKey], str | None]:
+    after = page.position("api-keys")
+    rows = await repository.list_api_keys(
+        session,
+        user_id,
+        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
+        page.limit + 1,
+    )
+    return page.page("api-keys", list(rows), lambda k: [k.created_at.isoformat(), str(k.id)])
+
+
+async def revoke_api_key(
+    session: AsyncSession, cache: AuthCache, user_id: uuid.UUID, key_id: uuid.UUID
+) -> None:
+    key_hash = await repository.delete_api_key(session, user_id, key_id)
+    if key_hash is None:
+        raise ApiKeyNotFound(f"No API key {key_id} on this account.")
+    await cache.fill_api_key(key_hash, b"0")
+
+
+# Users ----------------------------------------------------------------------------------------
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise UserNotFound(f"No user {user_id}.")
+    return user
+
+
+async def ensure_user_exists(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await get_user(session, user_id)
+
+
+async def user_names(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Display names by id; ids of deleted users are absent."""
+    return await repository.user_names(session, user_ids)
+
+
+async def update_me(
+    session: AsyncSession, cache: AuthCache, user_id: uuid.UUID, changes: dict[str, Any]
+) -> User:
+    values = {k: v for k, v in changes.items() if v is not None}
+    user = await repository.update_user(session, user_id, **values)
+    if user is None:
+        raise UserNotFound(f"No user {user_id}.")
+    _cache_profile_after_commit(session, cache, user)
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    cache: AuthCache,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+) -> None:
+    user = await repository.get_user_for_update(session, principal.id)
+    if user is None:
+        raise UserNotFound(f"No user {principal.id}.")
+    if not await verify_password(user.password_hash, current_password):
+        raise WrongPassword("The current password is incorrect.", field="current_password")
+    await repository.update_user(
+        session, principal.id, password_hash=await hash_password(new_password)
+    )
+    all_sessions = await repository.session_ids(session, principal.id)
+    others = [sid for sid in all_sessions if sid != principal.session_id]
+    await cache.revoke_sessions(others)
+    await repository.revoke_sessions(session, principal.id, keep=principal.session_id)
+
+
+class WrongPassword(Unprocessable):
+    slug = "wrong-password"
+    title = "Wrong password"
+
+
+async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID) -> None:
+    """Erase the account and, through each context's eraser and the cascades, all its data."""
+    await cache.revoke_sessions(await repository.session_ids(session, user_id))
+    for key_hash in await repository.api_key_hashes(session, user_id):
+        await cache.fill_api_key(key_hash, b"0")
+    for eraser in _erasers:
+        await eraser(session, user_id)
+    if not await repository.delete_user(session, user_id):
+        raise UserNotFound(f"No user {user_id}.")
+
+    async def forget() -> None:
+        await cache.forget_user(user_id)
+
+    # The tombstone outranks any profile a racing request caches before the commit.
+    after_commit(session, forget)
+
+
+async def search_users(
+    session: AsyncSession, prefix: str, page: PageRequest
+) -> tuple[Sequence[User], str | None]:
+    after = page.position("users")
+    rows = await repository.search_users(
+        session,
+        prefix,
+        (str(after[0]), uuid.UUID(after[1])) if after else None,
+        page.limit + 1,
+    )
+    return page.page("users", list(rows), lambda u: [u.name, str(u.id)])
+
+
+async def purge_expired_sessions(session: AsyncSession, grace_days: int = 7) -> int:
+    return await repository.purge_expired(session, grace_days)
+

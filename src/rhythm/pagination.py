@@ -1,0 +1,99 @@
+"""Cursor pagination, the same on every list: `?limit=&cursor=` in, `{data, next_cursor}` out.
+
+A cursor is an opaque, HMAC-signed token naming the list it belongs to and the position after
+the last item served. A tampered, foreign or malformed cursor is a 422.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from rhythm.errors import Unprocessable
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `?cursor=` to get the next page; null on the last page."
+    )
+
+
+class CursorCodec:
+    def __init__(self, key: str) -> None:
+        self._key = hashlib.sha256(("cursor:" + key).encode()).digest()
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+
+    def encode(self, kind: str, position: list[Any]) -> str:
+        payload = json.dumps([kind, position], separators=(",", ":")).encode()
+        token = self._sign(payload) + payload
+        return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+    def decode(self, kind: str, token: str) -> list[Any]:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (ValueError, TypeError):
+            raise _bad_cursor() from None
+        signature, payload = raw[:16], raw[16:]
+        if len(signature) != 16 or not hmac.compare_digest(signature, self._sign(payload)):
+            raise _bad_cursor()
+        try:
+            found_kind, position = json.loads(payload)
+        except (ValueError, TypeError):
+            raise _bad_cursor() from None
+        if found_kind != kind or not isinstance(position, list):
+            raise _bad_cursor()
+        return position
+
+
+def _bad_cursor() -> Unprocessable:
+    return Unprocessable("The cursor is invalid or belongs to another list.", field="cursor")
+
+
+class PageRequest:
+    """The parsed `?limit=&cursor=` of a list request."""
+
+    def __init__(self, codec: CursorCodec, limit: int, cursor: str | None) -> None:
+        self.codec = codec
+        self.limit = limit
+        self.cursor = cursor
+
+    def position(self, kind: str) -> list[Any] | None:
+        return None if self.cursor is None else self.codec.decode(kind, self.cursor)
+
+    def page(self, kind: str, rows: list[T], key: Any) -> tuple[list[T], str | None]:
+        """Trim rows fetched with limit + 1 and make the cursor of the next page."""
+        if len(rows) <= self.limit:
+            return rows, None
+        rows = rows[: self.limit]
+        return rows, self.codec.encode(kind, key(rows[-1]))
+
+
+def page_request(
+    request: Request,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 100).")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="Opaque cursor from a previous page's `next_cursor`."),
+    ] = None,
+) -> PageRequest:
+    codec: CursorCodec = request.app.state.cursor_codec
+    return PageRequest(codec, limit, cursor)
+
+
+PageParams = Annotated[PageRequest, Depends(page_request)]

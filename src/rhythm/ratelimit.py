@@ -1,0 +1,88 @@
+"""Rate limits on Redis with the `limits` library, shared by every server process.
+
+Limits are per user when a request is signed in and per client IP otherwise. Redis only holds
+the counters: if it is unreachable, requests are let through (and the failure is logged) rather
+than refused, because losing Redis must make rhythm slower, never unavailable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import limits
+import structlog
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    RateLimiter,
+)
+
+from rhythm.config import Settings
+from rhythm.errors import TooManyRequests
+
+log = structlog.get_logger("rhythm.ratelimit")
+
+
+class RateLimits:
+    """The named limits of the service and the storage they count in."""
+
+    def __init__(self, settings: Settings, redis_url: str) -> None:
+        self.storage = RedisStorage("async+" + redis_url, wrap_exceptions=True)
+        self._fixed = FixedWindowRateLimiter(self.storage)
+        self._moving = MovingWindowRateLimiter(self.storage)
+        self.user = limits.parse(settings.rate_limit_default)
+        self.anonymous = limits.parse(settings.rate_limit_anonymous)
+        self.auth = limits.parse(settings.rate_limit_auth)
+        self.login_failures = limits.parse(settings.login_failure_limit)
+
+    async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
+        """Count one request against `item` for `key`; raise 429 when over."""
+        await self._check(self._fixed, policy, item, key, hit=True)
+
+    async def check_login_failures(self, email: str) -> None:
+        """Refuse a login while the account is over its failed-attempt window."""
+        await self._check(self._moving, "login", self.login_failures, email, hit=False)
+
+    async def record_login_failure(self, email: str) -> None:
+        try:
+            await self._moving.hit(self.login_failures, "login", email)
+        except Exception as exc:  # Redis down: counters are best effort
+            log.warning("rate_limit_storage_unavailable", error=str(exc))
+
+    async def reset_login_failures(self, email: str) -> None:
+        try:
+            await self._moving.clear(self.login_failures, "login", email)
+        except Exception as exc:
+            log.warning("rate_limit_storage_unavailable", error=str(exc))
+
+    async def _check(
+        self,
+        limiter: RateLimiter,
+        policy: str,
+        item: limits.RateLimitItem,
+        key: str,
+        *,
+        hit: bool,
+    ) -> None:
+        try:
+            allowed = await (
+                limiter.hit(item, policy, key) if hit else limiter.test(item, policy, key)
+            )
+            if allowed:
+                return
+            stats = await limiter.get_window_stats(item, policy, key)
+        except Exception as exc:
+            log.warning("rate_limit_storage_unavailable", error=str(exc))
+            return
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        window = item.get_expiry()
+        raise TooManyRequests(
+            f"Rate limit of {item} exceeded. Retry in {retry_after} s.",
+            headers={
+                "Retry-After": str(retry_after),
+                "RateLimit-Policy": f'"{policy}";q={item.amount};w={window}',
+                "RateLimit": f'"{policy}";r={max(0, stats.remaining)};t={retry_after}',
+            },
+        )

@@ -1,0 +1,91 @@
+"""Every SQL statement of the social context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.social.models import Follow
+
+
+async def follow(
+    session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID
+) -> tuple[datetime, bool]:
+    """Insert the follow if absent. Returns (followed_at, created)."""
+    inserted = await session.execute(
+        insert(Follow)
+        .values(follower_id=follower_id, followee_id=followee_id)
+        .on_conflict_do_nothing()
+        .returning(Follow.created_at)
+    )
+    created_at = inserted.scalar_one_or_none()
+    if created_at is not None:
+        return created_at, True
+    existing = await session.execute(
+        select(Follow.created_at).where(
+            Follow.follower_id == follower_id, Follow.followee_id == followee_id
+        )
+    )
+    found = existing.scalar_one_or_none()
+    if found is None:
+        # A concurrent unfollow removed it between the two statements: insert again.
+        return await follow(session, follower_id, followee_id)
+    return found, False
+
+
+async def unfollow(session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        delete(Follow)
+        .where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
+        .returning(Follow.created_at)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def counts(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
+    """(followers, following), counted from the rows so they are always exact."""
+    followers = select(func.count()).where(Follow.followee_id == user_id).scalar_subquery()
+    following = select(func.count()).where(Follow.follower_id == user_id).scalar_subquery()
+    row = (await session.execute(select(followers, following))).one()
+    return int(row[0]), int(row[1])
+
+
+async def list_following(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[tuple[uuid.UUID, datetime]]:
+    stmt = select(Follow.followee_id, Follow.created_at).where(Follow.follower_id == user_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(Follow.created_at, Follow.followee_id) < tuple_(*after))
+    stmt = stmt.order_by(Follow.created_at.desc(), Follow.followee_id.desc()).limit(limit)
+    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+
+
+async def list_followers(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[tuple[uuid.UUID, datetime]]:
+    stmt = select(Follow.follower_id, Follow.created_at).where(Follow.followee_id == user_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(Follow.created_at, Follow.follower_id) < tuple_(*after))
+    stmt = stmt.order_by(Follow.created_at.desc(), Follow.follower_id.desc()).limit(limit)
+    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+
+
+async def followee_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    result = await session.execute(select(Follow.followee_id).where(Follow.follower_id == user_id))
+    return list(result.scalars().all())
+
+
+async def follower_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    result = await session.execute(select(Follow.follower_id).where(Follow.followee_id == user_id))
+    return list(result.scalars().all())

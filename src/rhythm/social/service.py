@@ -1,0 +1,113 @@
+"""Business rules of the follow graph."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.errors import NotFound, Unprocessable
+from rhythm.identity import service as identity_service
+from rhythm.pagination import PageRequest
+from rhythm.social import repository
+
+
+class CannotFollowSelf(Unprocessable):
+    slug = "cannot-follow-self"
+    title = "Cannot follow yourself"
+
+
+class NotFollowing(NotFound):
+    slug = "not-following"
+    title = "Not following"
+
+
+@dataclass(frozen=True)
+class FollowEntry:
+    id: uuid.UUID
+    name: str
+    followed_at: datetime
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: uuid.UUID
+    name: str
+    followers_count: int
+    following_count: int
+
+
+async def follow(
+    session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID
+) -> tuple[str, datetime, bool]:
+    """Follow a user. Returns (their name, followed_at, whether the follow is new)."""
+    if follower_id == followee_id:
+        raise CannotFollowSelf("You cannot follow yourself.", field="user_id")
+    followee = await identity_service.get_user(session, followee_id)
+    try:
+        async with session.begin_nested():
+            followed_at, created = await repository.follow(session, follower_id, followee_id)
+    except IntegrityError:
+        # The followee was deleted while we were inserting.
+        raise identity_service.UserNotFound(f"No user {followee_id}.") from None
+    return followee.name, followed_at, created
+
+
+async def unfollow(session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID) -> None:
+    if not await repository.unfollow(session, follower_id, followee_id):
+        raise NotFollowing(f"You are not following {followee_id}.")
+
+
+async def profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:
+    user = await identity_service.get_user(session, user_id)
+    followers, following = await repository.counts(session, user_id)
+    return Profile(user.id, user.name, followers, following)
+
+
+async def _entries(
+    session: AsyncSession, rows: Sequence[tuple[uuid.UUID, datetime]]
+) -> list[FollowEntry]:
+    names = await identity_service.user_names(session, [r[0] for r in rows])
+    return [FollowEntry(uid, names[uid], at) for uid, at in rows if uid in names]
+
+
+async def following(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+) -> tuple[list[FollowEntry], str | None]:
+    await identity_service.ensure_user_exists(session, user_id)
+    after = page.position("following")
+    rows = await repository.list_following(
+        session,
+        user_id,
+        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
+        page.limit + 1,
+    )
+    rows, cursor = page.page("following", list(rows), lambda r: [r[1].isoformat(), str(r[0])])
+    return await _entries(session, rows), cursor
+
+
+async def followers(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+) -> tuple[list[FollowEntry], str | None]:
+    await identity_service.ensure_user_exists(session, user_id)
+    after = page.position("followers")
+    rows = await repository.list_followers(
+        session,
+        user_id,
+        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
+        page.limit + 1,
+    )
+    rows, cursor = page.page("followers", list(rows), lambda r: [r[1].isoformat(), str(r[0])])
+    return await _entries(session, rows), cursor
+
+
+async def followee_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    return await repository.followee_ids(session, user_id)
+
+
+async def follower_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    return await repository.follower_ids(session, user_id)

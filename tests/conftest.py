@@ -1,0 +1,146 @@
+"""Fixtures: a real PostgreSQL and a real Redis for every test.
+
+The servers are the ones named by RHYTHM_TEST_DATABASE_URL and RHYTHM_TEST_REDIS_URL, or, when
+those are unset, embedded ones started once for the run. Each xdist worker gets its own freshly
+migrated database and its own Redis database number; tables and keys are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from psycopg import sql
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from rhythm.config import Settings
+from rhythm.db import libpq_url
+from rhythm.embedded import EmbeddedServers
+from rhythm.migrations import upgrade
+
+_embedded: EmbeddedServers | None = None
+_embedded_dir: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controller only: start embedded servers when no test servers are named."""
+    global _embedded, _embedded_dir
+    if hasattr(config, "workerinput"):
+        return
+    if os.environ.get("RHYTHM_TEST_DATABASE_URL") and os.environ.get("RHYTHM_TEST_REDIS_URL"):
+        return
+    _embedded_dir = tempfile.mkdtemp(prefix="rhythm-test-")
+    _embedded = EmbeddedServers(Path(_embedded_dir))
+    database_url, redis_url = _embedded.start(database="postgres")
+    os.environ.setdefault("RHYTHM_TEST_DATABASE_URL", database_url)
+    os.environ.setdefault("RHYTHM_TEST_REDIS_URL", redis_url)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _embedded is not None:
+        _embedded.stop()
+    if _embedded_dir is not None:
+        shutil.rmtree(_embedded_dir, ignore_errors=True)
+
+
+def _worker_index(worker_id: str) -> int:
+    return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id: str) -> Iterator[str]:
+    server = os.environ["RHYTHM_TEST_DATABASE_URL"]
+    name = f"rhythm_test_{worker_id}"
+    admin = libpq_url(server)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def redis_url(worker_id: str) -> str:
+    base = make_url(os.environ["RHYTHM_TEST_REDIS_URL"].replace("redis://", "postgresql://", 1))
+    index = 1 + _worker_index(worker_id) % 15
+    host = base.host or "127.0.0.1"
+    return f"redis://{host}:{base.port or 6379}/{index}"
+
+
+def make_settings(database_url: str, redis_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "secret_key": "test-secret-key-with-enough-entropy-0123456789",
+        "rate_limit_default": "100000/minute",
+        "rate_limit_anonymous": "100000/minute",
+        "rate_limit_auth": "100000/minute",
+        "log_json": True,
+        "log_level": "WARNING",
+        "data_dir": Path(tempfile.gettempdir()) / "rhythm-test-data",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return make_settings(database_url, redis_url)
+
+
+async def started(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    from rhythm.app import create_app
+
+    async for running in started(create_app(settings)):
+        yield running
+
+
+def client_for(app: FastAPI) -> AsyncClient:
+    return AsyncClient(
+        transport=ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver",
+    )
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with client_for(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Empty every table and the worker's Redis database after each test that used them."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app: FastAPI = request.getfixturevalue("app")
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("TRUNCATE users, procrastinate_jobs CASCADE"))
+    await app.state.redis.flushdb()
