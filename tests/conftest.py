@@ -62,13 +62,17 @@ def database_url(worker_id: str) -> Iterator[str]:
     name = f"rhythm_test_{worker_id}"
     admin = libpq_url(server)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +148,77 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     async with app.state.engine.begin() as conn:
         await conn.execute(text("TRUNCATE users, procrastinate_jobs CASCADE"))
     await app.state.redis.flushdb()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_up(url: str, timeout: float = 60.0, process=None) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real server process (Granian, one worker) on this worker's test database."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "RHYTHM_ENV": "test",
+        "RHYTHM_DATABASE_URL": settings.database_url or "",
+        "RHYTHM_REDIS_URL": settings.redis_url or "",
+        "RHYTHM_SECRET_KEY": "live-server-secret-key-0123456789-abcdef",
+        "RHYTHM_RATE_LIMIT_DEFAULT": settings.rate_limit_default,
+        "RHYTHM_RATE_LIMIT_ANONYMOUS": settings.rate_limit_anonymous,
+        "RHYTHM_RATE_LIMIT_AUTH": settings.rate_limit_auth,
+        "RHYTHM_LOG_LEVEL": "ERROR",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "error",
+            "rhythm.app:create_app",
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/health", process=process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(15)

@@ -66,7 +66,9 @@ async def test_metrics_count_requests_by_route_template(app, client: AsyncClient
 
 async def test_limit_over_max_is_422(app, client: AsyncClient) -> None:
     user = await create_user(app)
-    body = problem(await client.get("/api/v1/users/me/following?limit=101", headers=user.headers), 422)
+    body = problem(
+        await client.get("/api/v1/users/me/following?limit=101", headers=user.headers), 422
+    )
     assert body["errors"][0]["field"] == "query.limit"
     ok = await client.get("/api/v1/users/me/following?limit=100", headers=user.headers)
     assert ok.status_code == 200
@@ -105,7 +107,9 @@ async def test_rate_limit_per_user_with_headers(database_url: str, redis_url: st
         other = await create_user(app)
         async with client_for(app) as client:
             for _ in range(3):
-                assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
+                assert (
+                    await client.get("/api/v1/users/me", headers=user.headers)
+                ).status_code == 200
             limited = await client.get("/api/v1/users/me", headers=user.headers)
             problem(limited, 429)
             assert 0 < int(limited.headers["Retry-After"]) <= 60

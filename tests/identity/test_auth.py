@@ -284,9 +284,7 @@ async def test_forged_token_matrix(app, client: AsyncClient) -> None:
         "wrong iss": jwt.encode({**claims, "iss": "evil"}, SECRET, "HS256"),
         "refresh as access": user.refresh_token,
         "typ refresh": jwt.encode({**claims, "typ": "refresh"}, SECRET, "HS256"),
-        "missing sid": jwt.encode(
-            {k: v for k, v in claims.items() if k != "sid"}, SECRET, "HS256"
-        ),
+        "missing sid": jwt.encode({k: v for k, v in claims.items() if k != "sid"}, SECRET, "HS256"),
         "HS512": jwt.encode(claims, SECRET, algorithm="HS512"),
         "garbage": "not.a.jwt",
         "random session": jwt.encode({**claims, "sid": str(uuid.uuid4())}, SECRET, "HS256"),

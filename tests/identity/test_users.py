@@ -34,7 +34,9 @@ async def test_patch_me_rejects_bad_input(app, client: AsyncClient) -> None:
 
 async def test_change_password_revokes_other_sessions(app, client: AsyncClient) -> None:
     user = await create_user(app)
-    other = await client.post("/api/v1/auth/login", json={"email": user.email, "password": PASSWORD})
+    other = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+    )
     other_headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
     wrong = await client.post(
         "/api/v1/users/me/password",
@@ -69,7 +71,9 @@ async def test_delete_me_erases_account_and_follows(app, client: AsyncClient) ->
     problem(await client.get(f"/api/v1/users/{alice.id}", headers=bob.headers), 404)
     profile = (await client.get(f"/api/v1/users/{bob.id}", headers=bob.headers)).json()
     assert profile["followers_count"] == 0 and profile["following_count"] == 0
-    login = await client.post("/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD})
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD}
+    )
     problem(login, 401)
     # The email can be registered again.
     again = await client.post(
@@ -99,7 +103,7 @@ async def test_search_by_prefix_with_pagination(app, client: AsyncClient) -> Non
     )
     assert len(seen) == len(set(seen))
     # LIKE wildcards in the query are literal.
-    literal = (await client.get("/api/v1/users", params={"q": "ann_"}, headers=viewer.headers))
+    literal = await client.get("/api/v1/users", params={"q": "ann_"}, headers=viewer.headers)
     assert [u["name"] for u in literal.json()["data"]] == ["ann_x"]
 
 

@@ -85,7 +85,9 @@ async def test_lists_are_newest_first_and_paginated(app, client: AsyncClient) ->
 async def test_lists_of_unknown_user_are_404(app, client: AsyncClient) -> None:
     user = await create_user(app)
     for suffix in ["", "/following", "/followers"]:
-        problem(await client.get(f"/api/v1/users/{uuid.uuid4()}{suffix}", headers=user.headers), 404)
+        problem(
+            await client.get(f"/api/v1/users/{uuid.uuid4()}{suffix}", headers=user.headers), 404
+        )
 
 
 async def test_fifty_concurrent_follow_and_unfollow_keep_counts_exact(

@@ -188,7 +188,9 @@ async def revoke_session(
     responses=problem_doc(401, 422),
     summary="Create an API key for a tracker or script",
 )
-async def create_api_key(body: ApiKeyCreate, principal: CurrentUser, db: DbSession) -> ApiKeyCreated:
+async def create_api_key(
+    body: ApiKeyCreate, principal: CurrentUser, db: DbSession
+) -> ApiKeyCreated:
     row, key = await service.create_api_key(db, principal.id, body.name)
     return ApiKeyCreated(id=row.id, name=row.name, key=key, created_at=row.created_at)
 
@@ -286,7 +288,9 @@ async def search_users(
     principal: OptionalUser,
     page: PageParams,
     db: DbSession,
-    q: Annotated[str, Query(min_length=1, max_length=100, description="Name prefix")],
+    q: Annotated[
+        str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]+$", description="Name prefix")
+    ],
 ) -> Page[UserSummary]:
     rows, cursor = await service.search_users(db, q, page)
     return Page(data=[UserSummary(id=u.id, name=u.name) for u in rows], next_cursor=cursor)

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, literal_column, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
 
 from rhythm.identity.models import ApiKey, DeviceSession, RefreshToken, User
 
-_NAME_KEY = literal_column('lower(users.name) COLLATE "C"')
+_NAME_KEY: ColumnClause[Any] = literal_column('lower(users.name) COLLATE "C"')
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -188,9 +189,7 @@ async def revoke_sessions(
 
 
 async def session_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
-    result = await session.execute(
-        select(DeviceSession.id).where(DeviceSession.user_id == user_id)
-    )
+    result = await session.execute(select(DeviceSession.id).where(DeviceSession.user_id == user_id))
     return list(result.scalars().all())
 
 

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
+from rhythm.schemas import RequestModel
 from rhythm.timezones import TimeZoneName
 
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
@@ -21,9 +22,7 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)
-]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
@@ -32,24 +31,20 @@ Email = Annotated[
 DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RegisterRequest(Strict):
+class RegisterRequest(RequestModel):
     email: Email
     password: Password
     name: Name
     timezone: TimeZoneName = "UTC"
 
 
-class LoginRequest(Strict):
+class LoginRequest(RequestModel):
     email: Annotated[str, Field(min_length=1, max_length=320)]
     password: AnyPassword
     device_name: DeviceName | None = None
 
 
-class RefreshRequest(Strict):
+class RefreshRequest(RequestModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
 
 
@@ -64,7 +59,7 @@ class UserOut(BaseModel):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int = Field(description="Seconds until the access token expires.")
 
 
@@ -80,7 +75,7 @@ class DeviceSessionOut(BaseModel):
     current: bool
 
 
-class ApiKeyCreate(Strict):
+class ApiKeyCreate(RequestModel):
     name: Name
 
 
@@ -99,12 +94,12 @@ class ApiKeyCreated(BaseModel):
     created_at: datetime
 
 
-class UserUpdate(Strict):
+class UserUpdate(RequestModel):
     name: Name | None = None
     timezone: TimeZoneName | None = None
 
 
-class PasswordChange(Strict):
+class PasswordChange(RequestModel):
     current_password: AnyPassword
     new_password: Password
 

@@ -110,7 +110,9 @@ async def _issue(
     session_expires_at: datetime,
 ) -> Tokens:
     refresh = new_refresh_token()
-    await repository.add_refresh_token(session, hash_secret(refresh), session_id, session_expires_at)
+    await repository.add_refresh_token(
+        session, hash_secret(refresh), session_id, session_expires_at
+    )
     return Tokens(
         access_token=issuer.codec.encode(user_id, session_id),
         refresh_token=refresh,
@@ -261,9 +263,7 @@ async def ensure_user_exists(session: AsyncSession, user_id: uuid.UUID) -> None:
     await get_user(session, user_id)
 
 
-async def user_names(
-    session: AsyncSession, user_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str]:
+async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Display names by id; ids of deleted users are absent."""
     return await repository.user_names(session, user_ids)
 
@@ -337,4 +337,3 @@ async def search_users(
 
 async def purge_expired_sessions(session: AsyncSession, grace_days: int = 7) -> int:
     return await repository.purge_expired(session, grace_days)
-

@@ -16,9 +16,7 @@ def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(HERE))
     # configparser interpolates %: escape it (socket paths are percent-encoded).
-    config.set_main_option(
-        "sqlalchemy.url", driver_url(database_url, "psycopg").replace("%", "%%")
-    )
+    config.set_main_option("sqlalchemy.url", driver_url(database_url, "psycopg").replace("%", "%%"))
     return config
 
 

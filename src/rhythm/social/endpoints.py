@@ -26,7 +26,10 @@ def _items(entries: list[service.FollowEntry]) -> list[FollowListItem]:
     "/me/following/{user_id}",
     response_model=FollowOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": FollowOut, "description": "Already following"}, **problem_doc(404, 422)},
+    responses={
+        200: {"model": FollowOut, "description": "Already following"},
+        **problem_doc(404, 422),
+    },
     summary="Follow a user",
     description="201 when the follow is new, 200 when you already follow the user.",
 )

@@ -19,8 +19,9 @@ def upgrade() -> None:
     # Executed on the raw psycopg cursor: with no parameters, its '%' signs stay literal.
     dbapi = op.get_bind().connection.dbapi_connection
     assert dbapi is not None
-    with dbapi.cursor() as cursor:
-        cursor.execute(SchemaManager.get_schema())
+    cursor = dbapi.cursor()
+    cursor.execute(SchemaManager.get_schema())
+    cursor.close()
 
     op.execute(
         """
@@ -83,6 +84,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "DROP TABLE follows, api_keys, refresh_tokens, device_sessions, users CASCADE"
-    )
+    op.execute("DROP TABLE follows, api_keys, refresh_tokens, device_sessions, users CASCADE")

@@ -1,0 +1,44 @@
+"""Deferring procrastinate jobs inside the caller's own transaction.
+
+The job row is inserted by procrastinate's own SQL function on the session's connection, so it
+exists exactly when the transaction that caused it commits: a rollback drops it, and a commit
+can never lose it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_DEFER = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW("
+    ":queue, :task, :priority, :lock, NULL, CAST(:args AS jsonb), NULL"
+    ")::procrastinate_job_to_defer_v1])"
+)
+
+
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    lock: str | None = None,
+    **args: Any,
+) -> int:
+    """Queue `task_name` (`context:verb`) with JSON `args`; the job id."""
+    result = await session.execute(
+        _DEFER,
+        {
+            "queue": queue,
+            "task": task_name,
+            "priority": priority,
+            "lock": lock,
+            "args": json.dumps(args),
+        },
+    )
+    ids: list[int] = result.scalar_one()
+    return ids[0]
