@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from rhythm import __version__
-from rhythm.api import api_router
+from rhythm.api import include_api
 from rhythm.config import Settings, get_settings
 from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
 from rhythm.health import router as health_router
@@ -69,10 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # rhythm exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks would only
+        # cost a provider lookup on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    include_api(app)
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

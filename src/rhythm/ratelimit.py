@@ -29,7 +29,10 @@ class RateLimits:
     """The named limits of the service and the storage they count in."""
 
     def __init__(self, settings: Settings, redis_url: str) -> None:
-        self.storage = RedisStorage("async+" + redis_url, wrap_exceptions=True)
+        # redis-py, the client rhythm already uses; measured cheaper per hit than coredis here.
+        self.storage = RedisStorage(
+            "async+" + redis_url, wrap_exceptions=True, implementation="redispy"
+        )
         self._fixed = FixedWindowRateLimiter(self.storage)
         self._moving = MovingWindowRateLimiter(self.storage)
         self.user = limits.parse(settings.rate_limit_default)

@@ -267,26 +267,31 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def optional_user(request: Request) -> Principal | None:
-    """The caller if credentials are sent; rate-limited per user, or per IP when anonymous."""
+async def _signed_in(request: Request, authorization: str) -> Principal:
     state = request.app.state
-    limits: RateLimits = state.rate_limits
-    authorization = request.headers.get("authorization")
-    if authorization is None:
-        await limits.enforce("anonymous", limits.anonymous, client_ip(request))
-        return None
     authenticator: Authenticator = state.authenticator
     principal = await authenticator.authenticate(authorization)
+    limits: RateLimits = state.rate_limits
     await limits.enforce("user", limits.user, str(principal.id))
     return principal
 
 
-async def current_user(
-    principal: Annotated[Principal | None, Depends(optional_user)],
-) -> Principal:
-    if principal is None:
+async def optional_user(request: Request) -> Principal | None:
+    """The caller if credentials are sent; rate-limited per user, or per IP when anonymous."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        limits: RateLimits = request.app.state.rate_limits
+        await limits.enforce("anonymous", limits.anonymous, client_ip(request))
+        return None
+    return await _signed_in(request, authorization)
+
+
+async def current_user(request: Request) -> Principal:
+    """The signed-in caller, rate-limited per user; 401 without valid credentials."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
         raise Unauthorized()
-    return principal
+    return await _signed_in(request, authorization)
 
 
 async def session_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:

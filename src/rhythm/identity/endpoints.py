@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
@@ -232,15 +233,17 @@ async def revoke_api_key(
 
 
 @users_router.get("/me", response_model=UserOut, summary="The signed-in account")
-async def me(principal: CurrentUser) -> UserOut:
-    # Served from the authentication cache: no database round trip.
-    return UserOut(
-        id=principal.id,
-        email=principal.email,
-        name=principal.name,
-        timezone=principal.timezone,
-        created_at=principal.created_at,
-    )
+async def me(principal: CurrentUser) -> Response:
+    # Served from the authentication cache with no database round trip, and serialised
+    # straight to bytes: this is the hottest authenticated route.
+    body = {
+        "id": str(principal.id),
+        "email": principal.email,
+        "name": principal.name,
+        "timezone": principal.timezone,
+        "created_at": principal.created_at.isoformat().replace("+00:00", "Z"),
+    }
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
 @users_router.patch(

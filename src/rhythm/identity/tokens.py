@@ -40,11 +40,16 @@ class AccessClaims:
 
 
 class AccessTokenCodec:
+    # Verified tokens, so a token's signature and claims are checked once per process, not on
+    # every request. Expiry is still checked on every use. Bounded: cleared when full.
+    VERIFIED_CACHE_SIZE = 50_000
+
     def __init__(self, key: str, issuer: str, audience: str, ttl_seconds: int) -> None:
         self._key = key
         self._issuer = issuer
         self._audience = audience
         self.ttl_seconds = ttl_seconds
+        self._verified: dict[str, AccessClaims] = {}
 
     def encode(self, user_id: uuid.UUID, session_id: uuid.UUID) -> str:
         now = int(time.time())
@@ -61,6 +66,17 @@ class AccessTokenCodec:
         return jwt.encode(claims, self._key, algorithm=ALGORITHMS[0])
 
     def decode(self, token: str) -> AccessClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = claims
+        if claims.expires_at <= time.time():
+            raise InvalidToken("token expired")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(
                 token,

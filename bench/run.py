@@ -1,0 +1,33 @@
+"""Run rhythm's benchmarks: `python bench/run.py platform [--rounds 3] [--seconds 10]`.
+
+Each scenario starts its servers with Granian and 2 workers, measures a baseline in the same
+run, and prints a Markdown table to paste into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import platform_scenario
+
+SCENARIOS = {"platform": platform_scenario.run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    args = parser.parse_args()
+    chosen = SCENARIOS if args.scenario == "all" else {args.scenario: SCENARIOS[args.scenario]}
+    for name, scenario in chosen.items():
+        print(f"## {name}\n")
+        scenario(rounds=args.rounds, seconds=args.seconds)
+
+
+if __name__ == "__main__":
+    main()
