@@ -43,15 +43,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codec = AccessTokenCodec(
             key, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl_seconds
         )
-        cache = AuthCache(resources.redis)
         state = app.state
         state.settings = settings
         state.resources = resources
         state.engine = resources.engine
         state.session_factory = resources.session_factory
         state.redis = resources.redis
-        state.auth_cache = cache
         state.rate_limits = RateLimits(settings, resources.redis_url)
+        cache = AuthCache(resources.redis, state.rate_limits)
+        state.auth_cache = cache
         state.authenticator = Authenticator(
             codec, cache, resources.session_factory, state.rate_limits
         )

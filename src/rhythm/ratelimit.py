@@ -21,7 +21,6 @@ from limits.aio.strategies import (
     MovingWindowRateLimiter,
     RateLimiter,
 )
-from redis.asyncio.client import Pipeline
 
 from rhythm.config import Settings
 from rhythm.errors import TooManyRequests
@@ -59,28 +58,28 @@ class RateLimits:
         await self._check(self._fixed, policy, item, key, hit=True)
 
     def user_hit(self, user_id: str) -> PendingHit:
-        """The per-user hit of a signed-in request, for `queue` and `settle`.
+        """The per-user hit of a signed-in request, to count in a caller's script and `settle`.
 
-        The authenticated path sends it in the same Redis round trip as its auth-cache read: it
-        is `limits`' own fixed-window Lua script on `limits`' own key, so the count is the one
+        The authenticated path counts it in the same Redis call as its auth-cache read, with
+        `limits`' own fixed-window Lua script on `limits`' own key: the count is the one
         `FixedWindowRateLimiter.hit` keeps, and `get_window_stats` reads it back for headers.
         """
         key = self.storage.bridge.prefixed_key(self.user.key_for("user", user_id))
         return PendingHit("user", self.user, user_id, key)
 
-    def queue(self, pipe: Pipeline, hit: PendingHit) -> None:
-        script = cast(RedispyBridge, self.storage.bridge).lua_incr_expire
-        pipe.evalsha(script.sha, 1, hit.key, hit.item.get_expiry(), 1)
+    def fixed_window_lua(self) -> str:
+        """`limits`' own fixed-window increment script (KEYS[1]; ARGV: expiry, amount)."""
+        script = cast(RedispyBridge, self.storage.bridge).lua_incr_expire.script
+        return script if isinstance(script, str) else bytes(script).decode()
 
     async def settle(self, hit: PendingHit, result: object) -> None:
-        """Raise 429 if the pipelined hit went over; redo it alone if it could not run."""
+        """Raise 429 if the hit went over; redo it alone if it could not be counted."""
         if isinstance(result, int):
             if result <= hit.item.amount:
                 return
             await self._check(self._fixed, hit.policy, hit.item, hit.identifier, hit=False)
             return
-        # NOSCRIPT after a Redis restart or flush, or Redis trouble: the library's own call
-        # loads the script (or fails open, logged).
+        # Redis trouble: the library's own call counts it, or fails open, logged.
         await self.enforce(hit.policy, hit.item, hit.identifier)
 
     async def check_login_failures(self, email: str) -> None:

@@ -89,22 +89,28 @@ def profile_payload(user: Any) -> str:
 class AuthCache:
     """The Redis side of authentication. Every method tolerates Redis being down."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, limits: RateLimits) -> None:
         self.redis = redis
         self._set_if_newer = redis.register_script(_SET_IF_NEWER)
+        # One command per authenticated request: read the session and profile, and count the
+        # rate-limit hit with `limits`' own script, wrapped as a function of its KEYS and ARGV.
+        self._read_and_count = redis.register_script(
+            "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
+            "local function limits_hit(KEYS, ARGV)\n" + limits.fixed_window_lua() + "\nend\n"
+            "v[3] = limits_hit({KEYS[3]}, {ARGV[1], ARGV[2]})\n"
+            "return v\n"
+        )
 
     async def read(
-        self, session_id: uuid.UUID, user_id: uuid.UUID, limits: RateLimits, hit: PendingHit
+        self, session_id: uuid.UUID, user_id: uuid.UUID, hit: PendingHit
     ) -> tuple[Any, Any, object]:
-        """The session's validity, the cached profile and the rate-limit count: one round trip."""
+        """The session's validity, the cached profile and the rate-limit count: one command."""
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.mget(_session_key(session_id), _profile_key(user_id))
-                limits.queue(pipe, hit)
-                values, count = await pipe.execute(raise_on_error=False)
-            if isinstance(values, Exception):
-                raise values
-            return values[0], values[1], count
+            values = await self._read_and_count(
+                keys=[_session_key(session_id), _profile_key(user_id), hit.key],
+                args=[hit.item.get_expiry(), 1],
+            )
+            return values[0], values[1], values[2]
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))
             return None, None, None
@@ -204,7 +210,7 @@ class Authenticator:
             raise Unauthorized("The access token is invalid or expired.") from None
         hit = self.limits.user_hit(str(claims.user_id))
         session_state, profile, count = await self.cache.read(
-            claims.session_id, claims.user_id, self.limits, hit
+            claims.session_id, claims.user_id, hit
         )
         if session_state is None:
             valid = await self._load_session(claims.session_id, claims.user_id)
