@@ -27,6 +27,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from rhythm.process import spawn_child
+
 ROOT = Path(__file__).resolve().parent.parent
 WRK = shutil.which("wrk")
 
@@ -94,7 +96,7 @@ def granian(
     if factory:
         argv.append("--factory")
     argv.append(target)
-    process = subprocess.Popen(argv, env=env, cwd=ROOT)
+    process = spawn_child(argv, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_up(base + "/health" if factory else base + "/hello", process)

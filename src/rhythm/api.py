@@ -6,12 +6,13 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 
 from rhythm.identity.endpoints import auth_router, me_fast, users_router
+from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router
 
 API_PREFIX = "/api/v1"
 
 # identity's /users/me routes come before social's /users/{user_id}.
-ROUTERS: list[APIRouter] = [auth_router, users_router, social_router]
+ROUTERS: list[APIRouter] = [auth_router, users_router, social_router, sleep_router]
 
 
 def include_api(app: FastAPI) -> None:

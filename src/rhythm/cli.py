@@ -20,6 +20,7 @@ import typer
 from rhythm.config import Settings, get_settings
 from rhythm.embedded import EmbeddedServers
 from rhythm.observability import configure_logging
+from rhythm.process import spawn_child
 
 cli = typer.Typer(
     help="rhythm: personal time tracking with a social layer.",
@@ -54,7 +55,7 @@ class _Supervisor:
         self.stopping = True
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.children.append((name, subprocess.Popen(argv, env=env)))
+        self.children.append((name, spawn_child(argv, env=env)))
 
     def wait(self) -> int:
         """Block until a signal arrives or a child dies; the exit code to return."""

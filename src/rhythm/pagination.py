@@ -97,3 +97,12 @@ def page_request(
 
 
 PageParams = Annotated[PageRequest, Depends(page_request)]
+
+
+def first_page(request: Request) -> PageRequest:
+    """The default first page, for responses that embed one (no query parameters)."""
+    codec: CursorCodec = request.app.state.cursor_codec
+    return PageRequest(codec, DEFAULT_LIMIT, None)
+
+
+FirstPage = Annotated[PageRequest, Depends(first_page)]

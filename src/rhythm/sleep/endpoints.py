@@ -1,0 +1,200 @@
+"""HTTP routes of the sleep context."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from rhythm.db import DbSession
+from rhythm.errors import problem_doc
+from rhythm.identity.auth import CurrentUser
+from rhythm.identity.schemas import UserSummary
+from rhythm.pagination import FirstPage, Page, PageParams
+from rhythm.sleep import service
+from rhythm.sleep.models import SleepRecord
+from rhythm.sleep.schemas import (
+    Backfill,
+    ClockIn,
+    ClockInOut,
+    ClockOut,
+    FeedItem,
+    FollowingFeed,
+    RankingRow,
+    RecordOut,
+    SleepRecordOut,
+    WeeklyRanking,
+)
+from rhythm.timeutil import local_iso
+
+router = APIRouter(prefix="/sleep", tags=["sleep"], responses=problem_doc(401, 429))
+
+WeekParam = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-W\d{2}$",
+        description="ISO week, e.g. 2026-W46. Defaults to the previous week in your timezone.",
+    ),
+]
+
+
+def record_out(record: SleepRecord) -> SleepRecordOut:
+    return SleepRecordOut(
+        id=record.id,
+        user_id=record.user_id,
+        sleep_at=record.sleep_at,
+        wake_at=record.wake_at,
+        sleep_timezone=record.sleep_timezone,
+        wake_timezone=record.wake_timezone,
+        sleep_at_local=local_iso(record.sleep_at, record.sleep_timezone),
+        wake_at_local=(
+            local_iso(record.wake_at, record.wake_timezone)
+            if record.wake_at is not None and record.wake_timezone is not None
+            else None
+        ),
+        duration_seconds=record.duration_seconds,
+        status="sleeping" if record.wake_at is None else "completed",
+        week=record.week,
+        created_at=record.created_at,
+    )
+
+
+@router.post(
+    "/clock-in",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClockInOut,
+    responses=problem_doc(409, 422),
+    summary="Go to bed",
+    description="409 `already-clocked-in` (with `record_id`) when a night is open; 409 "
+    "`overlap` when bedtime is before the end of your latest night.",
+)
+async def clock_in(
+    body: ClockIn, principal: CurrentUser, first: FirstPage, db: DbSession
+) -> ClockInOut:
+    record = await service.clock_in(db, principal, body.at, body.timezone)
+    rows, cursor = await service.list_records(db, principal.id, first)
+    return ClockInOut(
+        record=record_out(record), records=[record_out(r) for r in rows], next_cursor=cursor
+    )
+
+
+@router.post(
+    "/clock-out",
+    response_model=RecordOut,
+    responses=problem_doc(409, 422),
+    summary="Wake up",
+    description="409 `not-clocked-in` when no night is open; 422 when the wake time is at or "
+    "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime.",
+)
+async def clock_out(body: ClockOut, principal: CurrentUser, db: DbSession) -> RecordOut:
+    record = await service.clock_out(db, principal, body.at, body.timezone)
+    return RecordOut(record=record_out(record))
+
+
+@router.post(
+    "/records",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordOut,
+    responses=problem_doc(409, 422),
+    summary="Backfill a completed night",
+)
+async def backfill(body: Backfill, principal: CurrentUser, db: DbSession) -> RecordOut:
+    record = await service.backfill(
+        db,
+        principal,
+        sleep_at=body.sleep_at,
+        wake_at=body.wake_at,
+        sleep_timezone=body.sleep_timezone,
+        wake_timezone=body.wake_timezone,
+    )
+    return RecordOut(record=record_out(record))
+
+
+@router.get(
+    "/records",
+    response_model=Page[SleepRecordOut],
+    responses=problem_doc(422),
+    summary="Your sleep records, newest first",
+)
+async def list_records(
+    principal: CurrentUser, page: PageParams, db: DbSession
+) -> Page[SleepRecordOut]:
+    rows, cursor = await service.list_records(db, principal.id, page)
+    return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/records/{record_id}",
+    response_model=SleepRecordOut,
+    responses=problem_doc(404, 422),
+    summary="One of your sleep records",
+)
+async def get_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> SleepRecordOut:
+    return record_out(await service.get_record(db, principal.id, record_id))
+
+
+@router.delete(
+    "/records/{record_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_doc(404, 422),
+    summary="Delete one of your sleep records",
+)
+async def delete_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> Response:
+    await service.delete_record(db, principal.id, record_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/following",
+    response_model=FollowingFeed,
+    responses=problem_doc(422),
+    summary="How the people you follow slept in a week, longest night first",
+)
+async def following(
+    principal: CurrentUser, page: PageParams, db: DbSession, week: WeekParam = None
+) -> FollowingFeed:
+    resolved = service.resolve_week(week, principal.timezone)
+    rows, cursor = await service.following_feed(db, principal, resolved, page)
+    return FollowingFeed(
+        week=resolved.name,
+        week_start=resolved.start,
+        week_end=resolved.end,
+        data=[
+            FeedItem(
+                **record_out(record).model_dump(), user=UserSummary(id=record.user_id, name=name)
+            )
+            for record, name in rows
+        ],
+        next_cursor=cursor,
+    )
+
+
+@router.get(
+    "/rankings/weekly",
+    response_model=WeeklyRanking,
+    responses=problem_doc(422),
+    summary="You and the people you follow, ranked by total sleep in a week",
+)
+async def weekly_ranking(
+    principal: CurrentUser, page: PageParams, db: DbSession, week: WeekParam = None
+) -> WeeklyRanking:
+    resolved = service.resolve_week(week, principal.timezone)
+    entries, cursor = await service.weekly_ranking(db, principal, resolved, page)
+    return WeeklyRanking(
+        week=resolved.name,
+        week_start=resolved.start,
+        week_end=resolved.end,
+        data=[
+            RankingRow(
+                rank=e.rank,
+                user=UserSummary(id=e.user_id, name=e.name),
+                total_seconds=e.total_seconds,
+                nights=e.nights,
+                average_seconds=e.average_seconds,
+                longest_seconds=e.longest_seconds,
+            )
+            for e in entries
+        ],
+        next_cursor=cursor,
+    )

@@ -1,0 +1,121 @@
+"""Every SQL statement of the sleep context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.sleep.models import SleepRecord
+
+COMPLETED = SleepRecord.wake_at.is_not(None)
+
+
+async def insert(session: AsyncSession, record: SleepRecord) -> SleepRecord:
+    session.add(record)
+    await session.flush()
+    await session.refresh(record)
+    return record
+
+
+async def open_record(
+    session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
+) -> SleepRecord | None:
+    stmt = select(SleepRecord).where(SleepRecord.user_id == user_id, SleepRecord.wake_at.is_(None))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def latest_wake(session: AsyncSession, user_id: uuid.UUID) -> datetime | None:
+    result = await session.execute(
+        select(func.max(SleepRecord.wake_at)).where(SleepRecord.user_id == user_id, COMPLETED)
+    )
+    return result.scalar_one_or_none()
+
+
+async def complete(
+    session: AsyncSession,
+    record: SleepRecord,
+    *,
+    wake_at: datetime,
+    wake_timezone: str,
+    duration_seconds: int,
+) -> SleepRecord:
+    record.wake_at = wake_at
+    record.wake_timezone = wake_timezone
+    record.duration_seconds = duration_seconds
+    await session.flush()
+    return record
+
+
+async def get_own(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
+) -> SleepRecord | None:
+    result = await session.execute(
+        select(SleepRecord).where(SleepRecord.id == record_id, SleepRecord.user_id == user_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def delete_own(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
+) -> SleepRecord | None:
+    result = await session.execute(
+        delete(SleepRecord)
+        .where(SleepRecord.id == record_id, SleepRecord.user_id == user_id)
+        .returning(SleepRecord)
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_own(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[SleepRecord]:
+    stmt = select(SleepRecord).where(SleepRecord.user_id == user_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(SleepRecord.sleep_at, SleepRecord.id) < tuple_(*after))
+    stmt = stmt.order_by(SleepRecord.sleep_at.desc(), SleepRecord.id.desc()).limit(limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def week_records(
+    session: AsyncSession,
+    user_ids: Sequence[uuid.UUID],
+    week: str,
+    after: tuple[int, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[SleepRecord]:
+    """Completed records of `user_ids` in `week`, longest first, ties by id."""
+    stmt = select(SleepRecord).where(
+        SleepRecord.user_id.in_(user_ids), SleepRecord.week == week, COMPLETED
+    )
+    if after is not None:
+        duration, record_id = after
+        stmt = stmt.where(
+            or_(
+                SleepRecord.duration_seconds < duration,
+                (SleepRecord.duration_seconds == duration) & (SleepRecord.id > record_id),
+            )
+        )
+    stmt = stmt.order_by(SleepRecord.duration_seconds.desc(), SleepRecord.id).limit(limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def week_totals(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], week: str
+) -> list[tuple[uuid.UUID, int, int, int]]:
+    """(user id, total, nights, longest) for each of `user_ids` with a completed night."""
+    duration = SleepRecord.duration_seconds
+    result = await session.execute(
+        select(SleepRecord.user_id, func.sum(duration), func.count(), func.max(duration))
+        .where(SleepRecord.user_id.in_(user_ids), SleepRecord.week == week, COMPLETED)
+        .group_by(SleepRecord.user_id)
+    )
+    return [(r[0], int(r[1] or 0), int(r[2]), int(r[3] or 0)) for r in result.all()]
