@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -22,6 +24,7 @@ from rhythm.observability import RequestContextMiddleware, configure_logging
 from rhythm.pagination import CursorCodec
 from rhythm.ratelimit import RateLimits
 from rhythm.resources import open_resources
+from rhythm.sleep.feeds import FeedCache
 
 DESCRIPTION = """
 rhythm is a personal time-tracking backend with a social layer.
@@ -59,9 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             codec, cache, timedelta(seconds=settings.refresh_token_ttl_seconds)
         )
         state.cursor_codec = CursorCodec(key)
+        state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
+        touch_writer = asyncio.create_task(state.authenticator.run_touch_writer())
         try:
             yield
         finally:
+            touch_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await touch_writer
             await resources.close()
 
     app = FastAPI(

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "30/minute"
     login_failure_limit: str = "10/15minutes"
 
+    # Accounts with more followers than this are not fanned out on write; their nights are
+    # merged into followers' feeds when read.
+    sleep_fanout_threshold: int = Field(default=5000, ge=1)
+
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
     log_json: bool = True

@@ -42,3 +42,17 @@ async def defer(
     )
     ids: list[int] = result.scalar_one()
     return ids[0]
+
+
+async def unfinished(session: AsyncSession, job_ids: list[int]) -> set[int]:
+    """Those of `job_ids` still waiting or running."""
+    if not job_ids:
+        return set()
+    result = await session.execute(
+        text(
+            "SELECT id FROM procrastinate_jobs WHERE id = ANY(CAST(:ids AS bigint[]))"
+            " AND status IN ('todo', 'doing')"
+        ),
+        {"ids": job_ids},
+    )
+    return {int(row[0]) for row in result.all()}

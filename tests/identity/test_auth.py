@@ -300,3 +300,19 @@ async def test_forged_token_matrix(app, client: AsyncClient) -> None:
     problem(await client.get("/api/v1/users/me"), 401)
     # The genuine token still works.
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
+
+
+async def test_last_used_at_is_written_in_batches(app, client: AsyncClient) -> None:
+    from sqlalchemy import text as sql_text
+
+    user = await create_user(app)
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            sql_text("UPDATE device_sessions SET last_used_at = '2020-01-01' WHERE user_id = :u"),
+            {"u": user.id},
+        )
+    app.state.authenticator._touched.clear()
+    assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
+    await app.state.authenticator.flush_touches()
+    sessions = (await client.get("/api/v1/auth/sessions", headers=user.headers)).json()["data"]
+    assert sessions[0]["last_used_at"] > "2026-01-01"

@@ -12,11 +12,12 @@ user's profile). PostgreSQL stays the truth:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -37,6 +38,7 @@ REVOKED_TTL = 24 * 3600
 PROFILE_TTL = 3600
 TOMBSTONE_VERSION = 2**53
 TOUCH_INTERVAL = 60.0
+TOUCH_FLUSH_SECONDS = 5.0
 
 _SET_IF_NEWER = """
 local cur = redis.call('GET', KEYS[1])
@@ -122,6 +124,14 @@ class AuthCache:
             log.warning("auth_cache_unavailable", error=str(exc))
             return None
 
+    async def read_profiles(self, user_ids: list[uuid.UUID]) -> list[Any]:
+        try:
+            values: list[Any] = await self.redis.mget([_profile_key(u) for u in user_ids])
+            return values
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+            return [None] * len(user_ids)
+
     async def fill_session(self, session_id: uuid.UUID, valid: bool) -> None:
         try:
             if valid:
@@ -193,6 +203,7 @@ class Authenticator:
         self.session_factory = session_factory
         self.limits = limits
         self._touched: dict[uuid.UUID, float] = {}
+        self._unwritten: dict[uuid.UUID, datetime] = {}
 
     async def authenticate(self, authorization: str) -> Principal:
         """The caller, with one hit counted against their per-user rate limit."""
@@ -275,15 +286,34 @@ class Authenticator:
             return await repository.session_is_active(session, session_id, user_id)
 
     async def _touch(self, session_id: uuid.UUID) -> None:
-        """Record last use at most once a minute per session and process."""
+        """Note the session's use; `flush_touches` writes it, at most once a minute each."""
         now = time.monotonic()
         if now - self._touched.get(session_id, 0.0) < TOUCH_INTERVAL:
             return
         self._touched[session_id] = now
         if len(self._touched) > 100_000:
             self._touched.clear()
-        async with self.session_factory() as session, session.begin():
-            await repository.touch_session(session, session_id)
+        self._unwritten[session_id] = datetime.now(UTC)
+
+    async def flush_touches(self) -> None:
+        """Write the noted last-use times in one statement (a batch, not one per request)."""
+        if not self._unwritten:
+            return
+        batch, self._unwritten = self._unwritten, {}
+        try:
+            async with self.session_factory() as session, session.begin():
+                await repository.touch_sessions(session, batch)
+        except Exception as exc:  # last_used_at is informational: log, never fail a request
+            log.warning("touch_flush_failed", error=str(exc), sessions=len(batch))
+
+    async def run_touch_writer(self, interval: float = TOUCH_FLUSH_SECONDS) -> None:
+        """Flush noted session uses every `interval` seconds until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                await self.flush_touches()
+        finally:
+            await self.flush_touches()
 
 
 def client_ip(request: Request) -> str:

@@ -110,12 +110,15 @@ async def session_is_active(
     return result.scalar_one_or_none() is not None
 
 
-async def touch_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+async def touch_sessions(session: AsyncSession, used: dict[uuid.UUID, datetime]) -> None:
+    """Set last_used_at of many sessions at once; never moves a time backwards."""
     await session.execute(
-        update(DeviceSession)
-        .where(DeviceSession.id == session_id)
-        .values(last_used_at=func.now())
-        .execution_options(synchronize_session=False)
+        text(
+            "UPDATE device_sessions AS d SET last_used_at = u.at"
+            " FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS u(id, at)"
+            " WHERE d.id = u.id AND d.last_used_at < u.at"
+        ),
+        {"ids": list(used), "ats": list(used.values())},
     )
 
 

@@ -5,12 +5,14 @@ Services flush but never commit; the request's transaction commits once the endp
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.db import after_commit
@@ -76,7 +78,7 @@ class TokenIssuer:
 
 
 # Hooks other contexts register to erase a user's data before the user row goes.
-AccountEraser = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
+AccountEraser = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
 _erasers: list[AccountEraser] = []
 
 
@@ -268,6 +270,25 @@ async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> di
     return await repository.user_names(session, user_ids)
 
 
+async def cached_user_names(
+    session: AsyncSession, cache: AuthCache, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Display names by id from the profile cache (written through on every change), with
+    PostgreSQL for the misses; ids of deleted users are absent."""
+    unique = list(dict.fromkeys(user_ids))
+    names: dict[uuid.UUID, str] = {}
+    misses: list[uuid.UUID] = []
+    for user_id, raw in zip(unique, await cache.read_profiles(unique), strict=True):
+        profile = json.loads(raw.partition(b"|")[2]) if raw is not None else None
+        if profile is not None:
+            names[user_id] = profile["name"]
+        elif raw is None:
+            misses.append(user_id)
+    if misses:
+        names.update(await repository.user_names(session, misses))
+    return names
+
+
 async def update_me(
     session: AsyncSession, cache: AuthCache, user_id: uuid.UUID, changes: dict[str, Any]
 ) -> User:
@@ -311,7 +332,7 @@ async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.
     for key_hash in await repository.api_key_hashes(session, user_id):
         await cache.fill_api_key(key_hash, b"0")
     for eraser in _erasers:
-        await eraser(session, user_id)
+        await eraser(session, cache.redis, user_id)
     if not await repository.delete_user(session, user_id):
         raise UserNotFound(f"No user {user_id}.")
 

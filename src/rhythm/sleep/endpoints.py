@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from rhythm.db import DbSession
 from rhythm.errors import problem_doc
+from rhythm.identity import service as identity_service
 from rhythm.identity.auth import CurrentUser
 from rhythm.identity.schemas import UserSummary
 from rhythm.pagination import FirstPage, Page, PageParams
 from rhythm.sleep import service
-from rhythm.sleep.models import SleepRecord
+from rhythm.sleep.feeds import FeedCache, parse_member
 from rhythm.sleep.schemas import (
     Backfill,
     ClockIn,
     ClockInOut,
     ClockOut,
-    FeedItem,
     FollowingFeed,
     RankingRow,
     RecordOut,
     SleepRecordOut,
     WeeklyRanking,
+    record_out,
 )
-from rhythm.timeutil import local_iso
 
 router = APIRouter(prefix="/sleep", tags=["sleep"], responses=problem_doc(401, 429))
 
@@ -37,27 +38,6 @@ WeekParam = Annotated[
         description="ISO week, e.g. 2026-W46. Defaults to the previous week in your timezone.",
     ),
 ]
-
-
-def record_out(record: SleepRecord) -> SleepRecordOut:
-    return SleepRecordOut(
-        id=record.id,
-        user_id=record.user_id,
-        sleep_at=record.sleep_at,
-        wake_at=record.wake_at,
-        sleep_timezone=record.sleep_timezone,
-        wake_timezone=record.wake_timezone,
-        sleep_at_local=local_iso(record.sleep_at, record.sleep_timezone),
-        wake_at_local=(
-            local_iso(record.wake_at, record.wake_timezone)
-            if record.wake_at is not None and record.wake_timezone is not None
-            else None
-        ),
-        duration_seconds=record.duration_seconds,
-        status="sleeping" if record.wake_at is None else "completed",
-        week=record.week,
-        created_at=record.created_at,
-    )
 
 
 @router.post(
@@ -87,8 +67,10 @@ async def clock_in(
     description="409 `not-clocked-in` when no night is open; 422 when the wake time is at or "
     "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime.",
 )
-async def clock_out(body: ClockOut, principal: CurrentUser, db: DbSession) -> RecordOut:
-    record = await service.clock_out(db, principal, body.at, body.timezone)
+async def clock_out(
+    body: ClockOut, principal: CurrentUser, db: DbSession, request: Request
+) -> RecordOut:
+    record = await service.clock_out(db, _feeds(request), principal, body.at, body.timezone)
     return RecordOut(record=record_out(record))
 
 
@@ -99,9 +81,12 @@ async def clock_out(body: ClockOut, principal: CurrentUser, db: DbSession) -> Re
     responses=problem_doc(409, 422),
     summary="Backfill a completed night",
 )
-async def backfill(body: Backfill, principal: CurrentUser, db: DbSession) -> RecordOut:
+async def backfill(
+    body: Backfill, principal: CurrentUser, db: DbSession, request: Request
+) -> RecordOut:
     record = await service.backfill(
         db,
+        _feeds(request),
         principal,
         sleep_at=body.sleep_at,
         wake_at=body.wake_at,
@@ -140,9 +125,16 @@ async def get_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSession
     responses=problem_doc(404, 422),
     summary="Delete one of your sleep records",
 )
-async def delete_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> Response:
-    await service.delete_record(db, principal.id, record_id)
+async def delete_record(
+    record_id: uuid.UUID, principal: CurrentUser, db: DbSession, request: Request
+) -> Response:
+    await service.delete_record(db, _feeds(request), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _feeds(request: Request) -> FeedCache:
+    feeds: FeedCache = request.app.state.feed_cache
+    return feeds
 
 
 @router.get(
@@ -152,22 +144,28 @@ async def delete_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSess
     summary="How the people you follow slept in a week, longest night first",
 )
 async def following(
-    principal: CurrentUser, page: PageParams, db: DbSession, week: WeekParam = None
-) -> FollowingFeed:
+    principal: CurrentUser,
+    page: PageParams,
+    db: DbSession,
+    request: Request,
+    week: WeekParam = None,
+) -> Response:
     resolved = service.resolve_week(week, principal.timezone)
-    rows, cursor = await service.following_feed(db, principal, resolved, page)
-    return FollowingFeed(
-        week=resolved.name,
-        week_start=resolved.start,
-        week_end=resolved.end,
-        data=[
-            FeedItem(
-                **record_out(record).model_dump(), user=UserSummary(id=record.user_id, name=name)
-            )
-            for record, name in rows
-        ],
-        next_cursor=cursor,
+    found = await service.following_feed(db, _feeds(request), principal, resolved, page)
+    owners = [parse_member(m)[1] for m in found.members]
+    names = await identity_service.cached_user_names(db, request.app.state.auth_cache, owners)
+    # Items are stored as JSON; the response is assembled from them without re-validation.
+    data = ",".join(
+        item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"
+        for item, owner in zip(found.items, owners, strict=True)
+        if owner in names
     )
+    body = (
+        f'{{"week":"{resolved.name}","week_start":"{resolved.start}",'
+        f'"week_end":"{resolved.end}","data":[{data}],'
+        f'"next_cursor":{json.dumps(found.next_cursor)}}}'
+    )
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -119,3 +119,30 @@ async def week_totals(
         .group_by(SleepRecord.user_id)
     )
     return [(r[0], int(r[1] or 0), int(r[2]), int(r[3] or 0)) for r in result.all()]
+
+
+async def all_week_records(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], week: str
+) -> Sequence[SleepRecord]:
+    if not user_ids:
+        return []
+    result = await session.execute(
+        select(SleepRecord).where(
+            SleepRecord.user_id.in_(user_ids), SleepRecord.week == week, COMPLETED
+        )
+    )
+    return result.scalars().all()
+
+
+async def by_ids(session: AsyncSession, record_ids: Sequence[uuid.UUID]) -> Sequence[SleepRecord]:
+    if not record_ids:
+        return []
+    result = await session.execute(select(SleepRecord).where(SleepRecord.id.in_(record_ids)))
+    return result.scalars().all()
+
+
+async def completed_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[SleepRecord]:
+    result = await session.execute(
+        select(SleepRecord).where(SleepRecord.user_id == user_id, COMPLETED)
+    )
+    return result.scalars().all()

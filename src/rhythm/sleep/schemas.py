@@ -10,6 +10,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
 from rhythm.schemas import RequestModel
+from rhythm.sleep.models import SleepRecord
+from rhythm.timeutil import local_iso
 from rhythm.timezones import TimeZoneName
 
 
@@ -51,6 +53,27 @@ class SleepRecordOut(BaseModel):
     status: Literal["sleeping", "completed"]
     week: str = Field(description="ISO week of the local bedtime date, e.g. 2026-W46.")
     created_at: datetime
+
+
+def record_out(record: SleepRecord) -> SleepRecordOut:
+    return SleepRecordOut(
+        id=record.id,
+        user_id=record.user_id,
+        sleep_at=record.sleep_at,
+        wake_at=record.wake_at,
+        sleep_timezone=record.sleep_timezone,
+        wake_timezone=record.wake_timezone,
+        sleep_at_local=local_iso(record.sleep_at, record.sleep_timezone),
+        wake_at_local=(
+            local_iso(record.wake_at, record.wake_timezone)
+            if record.wake_at is not None and record.wake_timezone is not None
+            else None
+        ),
+        duration_seconds=record.duration_seconds,
+        status="sleeping" if record.wake_at is None else "completed",
+        week=record.week,
+        created_at=record.created_at,
+    )
 
 
 class ClockInOut(BaseModel):

@@ -1,8 +1,10 @@
 """Business rules of sleep: one open night at a time, no overlaps, days of at most 24 hours.
 
-The followings feed and the weekly ranking are computed from PostgreSQL on every request, so
-they are exact on the very next request after any follow, unfollow, clock-out, backfill,
-delete or account deletion.
+The followings feed is served from per-viewer feeds in Redis (see feeds.py) whenever the cache
+can prove it is current, and from PostgreSQL otherwise, so it is exact on the very next request
+after any follow, unfollow, clock-out, backfill, delete or account deletion. Each change of a
+completed night is fanned out by a `sleep:fan_out` job deferred in the same transaction.
+The weekly ranking is computed from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,17 +14,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rhythm.db import after_commit
 from rhythm.errors import Conflict, NotFound, Unprocessable
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import Principal
 from rhythm.pagination import PageRequest
+from rhythm.queue import defer, unfinished
 from rhythm.sleep import repository
+from rhythm.sleep.feeds import MAX_NIGHT, FeedCache, gv_key, member, parse_member, popular_key
 from rhythm.sleep.models import SleepRecord
+from rhythm.sleep.schemas import record_out
 from rhythm.social import service as social_service
 from rhythm.timeutil import InvalidWeek, iso_week, local_date, parse_week, previous_week, utc_now
+
+log = structlog.get_logger("rhythm.sleep")
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 LONGEST_NIGHT = timedelta(hours=24)
@@ -112,7 +123,11 @@ async def clock_in(
 
 
 async def clock_out(
-    session: AsyncSession, principal: Principal, at: datetime | None, timezone: str | None
+    session: AsyncSession,
+    feeds: FeedCache,
+    principal: Principal,
+    at: datetime | None,
+    timezone: str | None,
 ) -> SleepRecord:
     record = await repository.open_record(session, principal.id, for_update=True)
     if record is None:
@@ -120,17 +135,20 @@ async def clock_out(
     wake_at = at or utc_now()
     _not_in_future(wake_at, "at")
     duration = _check_night(record.sleep_at, wake_at, "at")
-    return await repository.complete(
+    completed = await repository.complete(
         session,
         record,
         wake_at=wake_at,
         wake_timezone=timezone or principal.timezone,
         duration_seconds=duration,
     )
+    await night_changed(session, feeds, completed, "add")
+    return completed
 
 
 async def backfill(
     session: AsyncSession,
+    feeds: FeedCache,
     principal: Principal,
     *,
     sleep_at: datetime,
@@ -151,7 +169,9 @@ async def backfill(
         duration_seconds=duration,
         week=iso_week(local_date(sleep_at, zone)),
     )
-    return await _insert(session, record)
+    inserted = await _insert(session, record)
+    await night_changed(session, feeds, inserted, "add")
+    return inserted
 
 
 async def get_record(
@@ -163,9 +183,81 @@ async def get_record(
     return record
 
 
-async def delete_record(session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID) -> None:
-    if await repository.delete_own(session, user_id, record_id) is None:
+async def delete_record(
+    session: AsyncSession, feeds: FeedCache, user_id: uuid.UUID, record_id: uuid.UUID
+) -> None:
+    deleted = await repository.delete_own(session, user_id, record_id)
+    if deleted is None:
         raise RecordNotFound(f"No sleep record {record_id}.")
+    if deleted.wake_at is not None:
+        await night_changed(session, feeds, deleted, "remove")
+
+
+async def night_changed(
+    session: AsyncSession, feeds: FeedCache, record: SleepRecord, op: str
+) -> None:
+    """Queue the fan-out of a completed night's arrival or removal, in this transaction.
+
+    The pending marker goes to Redis before the commit, so from the moment the change is
+    visible in PostgreSQL, readers who follow the owner are answered from PostgreSQL until the
+    job has applied it.
+    """
+    assert record.duration_seconds is not None
+    job_id = await defer(
+        session,
+        "sleep:fan_out",
+        queue="feeds",
+        owner_id=str(record.user_id),
+        week=record.week,
+        op=op,
+        value=member(record.duration_seconds, record.id, record.user_id),
+    )
+    try:
+        await feeds.mark_pending(record.week, record.user_id, job_id)
+    except RedisError as exc:
+        log.warning("feed_cache_unavailable", error=str(exc))
+
+
+async def apply_fan_out(
+    session: AsyncSession,
+    feeds: FeedCache,
+    job_id: int,
+    owner_id: uuid.UUID,
+    week: str,
+    op: str,
+    value: str,
+) -> int:
+    """The job's work: apply one change to every affected feed, then clear its marker."""
+    if await social_service.follower_count(session, owner_id) > feeds.fanout_threshold:
+        await feeds.apply_popular(owner_id, week, op, value)
+        applied = 1
+    else:
+        followers = await social_service.follower_ids(session, owner_id)
+        applied = await feeds.fan_out(week, op, value, followers)
+    await feeds.clear_pending(week, [f"{owner_id}:{job_id}"])
+    return applied
+
+
+async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
+    """Before an account goes: its nights leave its followers' feeds."""
+    feeds = FeedCache(redis, 0)
+    for record in await repository.completed_of(session, user_id):
+        await night_changed(session, feeds, record, "remove")
+
+
+async def graph_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
+    """The follower's feeds were built for other followees: bump its graph version now and
+    again after commit, so no feed built from the old follows is served afterwards."""
+    key = gv_key(follower_id)
+
+    async def bump() -> None:
+        await redis.incr(key)
+
+    try:
+        await bump()
+    except RedisError as exc:
+        log.warning("feed_cache_unavailable", error=str(exc))
+    after_commit(session, bump)
 
 
 async def list_records(
@@ -197,25 +289,140 @@ def resolve_week(week: str | None, viewer_timezone: str) -> Week:
     return Week(name, start, end)
 
 
+@dataclass(frozen=True)
+class FeedPage:
+    members: list[str]  # feed members, see feeds.member
+    items: list[str]  # the records' JSON, in the same order
+    next_cursor: str | None
+
+
 async def following_feed(
-    session: AsyncSession, viewer: Principal, week: Week, page: PageRequest
-) -> tuple[list[tuple[SleepRecord, str]], str | None]:
+    session: AsyncSession, feeds: FeedCache, viewer: Principal, week: Week, page: PageRequest
+) -> FeedPage:
     """Completed nights of the people the viewer follows in `week`, longest first."""
-    followees = await social_service.followee_ids(session, viewer.id)
-    if not followees:
-        return [], None
     kind = f"sleep-following:{week.name}"
     after = page.position(kind)
-    rows = await repository.week_records(
-        session,
-        followees,
-        week.name,
-        (int(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
+    after_member = str(after[0]) if after else None
+    found: tuple[list[str], list[str]] | None = None
+    try:
+        found = await _from_cache(session, feeds, viewer.id, week.name, after_member, page.limit)
+    except RedisError as exc:
+        log.warning("feed_cache_unavailable", error=str(exc))
+    if found is None:
+        found = await _from_database(session, feeds, viewer.id, week.name, after_member, page.limit)
+    members, items = found
+    cursor = None
+    if len(members) > page.limit:
+        members, items = members[: page.limit], items[: page.limit]
+        cursor = page.codec.encode(kind, [members[-1]])
+    return FeedPage(members, items, cursor)
+
+
+async def _from_cache(
+    session: AsyncSession,
+    feeds: FeedCache,
+    viewer: uuid.UUID,
+    week: str,
+    after: str | None,
+    limit: int,
+) -> tuple[list[str], list[str]] | None:
+    cached = await feeds.read(viewer, week, after, limit + 1)
+    if cached.pending and await _pending_affects(session, feeds, viewer, week, cached.pending):
+        return None
+    if cached.status == 2:
+        await _build_popular(session, feeds, week, cached.pv, cached.missing_popular)
+        cached = await feeds.read(viewer, week, after, limit + 1)
+    if cached.status == 0:
+        await _rebuild(session, feeds, viewer, week, cached.graph_version, cached.pv)
+        cached = await feeds.read(viewer, week, after, limit + 1)
+    if cached.status != 1:
+        return None
+    items = [value.decode() if isinstance(value, bytes) else value for value in cached.items]
+    missing = [i for i, value in enumerate(items) if value is None]
+    if missing:
+        ids = [parse_member(cached.members[i])[0] for i in missing]
+        texts = {
+            r.id: record_out(r).model_dump_json() for r in await repository.by_ids(session, ids)
+        }
+        await feeds.store_items(texts)
+        for i, record_id in zip(missing, ids, strict=True):
+            items[i] = texts.get(record_id)
+    kept = [(m, t) for m, t in zip(cached.members, items, strict=True) if t is not None]
+    return [m for m, _ in kept], [t for _, t in kept if t is not None]
+
+
+async def _pending_affects(
+    session: AsyncSession, feeds: FeedCache, viewer: uuid.UUID, week: str, pending: list[str]
+) -> bool:
+    """Whether a change not yet fanned out concerns someone the viewer follows.
+
+    Markers whose job is no longer queued (it ran, or its transaction rolled back) are dropped.
+    """
+    jobs = {marker: int(marker.split(":")[1]) for marker in pending}
+    live = await unfinished(session, list(jobs.values()))
+    stale = [marker for marker, job in jobs.items() if job not in live]
+    await feeds.clear_pending(week, stale)
+    owners = list({uuid.UUID(m.split(":")[0]) for m, job in jobs.items() if job in live})
+    return bool(owners) and await social_service.follows_any(session, viewer, owners)
+
+
+async def _rebuild(
+    session: AsyncSession,
+    feeds: FeedCache,
+    viewer: uuid.UUID,
+    week: str,
+    graph_version: str,
+    pv: str,
+) -> None:
+    followees = await social_service.followee_ids(session, viewer)
+    popular = await social_service.popular_among(session, followees, feeds.fanout_threshold)
+    ordinary = list(set(followees) - set(popular))
+    records = await repository.all_week_records(session, ordinary, week)
+    await feeds.store_items({r.id: record_out(r).model_dump_json() for r in records})
+    await feeds.store_feed(
+        viewer,
+        week,
+        graph_version=graph_version,
+        pv=pv,
+        popular=popular,
+        members=[member(r.duration_seconds or 0, r.id, r.user_id) for r in records],
     )
-    rows, cursor = page.page(kind, list(rows), lambda r: [r.duration_seconds, str(r.id)])
-    names = await identity_service.user_names(session, [r.user_id for r in rows])
-    return [(r, names[r.user_id]) for r in rows if r.user_id in names], cursor
+    await _build_popular(session, feeds, week, pv, [str(p) for p in popular])
+
+
+async def _build_popular(
+    session: AsyncSession, feeds: FeedCache, week: str, pv: str, owners: list[str]
+) -> None:
+    for owner in owners:
+        owner_id = uuid.UUID(owner)
+        if await feeds.redis.exists(popular_key(owner_id, week)):
+            continue
+        records = await repository.all_week_records(session, [owner_id], week)
+        await feeds.store_items({r.id: record_out(r).model_dump_json() for r in records})
+        await feeds.store_popular(
+            owner_id, week, pv, [member(r.duration_seconds or 0, r.id, r.user_id) for r in records]
+        )
+
+
+async def _from_database(
+    session: AsyncSession,
+    feeds: FeedCache,
+    viewer: uuid.UUID,
+    week: str,
+    after: str | None,
+    limit: int,
+) -> tuple[list[str], list[str]]:
+    """The exact page from PostgreSQL, in the same order and with the same cursors."""
+    followees = await social_service.followee_ids(session, viewer)
+    position = None
+    if after is not None:
+        record_id, _ = parse_member(after)
+        position = (MAX_NIGHT - int(after.split(":")[0]), record_id)
+    rows = await repository.week_records(session, followees, week, position, limit + 1)
+    return (
+        [member(r.duration_seconds or 0, r.id, r.user_id) for r in rows],
+        [record_out(r).model_dump_json() for r in rows],
+    )
 
 
 @dataclass(frozen=True)
@@ -254,3 +461,7 @@ async def weekly_ranking(
     if len(window) > page.limit:
         return window[: page.limit], page.codec.encode(kind, [start + page.limit])
     return window, None
+
+
+identity_service.on_account_deleted(erase_account)
+social_service.on_follows_changed(graph_changed)

@@ -12,6 +12,7 @@ from rhythm.errors import problem_doc
 from rhythm.identity.auth import CurrentUser, OptionalUser
 from rhythm.identity.schemas import PublicProfile, UserSummary
 from rhythm.pagination import Page, PageParams
+from rhythm.redis import RedisDep
 from rhythm.social import service
 from rhythm.social.schemas import FollowListItem, FollowOut
 
@@ -33,8 +34,10 @@ def _items(entries: list[service.FollowEntry]) -> list[FollowListItem]:
     summary="Follow a user",
     description="201 when the follow is new, 200 when you already follow the user.",
 )
-async def follow(user_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> JSONResponse:
-    name, followed_at, created = await service.follow(db, principal.id, user_id)
+async def follow(
+    user_id: uuid.UUID, principal: CurrentUser, db: DbSession, redis: RedisDep
+) -> JSONResponse:
+    name, followed_at, created = await service.follow(db, redis, principal.id, user_id)
     body = FollowOut(user=UserSummary(id=user_id, name=name), followed_at=followed_at)
     return JSONResponse(
         body.model_dump(mode="json"),
@@ -48,8 +51,10 @@ async def follow(user_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> J
     responses=problem_doc(404, 422),
     summary="Unfollow a user",
 )
-async def unfollow(user_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> Response:
-    await service.unfollow(db, principal.id, user_id)
+async def unfollow(
+    user_id: uuid.UUID, principal: CurrentUser, db: DbSession, redis: RedisDep
+) -> Response:
+    await service.unfollow(db, redis, principal.id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

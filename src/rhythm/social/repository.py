@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,3 +89,34 @@ async def followee_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.U
 async def follower_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
     result = await session.execute(select(Follow.follower_id).where(Follow.followee_id == user_id))
     return list(result.scalars().all())
+
+
+async def popular_among(
+    session: AsyncSession, user_ids: list[uuid.UUID], threshold: int
+) -> list[uuid.UUID]:
+    """Those of `user_ids` with more than `threshold` followers; each count stops at
+    threshold + 1 index entries, so ordinary accounts cost little."""
+    if not user_ids:
+        return []
+    result = await session.execute(
+        text(
+            "SELECT u.id FROM unnest(CAST(:ids AS uuid[])) AS u(id)"
+            " WHERE (SELECT count(*) FROM (SELECT 1 FROM follows f WHERE f.followee_id = u.id"
+            " LIMIT :limit) s) > :threshold"
+        ),
+        {"ids": user_ids, "limit": threshold + 1, "threshold": threshold},
+    )
+    return [row[0] for row in result.all()]
+
+
+async def follows_any(
+    session: AsyncSession, follower_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> bool:
+    if not user_ids:
+        return False
+    result = await session.execute(
+        select(Follow.followee_id)
+        .where(Follow.follower_id == follower_id, Follow.followee_id.in_(user_ids))
+        .limit(1)
+    )
+    return result.first() is not None

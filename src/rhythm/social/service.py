@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,21 @@ from rhythm.errors import NotFound, Unprocessable
 from rhythm.identity import service as identity_service
 from rhythm.pagination import PageRequest
 from rhythm.social import repository
+
+# Hooks other contexts register to react when a user's followees change (before commit; a hook
+# may add after-commit actions). Called with the follower's id.
+FollowsChanged = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
+_follow_listeners: list[FollowsChanged] = []
+
+
+def on_follows_changed(listener: FollowsChanged) -> FollowsChanged:
+    _follow_listeners.append(listener)
+    return listener
+
+
+async def _follows_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
+    for listener in _follow_listeners:
+        await listener(session, redis, follower_id)
 
 
 class CannotFollowSelf(Unprocessable):
@@ -42,7 +58,7 @@ class Profile:
 
 
 async def follow(
-    session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID
+    session: AsyncSession, redis: Redis, follower_id: uuid.UUID, followee_id: uuid.UUID
 ) -> tuple[str, datetime, bool]:
     """Follow a user. Returns (their name, followed_at, whether the follow is new)."""
     if follower_id == followee_id:
@@ -54,12 +70,17 @@ async def follow(
     except IntegrityError:
         # The followee was deleted while we were inserting.
         raise identity_service.UserNotFound(f"No user {followee_id}.") from None
+    if created:
+        await _follows_changed(session, redis, follower_id)
     return followee.name, followed_at, created
 
 
-async def unfollow(session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID) -> None:
+async def unfollow(
+    session: AsyncSession, redis: Redis, follower_id: uuid.UUID, followee_id: uuid.UUID
+) -> None:
     if not await repository.unfollow(session, follower_id, followee_id):
         raise NotFollowing(f"You are not following {followee_id}.")
+    await _follows_changed(session, redis, follower_id)
 
 
 async def profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:
@@ -111,3 +132,21 @@ async def followee_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.U
 
 async def follower_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
     return await repository.follower_ids(session, user_id)
+
+
+async def follower_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    followers, _ = await repository.counts(session, user_id)
+    return followers
+
+
+async def popular_among(
+    session: AsyncSession, user_ids: list[uuid.UUID], threshold: int
+) -> list[uuid.UUID]:
+    """Those of `user_ids` with more than `threshold` followers."""
+    return await repository.popular_among(session, user_ids, threshold)
+
+
+async def follows_any(
+    session: AsyncSession, follower_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> bool:
+    return await repository.follows_any(session, follower_id, user_ids)

@@ -1,0 +1,268 @@
+"""Precomputed followings feeds in Redis (fan-out on write, and on read for popular accounts).
+
+Everything here can be rebuilt from PostgreSQL; the service falls back to PostgreSQL whenever
+the cache cannot prove it is current.
+
+Keys, for viewer V, week W, owner O:
+- `sleep:feed:{V}:{W}`  ZSET of V's followees' nights in W, except popular followees'. All scores
+  are 0 and members are `{86400 - duration:05d}:{record id}:{owner id}`, so lexicographic order
+  is the feed's order (longest first, ties by id) and a member is a cursor position.
+- `sleep:meta:{V}:{W}`  `{graph version}|{pv}|{json list of V's popular followees}`: the feed
+  exists and was built at that graph version.
+- `sleep:gv:{V}`        V's graph version, bumped by every follow and unfollow of V.
+- `sleep:pop:{O}:{W}`   ZSET of a popular owner's nights in W (fan-out on read), with the
+  sentinel member `~` so that an empty set still exists.
+- `sleep:item:{R}`      the JSON of record R (completed records never change).
+- `sleep:pending:{W}`   `{owner}:{job id}` of changes whose fan-out job has not run yet;
+  `sleep:pv:{W}` counts them. A viewer following a pending owner is answered from PostgreSQL,
+  and a feed is only stored if no change arrived while it was being read.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+MAX_NIGHT = 86_400
+FEED_TTL = 2 * 86_400
+ITEM_TTL = 9 * 86_400
+SENTINEL = "~"
+
+
+def member(duration: int, record_id: uuid.UUID, owner_id: uuid.UUID) -> str:
+    return f"{MAX_NIGHT - duration:05d}:{record_id}:{owner_id}"
+
+
+def parse_member(value: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(record id, owner id) of a member."""
+    _, record_id, owner_id = value.split(":")
+    return uuid.UUID(record_id), uuid.UUID(owner_id)
+
+
+def feed_key(viewer: uuid.UUID, week: str) -> str:
+    return f"sleep:feed:{viewer}:{week}"
+
+
+def meta_key(viewer: uuid.UUID, week: str) -> str:
+    return f"sleep:meta:{viewer}:{week}"
+
+
+def gv_key(viewer: uuid.UUID) -> str:
+    return f"sleep:gv:{viewer}"
+
+
+def popular_key(owner: uuid.UUID | str, week: str) -> str:
+    return f"sleep:pop:{owner}:{week}"
+
+
+def item_key(record_id: uuid.UUID | str) -> str:
+    return f"sleep:item:{record_id}"
+
+
+def pending_key(week: str) -> str:
+    return f"sleep:pending:{week}"
+
+
+def pv_key(week: str) -> str:
+    return f"sleep:pv:{week}"
+
+
+# One call per feed page: validity, the page of the viewer's feed merged with the pages of the
+# popular followees, and the items. Status 1: served; 0: no valid feed; 2: popular sets missing.
+_READ = """
+local pending = redis.call('ZRANGE', KEYS[1], 0, -1)
+local pv = redis.call('GET', KEYS[5]) or '0'
+local meta = redis.call('GET', KEYS[2])
+local gv = redis.call('GET', KEYS[3]) or '0'
+if not meta then return {0, pending, pv, gv} end
+local a = string.find(meta, '|', 1, true)
+local b = string.find(meta, '|', a + 1, true)
+if string.sub(meta, 1, a - 1) ~= gv then return {0, pending, pv, gv} end
+local popular = cjson.decode(string.sub(meta, b + 1))
+local n = tonumber(ARGV[3])
+local members = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[4], ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)) do
+  if m ~= '~' then table.insert(members, m) end
+end
+local missing = {}
+for _, owner in ipairs(popular) do
+  local key = 'sleep:pop:' .. owner .. ':' .. ARGV[1]
+  local more = redis.call('ZRANGE', key, ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)
+  if #more == 0 and redis.call('EXISTS', key) == 0 then
+    table.insert(missing, owner)
+  else
+    for _, m in ipairs(more) do
+      if m ~= '~' then table.insert(members, m) end
+    end
+  end
+end
+if #missing > 0 then return {2, pending, pv, gv, missing} end
+table.sort(members)
+local page = {}
+local items = {}
+for i = 1, math.min(n, #members) do
+  page[i] = members[i]
+  local sep = string.find(members[i], ':', 1, true)
+  local rest = string.sub(members[i], sep + 1)
+  local sep2 = string.find(rest, ':', 1, true)
+  items[i] = 'sleep:item:' .. string.sub(rest, 1, sep2 - 1)
+end
+local values = {}
+if #items > 0 then values = redis.call('MGET', unpack(items)) end
+return {1, pending, pv, gv, page, values}
+"""
+
+# Store a rebuilt feed only if no change was queued since the reader looked (same pv).
+_STORE_FEED = """
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+redis.call('ZADD', KEYS[1], 0, '~')
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+_STORE_POPULAR = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+redis.call('ZADD', KEYS[1], 0, '~')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Apply one change to the feeds of the given viewers that have a feed for the week.
+_FAN_OUT = """
+local added = ARGV[1] == 'add'
+local applied = 0
+for i = 3, #ARGV do
+  local viewer = ARGV[i]
+  if redis.call('EXISTS', 'sleep:meta:' .. viewer .. ':' .. KEYS[1]) == 1 then
+    local key = 'sleep:feed:' .. viewer .. ':' .. KEYS[1]
+    if added then redis.call('ZADD', key, 0, ARGV[2]) else redis.call('ZREM', key, ARGV[2]) end
+    applied = applied + 1
+  end
+end
+return applied
+"""
+
+_APPLY_POPULAR = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == 'add' then redis.call('ZADD', KEYS[1], 0, ARGV[2])
+else redis.call('ZREM', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+
+@dataclass
+class CachedPage:
+    status: int
+    pending: list[str]
+    pv: str
+    graph_version: str
+    members: list[str]
+    items: list[bytes | None]
+    missing_popular: list[str]
+
+    def pending_owners(self) -> set[uuid.UUID]:
+        return {uuid.UUID(p.split(":")[0]) for p in self.pending}
+
+
+class FeedCache:
+    def __init__(self, redis: Redis, fanout_threshold: int) -> None:
+        self.redis = redis
+        self.fanout_threshold = fanout_threshold
+        self._read = redis.register_script(_READ)
+        self._store_feed = redis.register_script(_STORE_FEED)
+        self._store_popular = redis.register_script(_STORE_POPULAR)
+        self._fan_out = redis.register_script(_FAN_OUT)
+        self._apply_popular = redis.register_script(_APPLY_POPULAR)
+
+    async def read(self, viewer: uuid.UUID, week: str, after: str | None, count: int) -> CachedPage:
+        result = await self._read(
+            keys=[
+                pending_key(week),
+                meta_key(viewer, week),
+                gv_key(viewer),
+                feed_key(viewer, week),
+                pv_key(week),
+            ],
+            args=[week, "(" + after if after else "-", count],
+        )
+        status = int(result[0])
+        pending = [_text(p) for p in result[1]]
+        pv, gv = _text(result[2]), _text(result[3])
+        if status == 1:
+            return CachedPage(
+                1, pending, pv, gv, [_text(m) for m in result[4]], list(result[5]), []
+            )
+        missing = [_text(m) for m in result[4]] if status == 2 else []
+        return CachedPage(status, pending, pv, gv, [], [], missing)
+
+    async def bump_graph_version(self, viewer: uuid.UUID) -> None:
+        await self.redis.incr(gv_key(viewer))
+
+    async def store_feed(
+        self,
+        viewer: uuid.UUID,
+        week: str,
+        *,
+        graph_version: str,
+        pv: str,
+        popular: Sequence[uuid.UUID],
+        members: Sequence[str],
+    ) -> bool:
+        meta = f"{graph_version}|{pv}|{json.dumps([str(p) for p in popular])}"
+        stored = await self._store_feed(
+            keys=[feed_key(viewer, week), meta_key(viewer, week), pv_key(week)],
+            args=[pv, meta, FEED_TTL, *members],
+        )
+        return bool(stored)
+
+    async def store_popular(
+        self, owner: uuid.UUID, week: str, pv: str, members: Sequence[str]
+    ) -> bool:
+        stored = await self._store_popular(
+            keys=[popular_key(owner, week), pv_key(week)], args=[pv, FEED_TTL, *members]
+        )
+        return bool(stored)
+
+    async def store_items(self, items: dict[uuid.UUID, str]) -> None:
+        if not items:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for record_id, text in items.items():
+                pipe.set(item_key(record_id), text, ex=ITEM_TTL)
+            await pipe.execute()
+
+    async def mark_pending(self, week: str, owner: uuid.UUID, job_id: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(pending_key(week), {f"{owner}:{job_id}": job_id})
+            pipe.incr(pv_key(week))
+            await pipe.execute()
+
+    async def clear_pending(self, week: str, markers: Sequence[str]) -> None:
+        if markers:
+            await self.redis.zrem(pending_key(week), *markers)
+
+    async def fan_out(
+        self, week: str, op: str, value: str, viewers: Sequence[uuid.UUID], chunk: int = 1000
+    ) -> int:
+        applied = 0
+        for start in range(0, len(viewers), chunk):
+            part = [str(v) for v in viewers[start : start + chunk]]
+            applied += int(await self._fan_out(keys=[week], args=[op, value, *part]))
+        return applied
+
+    async def apply_popular(self, owner: uuid.UUID, week: str, op: str, value: str) -> None:
+        await self._apply_popular(keys=[popular_key(owner, week)], args=[op, value])
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
