@@ -109,3 +109,28 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": the transaction commits before the response is sent, so a 2xx means durable.
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+class ReadSession:
+    """A read-only session opened on first use, for routes that usually need no database.
+
+    The followings feed is served from Redis when the cache is current; opening (and
+    committing) a session on every request measurably cost that route, so it asks for one
+    only on a miss. Nothing it does is committed: leaving the block rolls back.
+    """
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    async def __call__(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    async def __aenter__(self) -> ReadSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()

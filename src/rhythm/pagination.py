@@ -82,7 +82,7 @@ class PageRequest:
         return rows, self.codec.encode(kind, key(rows[-1]))
 
 
-def page_request(
+async def page_request(
     request: Request,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 100).")
@@ -99,7 +99,7 @@ def page_request(
 PageParams = Annotated[PageRequest, Depends(page_request)]
 
 
-def first_page(request: Request) -> PageRequest:
+async def first_page(request: Request) -> PageRequest:
     """The default first page, for responses that embed one (no query parameters)."""
     codec: CursorCodec = request.app.state.cursor_codec
     return PageRequest(codec, DEFAULT_LIMIT, None)

@@ -18,7 +18,7 @@ def create_redis(url: str) -> Redis:
     )
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     client: Redis = request.app.state.redis
     return client
 

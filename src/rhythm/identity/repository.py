@@ -284,3 +284,10 @@ async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> di
         return {}
     result = await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
     return {row[0]: row[1] for row in result.all()}
+
+
+async def users_by_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> Sequence[User]:
+    if not user_ids:
+        return []
+    result = await session.execute(select(User).where(User.id.in_(user_ids)))
+    return result.scalars().all()

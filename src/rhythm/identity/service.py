@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.db import after_commit
+from rhythm.db import ReadSession, after_commit
 from rhythm.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from rhythm.identity import repository
 from rhythm.identity.auth import AuthCache, Principal, profile_payload
@@ -271,7 +271,7 @@ async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> di
 
 
 async def cached_user_names(
-    session: AsyncSession, cache: AuthCache, user_ids: Sequence[uuid.UUID]
+    db: ReadSession, cache: AuthCache, user_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """Display names by id from the profile cache (written through on every change), with
     PostgreSQL for the misses; ids of deleted users are absent."""
@@ -285,7 +285,9 @@ async def cached_user_names(
         elif raw is None:
             misses.append(user_id)
     if misses:
-        names.update(await repository.user_names(session, misses))
+        for user in await repository.users_by_ids(await db(), misses):
+            names[user.id] = user.name
+            await cache.store_profile(user.id, user.version, profile_payload(user))
     return names
 
 

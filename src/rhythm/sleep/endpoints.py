@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from rhythm.db import DbSession
+from rhythm.db import DbSession, ReadSession
 from rhythm.errors import problem_doc
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import CurrentUser
@@ -146,14 +146,14 @@ def _feeds(request: Request) -> FeedCache:
 async def following(
     principal: CurrentUser,
     page: PageParams,
-    db: DbSession,
     request: Request,
     week: WeekParam = None,
 ) -> Response:
     resolved = service.resolve_week(week, principal.timezone)
-    found = await service.following_feed(db, _feeds(request), principal, resolved, page)
-    owners = [parse_member(m)[1] for m in found.members]
-    names = await identity_service.cached_user_names(db, request.app.state.auth_cache, owners)
+    async with ReadSession(request.app.state.session_factory) as db:
+        found = await service.following_feed(db, _feeds(request), principal, resolved, page)
+        owners = [parse_member(m)[1] for m in found.members]
+        names = await identity_service.cached_user_names(db, request.app.state.auth_cache, owners)
     # Items are stored as JSON; the response is assembled from them without re-validation.
     data = ",".join(
         item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.db import after_commit
+from rhythm.db import ReadSession, after_commit
 from rhythm.errors import Conflict, NotFound, Unprocessable
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import Principal
@@ -297,7 +297,7 @@ class FeedPage:
 
 
 async def following_feed(
-    session: AsyncSession, feeds: FeedCache, viewer: Principal, week: Week, page: PageRequest
+    db: ReadSession, feeds: FeedCache, viewer: Principal, week: Week, page: PageRequest
 ) -> FeedPage:
     """Completed nights of the people the viewer follows in `week`, longest first."""
     kind = f"sleep-following:{week.name}"
@@ -305,11 +305,11 @@ async def following_feed(
     after_member = str(after[0]) if after else None
     found: tuple[list[str], list[str]] | None = None
     try:
-        found = await _from_cache(session, feeds, viewer.id, week.name, after_member, page.limit)
+        found = await _from_cache(db, feeds, viewer.id, week.name, after_member, page.limit)
     except RedisError as exc:
         log.warning("feed_cache_unavailable", error=str(exc))
     if found is None:
-        found = await _from_database(session, feeds, viewer.id, week.name, after_member, page.limit)
+        found = await _from_database(await db(), viewer.id, week.name, after_member, page.limit)
     members, items = found
     cursor = None
     if len(members) > page.limit:
@@ -319,7 +319,7 @@ async def following_feed(
 
 
 async def _from_cache(
-    session: AsyncSession,
+    db: ReadSession,
     feeds: FeedCache,
     viewer: uuid.UUID,
     week: str,
@@ -327,13 +327,13 @@ async def _from_cache(
     limit: int,
 ) -> tuple[list[str], list[str]] | None:
     cached = await feeds.read(viewer, week, after, limit + 1)
-    if cached.pending and await _pending_affects(session, feeds, viewer, week, cached.pending):
+    if cached.pending and await _pending_affects(await db(), feeds, viewer, week, cached.pending):
         return None
     if cached.status == 2:
-        await _build_popular(session, feeds, week, cached.pv, cached.missing_popular)
+        await _build_popular(await db(), feeds, week, cached.pv, cached.missing_popular)
         cached = await feeds.read(viewer, week, after, limit + 1)
     if cached.status == 0:
-        await _rebuild(session, feeds, viewer, week, cached.graph_version, cached.pv)
+        await _rebuild(await db(), feeds, viewer, week, cached.graph_version, cached.pv)
         cached = await feeds.read(viewer, week, after, limit + 1)
     if cached.status != 1:
         return None
@@ -341,9 +341,8 @@ async def _from_cache(
     missing = [i for i, value in enumerate(items) if value is None]
     if missing:
         ids = [parse_member(cached.members[i])[0] for i in missing]
-        texts = {
-            r.id: record_out(r).model_dump_json() for r in await repository.by_ids(session, ids)
-        }
+        found = await repository.by_ids(await db(), ids)
+        texts = {r.id: record_out(r).model_dump_json() for r in found}
         await feeds.store_items(texts)
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
@@ -406,7 +405,6 @@ async def _build_popular(
 
 async def _from_database(
     session: AsyncSession,
-    feeds: FeedCache,
     viewer: uuid.UUID,
     week: str,
     after: str | None,
