@@ -67,8 +67,11 @@ def _session_key(session_id: uuid.UUID) -> str:
     return f"auth:s:{session_id}"
 
 
+PROFILE_KEY_PREFIX = "auth:u:"
+
+
 def _profile_key(user_id: uuid.UUID) -> str:
-    return f"auth:u:{user_id}"
+    return f"{PROFILE_KEY_PREFIX}{user_id}"
 
 
 def _api_key_key(key_hash: bytes) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rhythm.db import ReadSession, after_commit
 from rhythm.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from rhythm.identity import repository
-from rhythm.identity.auth import AuthCache, Principal, profile_payload
+from rhythm.identity.auth import PROFILE_KEY_PREFIX, AuthCache, Principal, profile_payload
 from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
@@ -270,22 +270,31 @@ async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> di
     return await repository.user_names(session, user_ids)
 
 
+def profile_key_prefix() -> str:
+    """The prefix of cached profiles' keys, for callers that read them inside a Redis script."""
+    return PROFILE_KEY_PREFIX
+
+
 async def cached_user_names(
-    db: ReadSession, cache: AuthCache, user_ids: Sequence[uuid.UUID]
+    db: ReadSession,
+    cache: AuthCache,
+    user_ids: Sequence[uuid.UUID],
+    cached: Sequence[bytes | None] | None = None,
 ) -> dict[uuid.UUID, str]:
     """Display names by id from the profile cache (written through on every change), with
-    PostgreSQL for the misses; ids of deleted users are absent."""
-    unique = list(dict.fromkeys(user_ids))
+    PostgreSQL for the misses; ids of deleted users are absent. `cached` holds the profiles
+    already read for `user_ids`, in order, if the caller has them."""
+    raws = list(cached) if cached is not None else await cache.read_profiles(list(user_ids))
     names: dict[uuid.UUID, str] = {}
     misses: list[uuid.UUID] = []
-    for user_id, raw in zip(unique, await cache.read_profiles(unique), strict=True):
+    for user_id, raw in zip(user_ids, raws, strict=True):
         profile = json.loads(raw.partition(b"|")[2]) if raw is not None else None
         if profile is not None:
             names[user_id] = profile["name"]
         elif raw is None:
             misses.append(user_id)
     if misses:
-        for user in await repository.users_by_ids(await db(), misses):
+        for user in await repository.users_by_ids(await db(), list(dict.fromkeys(misses))):
             names[user.id] = user.name
             await cache.store_profile(user.id, user.version, profile_payload(user))
     return names

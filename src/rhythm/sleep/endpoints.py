@@ -151,9 +151,13 @@ async def following(
 ) -> Response:
     resolved = service.resolve_week(week, principal.timezone)
     async with ReadSession(request.app.state.session_factory) as db:
-        found = await service.following_feed(db, _feeds(request), principal, resolved, page)
+        found = await service.following_feed(
+            db, _feeds(request), principal, resolved, page, identity_service.profile_key_prefix()
+        )
         owners = [parse_member(m)[1] for m in found.members]
-        names = await identity_service.cached_user_names(db, request.app.state.auth_cache, owners)
+        names = await identity_service.cached_user_names(
+            db, request.app.state.auth_cache, owners, found.profiles
+        )
     # Items are stored as JSON; the response is assembled from them without re-validation.
     data = ",".join(
         item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"

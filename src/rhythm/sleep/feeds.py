@@ -73,7 +73,8 @@ def pv_key(week: str) -> str:
 
 
 # One call per feed page: validity, the page of the viewer's feed merged with the pages of the
-# popular followees, and the items. Status 1: served; 0: no valid feed; 2: popular sets missing.
+# popular followees, the items, and the owners' cached profiles (identity's keys, whose prefix the
+# caller passes). Status 1: served; 0: no valid feed; 2: popular sets missing.
 _READ = """
 local pending = redis.call('ZRANGE', KEYS[1], 0, -1)
 local pv = redis.call('GET', KEYS[5]) or '0'
@@ -105,16 +106,22 @@ if #missing > 0 then return {2, pending, pv, gv, missing} end
 table.sort(members)
 local page = {}
 local items = {}
+local owners = {}
 for i = 1, math.min(n, #members) do
   page[i] = members[i]
   local sep = string.find(members[i], ':', 1, true)
   local rest = string.sub(members[i], sep + 1)
   local sep2 = string.find(rest, ':', 1, true)
   items[i] = 'sleep:item:' .. string.sub(rest, 1, sep2 - 1)
+  owners[i] = ARGV[4] .. string.sub(rest, sep2 + 1)
 end
 local values = {}
-if #items > 0 then values = redis.call('MGET', unpack(items)) end
-return {1, pending, pv, gv, page, values}
+local profiles = {}
+if #items > 0 then
+  values = redis.call('MGET', unpack(items))
+  profiles = redis.call('MGET', unpack(owners))
+end
+return {1, pending, pv, gv, page, values, profiles}
 """
 
 # Store a rebuilt feed only if no change was queued since the reader looked (same pv).
@@ -168,6 +175,7 @@ class CachedPage:
     graph_version: str
     members: list[str]
     items: list[bytes | None]
+    profiles: list[bytes | None]
     missing_popular: list[str]
 
     def pending_owners(self) -> set[uuid.UUID]:
@@ -184,7 +192,9 @@ class FeedCache:
         self._fan_out = redis.register_script(_FAN_OUT)
         self._apply_popular = redis.register_script(_APPLY_POPULAR)
 
-    async def read(self, viewer: uuid.UUID, week: str, after: str | None, count: int) -> CachedPage:
+    async def read(
+        self, viewer: uuid.UUID, week: str, after: str | None, count: int, profile_prefix: str
+    ) -> CachedPage:
         result = await self._read(
             keys=[
                 pending_key(week),
@@ -193,17 +203,16 @@ class FeedCache:
                 feed_key(viewer, week),
                 pv_key(week),
             ],
-            args=[week, "(" + after if after else "-", count],
+            args=[week, "(" + after if after else "-", count, profile_prefix],
         )
         status = int(result[0])
         pending = [_text(p) for p in result[1]]
         pv, gv = _text(result[2]), _text(result[3])
         if status == 1:
-            return CachedPage(
-                1, pending, pv, gv, [_text(m) for m in result[4]], list(result[5]), []
-            )
+            members = [_text(m) for m in result[4]]
+            return CachedPage(1, pending, pv, gv, members, list(result[5]), list(result[6]), [])
         missing = [_text(m) for m in result[4]] if status == 2 else []
-        return CachedPage(status, pending, pv, gv, [], [], missing)
+        return CachedPage(status, pending, pv, gv, [], [], [], missing)
 
     async def bump_graph_version(self, viewer: uuid.UUID) -> None:
         await self.redis.incr(gv_key(viewer))

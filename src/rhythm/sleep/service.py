@@ -293,29 +293,41 @@ def resolve_week(week: str | None, viewer_timezone: str) -> Week:
 class FeedPage:
     members: list[str]  # feed members, see feeds.member
     items: list[str]  # the records' JSON, in the same order
+    profiles: list[bytes | None]  # the owners' cached profiles, when the cache served the page
     next_cursor: str | None
 
 
 async def following_feed(
-    db: ReadSession, feeds: FeedCache, viewer: Principal, week: Week, page: PageRequest
+    db: ReadSession,
+    feeds: FeedCache,
+    viewer: Principal,
+    week: Week,
+    page: PageRequest,
+    profile_prefix: str,
 ) -> FeedPage:
     """Completed nights of the people the viewer follows in `week`, longest first."""
     kind = f"sleep-following:{week.name}"
     after = page.position(kind)
     after_member = str(after[0]) if after else None
-    found: tuple[list[str], list[str]] | None = None
+    found: tuple[list[str], list[str], list[bytes | None]] | None = None
     try:
-        found = await _from_cache(db, feeds, viewer.id, week.name, after_member, page.limit)
+        found = await _from_cache(
+            db, feeds, viewer.id, week.name, after_member, page.limit, profile_prefix
+        )
     except RedisError as exc:
         log.warning("feed_cache_unavailable", error=str(exc))
     if found is None:
-        found = await _from_database(await db(), viewer.id, week.name, after_member, page.limit)
-    members, items = found
+        members, items = await _from_database(
+            await db(), viewer.id, week.name, after_member, page.limit
+        )
+        found = members, items, [None] * len(members)
+    members, items, profiles = found
     cursor = None
     if len(members) > page.limit:
         members, items = members[: page.limit], items[: page.limit]
+        profiles = profiles[: page.limit]
         cursor = page.codec.encode(kind, [members[-1]])
-    return FeedPage(members, items, cursor)
+    return FeedPage(members, items, profiles, cursor)
 
 
 async def _from_cache(
@@ -325,16 +337,17 @@ async def _from_cache(
     week: str,
     after: str | None,
     limit: int,
-) -> tuple[list[str], list[str]] | None:
-    cached = await feeds.read(viewer, week, after, limit + 1)
+    profile_prefix: str,
+) -> tuple[list[str], list[str], list[bytes | None]] | None:
+    cached = await feeds.read(viewer, week, after, limit + 1, profile_prefix)
     if cached.pending and await _pending_affects(await db(), feeds, viewer, week, cached.pending):
         return None
     if cached.status == 2:
         await _build_popular(await db(), feeds, week, cached.pv, cached.missing_popular)
-        cached = await feeds.read(viewer, week, after, limit + 1)
+        cached = await feeds.read(viewer, week, after, limit + 1, profile_prefix)
     if cached.status == 0:
         await _rebuild(await db(), feeds, viewer, week, cached.graph_version, cached.pv)
-        cached = await feeds.read(viewer, week, after, limit + 1)
+        cached = await feeds.read(viewer, week, after, limit + 1, profile_prefix)
     if cached.status != 1:
         return None
     items = [value.decode() if isinstance(value, bytes) else value for value in cached.items]
@@ -346,8 +359,12 @@ async def _from_cache(
         await feeds.store_items(texts)
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
-    kept = [(m, t) for m, t in zip(cached.members, items, strict=True) if t is not None]
-    return [m for m, _ in kept], [t for _, t in kept if t is not None]
+    kept = [
+        (m, t, p)
+        for m, t, p in zip(cached.members, items, cached.profiles, strict=True)
+        if t is not None
+    ]
+    return [m for m, _, _ in kept], [t for _, t, _ in kept if t is not None], [p for *_, p in kept]
 
 
 async def _pending_affects(
