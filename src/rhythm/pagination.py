@@ -106,3 +106,23 @@ async def first_page(request: Request) -> PageRequest:
 
 
 FirstPage = Annotated[PageRequest, Depends(first_page)]
+
+
+def page_from_query(request: Request) -> PageRequest:
+    """`?limit=&cursor=` parsed by hand, with the same rules and 422s as `PageParams`, for the
+    plain Starlette routes that serve the hottest lists."""
+    params = request.query_params
+    raw_limit = params.get("limit")
+    limit = DEFAULT_LIMIT
+    if raw_limit is not None:
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            raise Unprocessable("Input should be a valid integer", field="query.limit") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise Unprocessable(f"Input should be between 1 and {MAX_LIMIT}", field="query.limit")
+    cursor = params.get("cursor")
+    if cursor is not None and len(cursor) > 512:
+        raise Unprocessable("String should have at most 512 characters", field="query.cursor")
+    codec: CursorCodec = request.app.state.cursor_codec
+    return PageRequest(codec, limit, cursor)
