@@ -173,3 +173,27 @@ async def test_cache_always_equals_postgresql_under_random_changes(
         assert await ids(client, viewer) == expected, f"step {step}: {action}"
     # The comparison above went through cached feeds, not only the PostgreSQL fallback.
     assert await redis.keys("sleep:feed:*")
+
+
+async def test_crossing_the_popularity_threshold_keeps_feeds_exact(
+    database_url: str, redis_url: str
+) -> None:
+    settings = make_settings(database_url, redis_url, sleep_fanout_threshold=1)
+    async for app in started(create_app(settings)):
+        await app.state.redis.flushdb()
+        async with client_for(app) as client:
+            owner = await create_user(app)
+            first, second = await create_user(app), await create_user(app)
+            await follow(client, first, owner)
+            r1 = await night(client, owner, 0, 7)
+            await drain(app)
+            assert await ids(client, first) == [r1]  # built while the owner is ordinary
+            await follow(client, second, owner)  # now popular: 2 followers > 1
+            r2 = await night(client, owner, 1, 9)
+            await drain(app)
+            assert await ids(client, first) == [r2, r1]
+            assert await ids(client, second) == [r2, r1]
+            r3 = await night(client, owner, 2, 8)
+            await drain(app)
+            assert await ids(client, first) == [r2, r3, r1]
+        await app.state.redis.flushdb()

@@ -13,6 +13,9 @@ Keys, for viewer V, week W, owner O:
 - `sleep:pop:{O}:{W}`   ZSET of a popular owner's nights in W (fan-out on read), with the
   sentinel member `~` so that an empty set still exists.
 - `sleep:item:{R}`      the JSON of record R (completed records never change).
+- `sleep:class:{O}`     `popular` or `ordinary`, as the last fan-out job saw O. When it flips,
+  the job bumps every follower's graph version once, so feeds built under the old class (with
+  O's nights in the feed, or in O's popular set) are rebuilt.
 - `sleep:pending:{W}`   `{owner}:{job id}` of changes whose fan-out job has not run yet;
   `sleep:pv:{W}` counts them. A viewer following a pending owner is answered from PostgreSQL,
   and a feed is only stored if no change arrived while it was being read.
@@ -268,6 +271,20 @@ class FeedCache:
             part = [str(v) for v in viewers[start : start + chunk]]
             applied += int(await self._fan_out(keys=[week], args=[op, value, *part]))
         return applied
+
+    async def swap_class(self, owner: uuid.UUID, popular: bool) -> bool:
+        """Record the owner's class; whether it differs from the one recorded before (a
+        missing record counts as different: feeds may have been built under either)."""
+        current = "popular" if popular else "ordinary"
+        previous = await self.redis.getset(f"sleep:class:{owner}", current)
+        return previous is None or _text(previous) != current
+
+    async def bump_graph_versions(self, viewers: Sequence[uuid.UUID], chunk: int = 1000) -> None:
+        for start in range(0, len(viewers), chunk):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for viewer in viewers[start : start + chunk]:
+                    pipe.incr(gv_key(viewer))
+                await pipe.execute()
 
     async def apply_popular(self, owner: uuid.UUID, week: str, op: str, value: str) -> None:
         await self._apply_popular(keys=[popular_key(owner, week)], args=[op, value])

@@ -228,11 +228,17 @@ async def apply_fan_out(
     value: str,
 ) -> int:
     """The job's work: apply one change to every affected feed, then clear its marker."""
-    if await social_service.follower_count(session, owner_id) > feeds.fanout_threshold:
+    popular = await social_service.follower_count(session, owner_id) > feeds.fanout_threshold
+    followers: list[uuid.UUID] | None = None
+    if await feeds.swap_class(owner_id, popular):
+        followers = await social_service.follower_ids(session, owner_id)
+        await feeds.bump_graph_versions(followers)
+    if popular:
         await feeds.apply_popular(owner_id, week, op, value)
         applied = 1
     else:
-        followers = await social_service.follower_ids(session, owner_id)
+        if followers is None:
+            followers = await social_service.follower_ids(session, owner_id)
         applied = await feeds.fan_out(week, op, value, followers)
     await feeds.clear_pending(week, [f"{owner_id}:{job_id}"])
     return applied
