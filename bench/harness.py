@@ -15,7 +15,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from rhythm.process import spawn_child
+from rhythm.process import granian_argv, spawn_child
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK = shutil.which("wrk")
@@ -70,36 +69,14 @@ def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 @contextmanager
-def granian(
-    target: str, env: dict[str, str], workers: int = 2, factory: bool = False
-) -> Iterator[str]:
+def granian(target: str, env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Serve an ASGI app with Granian the way `rhythm serve` does; yields the base URL."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--no-ws",
-        "--log-level",
-        "error",
-    ]
-    if factory:
-        argv.append("--factory")
-    argv.append(target)
+    argv = granian_argv("127.0.0.1", port, workers, target)
     process = spawn_child(argv, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_up(base + "/health" if factory else base + "/hello", process)
+        wait_up(base + ("/health" if target.endswith(":create_app") else "/hello"), process)
         yield base
     finally:
         process.send_signal(signal.SIGTERM)

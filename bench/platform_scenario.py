@@ -40,7 +40,7 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
         hello_env = {k: v for k, v in os.environ.items() if not k.startswith("RHYTHM_")}
         with (
             granian("bench.hello:app", hello_env) as hello,
-            granian("rhythm.app:create_app", env, factory=True) as api,
+            granian("rhythm.app:create_app", env) as api,
         ):
             email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
             password = "bench-password-123"

@@ -113,7 +113,7 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
     env = rhythm_env(database_url, REDIS, RHYTHM_SECRET_KEY=SECRET)
     results: dict[str, list] = {}
     worker = spawn_child([sys.executable, "-m", "rhythm", "worker"], env=env)
-    with granian("rhythm.app:create_app", env, factory=True) as api:
+    with granian("rhythm.app:create_app", env) as api:
         url = api + "/api/v1/sleep/following"
         warm_seconds = asyncio.run(warm(api, week, viewer_tokens))
         print(f"warm pass over {len(viewer_tokens):,} viewers: {warm_seconds:.1f} s")

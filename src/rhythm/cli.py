@@ -20,7 +20,7 @@ import typer
 from rhythm.config import Settings, get_settings
 from rhythm.embedded import EmbeddedServers
 from rhythm.observability import configure_logging
-from rhythm.process import spawn_child
+from rhythm.process import granian_argv, spawn_child
 
 cli = typer.Typer(
     help="rhythm: personal time tracking with a social layer.",
@@ -114,26 +114,7 @@ def serve(
         log.info("migrated")
         supervisor.spawn(
             "granian",
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--factory",
-                "--host",
-                host or settings.host,
-                "--port",
-                str(port or settings.port),
-                "--workers",
-                str(workers or settings.workers),
-                "--loop",
-                "uvloop",
-                "--no-ws",
-                "--log-level",
-                "warning",
-                "rhythm.app:create_app",
-            ],
+            granian_argv(host or settings.host, port or settings.port, workers or settings.workers),
             env,
         )
         if embedded is not None:

@@ -99,31 +99,36 @@ async def _entries(
 async def following(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[FollowEntry], str | None]:
-    await identity_service.ensure_user_exists(session, user_id)
-    after = page.position("following")
-    rows = await repository.list_following(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    rows, cursor = page.page("following", list(rows), lambda r: [r[1].isoformat(), str(r[0])])
-    return await _entries(session, rows), cursor
+    """Who the user follows, newest first."""
+    return await _follow_list(session, user_id, page, "following", repository.list_following)
 
 
 async def followers(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[FollowEntry], str | None]:
+    """Who follows the user, newest first."""
+    return await _follow_list(session, user_id, page, "followers", repository.list_followers)
+
+
+FollowRows = Callable[
+    [AsyncSession, uuid.UUID, tuple[datetime, uuid.UUID] | None, int],
+    Awaitable[Sequence[tuple[uuid.UUID, datetime]]],
+]
+
+
+async def _follow_list(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, kind: str, rows_of: FollowRows
+) -> tuple[list[FollowEntry], str | None]:
     await identity_service.ensure_user_exists(session, user_id)
-    after = page.position("followers")
-    rows = await repository.list_followers(
+    after = page.position(kind)
+    rows = await rows_of(
         session,
         user_id,
         (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
         page.limit + 1,
     )
-    rows, cursor = page.page("followers", list(rows), lambda r: [r[1].isoformat(), str(r[0])])
-    return await _entries(session, rows), cursor
+    kept, cursor = page.page(kind, list(rows), lambda r: [r[1].isoformat(), str(r[0])])
+    return await _entries(session, kept), cursor
 
 
 async def followee_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
