@@ -34,6 +34,9 @@ from redis.asyncio import Redis
 MAX_NIGHT = 86_400
 FEED_TTL = 2 * 86_400
 ITEM_TTL = 9 * 86_400
+# Longer than any feed lives, and refreshed by every job: an expired class only costs one
+# rebuild of the owner's followers' feeds, since a missing class counts as a flip.
+CLASS_TTL = FEED_TTL + 86_400
 SENTINEL = "~"
 
 
@@ -276,7 +279,7 @@ class FeedCache:
         """Record the owner's class; whether it differs from the one recorded before (a
         missing record counts as different: feeds may have been built under either)."""
         current = "popular" if popular else "ordinary"
-        previous = await self.redis.getset(f"sleep:class:{owner}", current)
+        previous = await self.redis.set(f"sleep:class:{owner}", current, ex=CLASS_TTL, get=True)
         return previous is None or _text(previous) != current
 
     async def bump_graph_versions(self, viewers: Sequence[uuid.UUID], chunk: int = 1000) -> None:
