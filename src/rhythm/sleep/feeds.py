@@ -282,6 +282,23 @@ class FeedCache:
         previous = await self.redis.set(f"sleep:class:{owner}", current, ex=CLASS_TTL, get=True)
         return previous is None or _text(previous) != current
 
+    async def known_classes(self, owners: Sequence[uuid.UUID]) -> dict[uuid.UUID, bool]:
+        """The recorded class of each owner that has one (True: popular)."""
+        if not owners:
+            return {}
+        values = await self.redis.mget([f"sleep:class:{o}" for o in owners])
+        return {o: _text(v) == "popular" for o, v in zip(owners, values, strict=True) if v}
+
+    async def record_classes(self, classes: dict[uuid.UUID, bool]) -> None:
+        """Record classes computed by a rebuild, unless a job recorded one meanwhile."""
+        if not classes:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for owner, popular in classes.items():
+                value = "popular" if popular else "ordinary"
+                pipe.set(f"sleep:class:{owner}", value, ex=CLASS_TTL, nx=True)
+            await pipe.execute()
+
     async def bump_graph_versions(self, viewers: Sequence[uuid.UUID], chunk: int = 1000) -> None:
         for start in range(0, len(viewers), chunk):
             async with self.redis.pipeline(transaction=False) as pipe:

@@ -397,7 +397,7 @@ async def _rebuild(
     pv: str,
 ) -> None:
     followees = await social_service.followee_ids(session, viewer)
-    popular = await social_service.popular_among(session, followees, feeds.fanout_threshold)
+    popular = await _popular(session, feeds, followees)
     ordinary = list(set(followees) - set(popular))
     records = await repository.all_week_records(session, ordinary, week)
     await feeds.store_items({r.id: record_out(r).model_dump_json() for r in records})
@@ -410,6 +410,21 @@ async def _rebuild(
         members=[member(r.duration_seconds or 0, r.id, r.user_id) for r in records],
     )
     await _build_popular(session, feeds, week, pv, [str(p) for p in popular])
+
+
+async def _popular(
+    session: AsyncSession, feeds: FeedCache, owners: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Which owners are popular: the classes fan-out jobs recorded, and a count for the rest.
+
+    Reusing a recorded class is what keeps a feed consistent with the jobs: a job compares the
+    owner's class with the recorded one and bumps the followers' graph versions on a flip.
+    """
+    known = await feeds.known_classes(owners)
+    unknown = [o for o in owners if o not in known]
+    counted = set(await social_service.popular_among(session, unknown, feeds.fanout_threshold))
+    await feeds.record_classes({o: o in counted for o in unknown})
+    return [o for o in owners if known.get(o) or o in counted]
 
 
 async def _build_popular(
