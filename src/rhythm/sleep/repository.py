@@ -121,19 +121,6 @@ async def week_totals(
     return [(r[0], int(r[1] or 0), int(r[2]), int(r[3] or 0)) for r in result.all()]
 
 
-async def all_week_records(
-    session: AsyncSession, user_ids: Sequence[uuid.UUID], week: str
-) -> Sequence[SleepRecord]:
-    if not user_ids:
-        return []
-    result = await session.execute(
-        select(SleepRecord).where(
-            SleepRecord.user_id.in_(user_ids), SleepRecord.week == week, COMPLETED
-        )
-    )
-    return result.scalars().all()
-
-
 async def by_ids(session: AsyncSession, record_ids: Sequence[uuid.UUID]) -> Sequence[SleepRecord]:
     if not record_ids:
         return []
@@ -146,3 +133,18 @@ async def completed_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Sl
         select(SleepRecord).where(SleepRecord.user_id == user_id, COMPLETED)
     )
     return result.scalars().all()
+
+
+async def week_members(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], week: str
+) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    """(record id, owner id, duration) of the completed nights of `user_ids` in `week`: all a
+    feed needs to order them, without loading the records."""
+    if not user_ids:
+        return []
+    result = await session.execute(
+        select(SleepRecord.id, SleepRecord.user_id, SleepRecord.duration_seconds).where(
+            SleepRecord.user_id.in_(user_ids), SleepRecord.week == week, COMPLETED
+        )
+    )
+    return [(row[0], row[1], int(row[2] or 0)) for row in result.all()]

@@ -399,15 +399,15 @@ async def _rebuild(
     followees = await social_service.followee_ids(session, viewer)
     popular = await _popular(session, feeds, followees)
     ordinary = list(set(followees) - set(popular))
-    records = await repository.all_week_records(session, ordinary, week)
-    await feeds.store_items({r.id: record_out(r).model_dump_json() for r in records})
+    # Only what orders the feed; each page's items are cached when first served.
+    rows = await repository.week_members(session, ordinary, week)
     await feeds.store_feed(
         viewer,
         week,
         graph_version=graph_version,
         pv=pv,
         popular=popular,
-        members=[member(r.duration_seconds or 0, r.id, r.user_id) for r in records],
+        members=[member(duration, record_id, owner) for record_id, owner, duration in rows],
     )
     await _build_popular(session, feeds, week, pv, [str(p) for p in popular])
 
@@ -423,7 +423,9 @@ async def _popular(
     known = await feeds.known_classes(owners)
     unknown = [o for o in owners if o not in known]
     counted = set(await social_service.popular_among(session, unknown, feeds.fanout_threshold))
-    await feeds.record_classes({o: o in counted for o in unknown})
+    # Only the popular ones are worth recording (few, and followed by many); an unrecorded
+    # ordinary owner's next job counts as a flip, which bumps at most its few followers.
+    await feeds.record_classes(dict.fromkeys(counted, True))
     return [o for o in owners if known.get(o) or o in counted]
 
 
@@ -434,10 +436,9 @@ async def _build_popular(
         owner_id = uuid.UUID(owner)
         if await feeds.redis.exists(popular_key(owner_id, week)):
             continue
-        records = await repository.all_week_records(session, [owner_id], week)
-        await feeds.store_items({r.id: record_out(r).model_dump_json() for r in records})
+        rows = await repository.week_members(session, [owner_id], week)
         await feeds.store_popular(
-            owner_id, week, pv, [member(r.duration_seconds or 0, r.id, r.user_id) for r in records]
+            owner_id, week, pv, [member(d, record_id, owner) for record_id, owner, d in rows]
         )
 
 
