@@ -25,7 +25,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.errors import RhythmError, Unauthorized
+from rhythm.errors import Unauthorized
 from rhythm.identity import repository
 from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
 from rhythm.ratelimit import PendingHit, RateLimits
@@ -352,18 +352,6 @@ async def session_user(principal: Annotated[Principal, Depends(current_user)]) -
     return principal
 
 
-class NotAdmin(RhythmError):
-    status = 404
-    slug = "not-found"
-    title = "Not found"
-
-
-async def admin_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
-    if not principal.is_admin:
-        raise NotAdmin("No such route for this account.")
-    return principal
-
-
 async def auth_rate_limit(request: Request) -> None:
     """The stricter per-IP limit of the unauthenticated auth routes."""
     limits: RateLimits = request.app.state.rate_limits
@@ -373,5 +361,4 @@ async def auth_rate_limit(request: Request) -> None:
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
 SessionUser = Annotated[Principal, Depends(session_user)]
-AdminUser = Annotated[Principal, Depends(admin_user)]
 AuthRateLimit = Depends(auth_rate_limit)
