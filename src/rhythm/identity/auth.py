@@ -127,14 +127,6 @@ class AuthCache:
             log.warning("auth_cache_unavailable", error=str(exc))
             return None
 
-    async def read_profiles(self, user_ids: list[uuid.UUID]) -> list[Any]:
-        try:
-            values: list[Any] = await self.redis.mget([_profile_key(u) for u in user_ids])
-            return values
-        except Exception as exc:
-            log.warning("auth_cache_unavailable", error=str(exc))
-            return [None] * len(user_ids)
-
     async def fill_session(self, session_id: uuid.UUID, valid: bool) -> None:
         try:
             if valid:

@@ -279,12 +279,12 @@ async def cached_user_names(
     db: ReadSession,
     cache: AuthCache,
     user_ids: Sequence[uuid.UUID],
-    cached: Sequence[bytes | None] | None = None,
+    cached: Sequence[bytes | None],
 ) -> dict[uuid.UUID, str]:
-    """Display names by id from the profile cache (written through on every change), with
+    """Display names by id from cached profiles (written through on every change), with
     PostgreSQL for the misses; ids of deleted users are absent. `cached` holds the profiles
-    already read for `user_ids`, in order, if the caller has them."""
-    raws = list(cached) if cached is not None else await cache.read_profiles(list(user_ids))
+    the caller read for `user_ids` (keys under `profile_key_prefix()`), in order."""
+    raws = list(cached)
     names: dict[uuid.UUID, str] = {}
     misses: list[uuid.UUID] = []
     for user_id, raw in zip(user_ids, raws, strict=True):

@@ -37,7 +37,6 @@ ITEM_TTL = 9 * 86_400
 # Longer than any feed lives, and refreshed by every job: an expired class only costs one
 # rebuild of the owner's followers' feeds, since a missing class counts as a flip.
 CLASS_TTL = FEED_TTL + 86_400
-SENTINEL = "~"
 
 
 def member(duration: int, record_id: uuid.UUID, owner_id: uuid.UUID) -> str:
@@ -305,6 +304,9 @@ class FeedCache:
                 for viewer in viewers[start : start + chunk]:
                     pipe.incr(gv_key(viewer))
                 await pipe.execute()
+
+    async def has_popular(self, owner: uuid.UUID, week: str) -> bool:
+        return bool(await self.redis.exists(popular_key(owner, week)))
 
     async def apply_popular(self, owner: uuid.UUID, week: str, op: str, value: str) -> None:
         await self._apply_popular(keys=[popular_key(owner, week)], args=[op, value])

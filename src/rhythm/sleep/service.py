@@ -27,7 +27,7 @@ from rhythm.identity.auth import Principal
 from rhythm.pagination import PageRequest
 from rhythm.queue import defer, unfinished
 from rhythm.sleep import repository
-from rhythm.sleep.feeds import MAX_NIGHT, FeedCache, gv_key, member, parse_member, popular_key
+from rhythm.sleep.feeds import MAX_NIGHT, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
 from rhythm.sleep.schemas import record_out
 from rhythm.social import service as social_service
@@ -246,7 +246,8 @@ async def apply_fan_out(
 
 async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
     """Before an account goes: its nights leave its followers' feeds."""
-    feeds = FeedCache(redis, 0)
+    # Only queues changes: the fan-out threshold plays no part here, the job applies it.
+    feeds = FeedCache(redis, fanout_threshold=0)
     for record in await repository.completed_of(session, user_id):
         await night_changed(session, feeds, record, "remove")
 
@@ -434,7 +435,7 @@ async def _build_popular(
 ) -> None:
     for owner in owners:
         owner_id = uuid.UUID(owner)
-        if await feeds.redis.exists(popular_key(owner_id, week)):
+        if await feeds.has_popular(owner_id, week):
             continue
         rows = await repository.week_members(session, [owner_id], week)
         await feeds.store_popular(

@@ -55,6 +55,11 @@ async def counts(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+async def follower_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    result = await session.execute(select(func.count()).where(Follow.followee_id == user_id))
+    return int(result.scalar_one())
+
+
 async def list_following(
     session: AsyncSession,
     user_id: uuid.UUID,

@@ -140,8 +140,7 @@ async def follower_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.U
 
 
 async def follower_count(session: AsyncSession, user_id: uuid.UUID) -> int:
-    followers, _ = await repository.counts(session, user_id)
-    return followers
+    return await repository.follower_count(session, user_id)
 
 
 async def popular_among(
