@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from rhythm.errors import render_error
 from rhythm.identity.endpoints import auth_router, me_fast, users_router
 from rhythm.sleep.endpoints import following_fast
 from rhythm.sleep.endpoints import router as sleep_router
@@ -16,17 +19,46 @@ API_PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [auth_router, users_router, social_router, sleep_router]
 
 
-# The hottest reads, served as plain Starlette routes ahead of FastAPI's routing (see
+# The hottest reads, served as plain Starlette endpoints ahead of FastAPI (see FastLane,
 # identity.endpoints.me_fast and sleep.endpoints.following_fast). Their FastAPI twins in the
 # routers below declare the same operations for the OpenAPI document.
 FAST_ROUTES = [("/users/me", me_fast), ("/sleep/following", following_fast)]
 
 
+class FastLane:
+    """GET on the FAST_ROUTES, served before FastAPI's middleware stack and routing.
+
+    Those layers (error middleware, body limit, exception middleware, exit stack, route
+    matching) measured a fifth of the feed's CPU per request. The fast lane keeps what they
+    give these routes: the observability middleware wraps it (request id, access log,
+    metrics), and errors become the same problem+json responses (errors.render_error).
+    """
+
+    def __init__(self) -> None:
+        self.routes = {
+            API_PREFIX + path: Route(API_PREFIX + path, endpoint, methods=["GET"])
+            for path, endpoint in FAST_ROUTES
+        }
+
+    def match(self, scope: Scope) -> Route | None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return None
+        return self.routes.get(scope["path"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await scope["route"].endpoint(request)
+        except Exception as exc:
+            response = await render_error(request, exc)
+        await response(scope, receive, send)
+
+
 def include_api(app: FastAPI) -> None:
-    for position, (path, endpoint) in enumerate(FAST_ROUTES):
-        app.router.routes.insert(
-            position, Route(API_PREFIX + path, endpoint, methods=["GET"], include_in_schema=False)
-        )
+    # HEAD, and anything the fast lane does not take, still finds these routes here.
+    for position, route in enumerate(FastLane().routes.values()):
+        route.include_in_schema = False
+        app.router.routes.insert(position, route)
     # Included straight into the app, not through one more /api/v1 router: FastAPI matches a
     # route through every level of nesting, and one level less is measurably cheaper per request.
     for router in ROUTERS:

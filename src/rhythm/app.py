@@ -11,9 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
-from rhythm.api import include_api
+from rhythm.api import FastLane, include_api
 from rhythm.config import Settings, get_settings
 from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
 from rhythm.health import router as health_router
@@ -33,6 +34,22 @@ Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/log
 `Authorization: Bearer <API key>`. Every error is `application/problem+json` (RFC 9457).
 Lists are cursor-paginated: `?limit=&cursor=` in, `{data, next_cursor}` out.
 """
+
+
+class RhythmApp(FastAPI):
+    """FastAPI, with the fast lane (api.FastLane) taken before its middleware stack."""
+
+    fast_lane = FastLane()
+    fast_lane_app = RequestContextMiddleware(fast_lane)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.fast_lane.match(scope)
+        if route is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        scope["route"] = route
+        await self.fast_lane_app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await touch_writer
             await resources.close()
 
-    app = FastAPI(
+    app = RhythmApp(
         title="rhythm",
         version=__version__,
         description=DESCRIPTION,

@@ -221,6 +221,13 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, detail="An unexpected error occurred. It has been logged.")
 
 
+async def render_error(request: Request, exc: Exception) -> JSONResponse:
+    """The problem response for an error raised outside FastAPI's handlers (api.FastLane)."""
+    if isinstance(exc, RhythmError):
+        return await _rhythm_error(request, exc)
+    return await _unhandled(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RhythmError, _rhythm_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -7,6 +7,7 @@ import random
 from httpx import AsyncClient
 
 from rhythm.app import create_app
+from rhythm.identity.service import profile_key_prefix
 from rhythm.jobs import run_worker
 from rhythm.sleep.feeds import feed_key, pending_key, popular_key
 from tests.conftest import client_for, make_settings, started
@@ -197,3 +198,28 @@ async def test_crossing_the_popularity_threshold_keeps_feeds_exact(
             await drain(app)
             assert await ids(client, first) == [r2, r3, r1]
         await app.state.redis.flushdb()
+
+
+async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
+    app, client: AsyncClient, redis
+) -> None:
+    """Warm pages are assembled by the cache's script: names with quotes, backslashes, slashes
+    and characters beyond ASCII (emoji are surrogate pairs in the cached JSON) come out exactly
+    as the Python path writes them."""
+    viewer = await create_user(app)
+    names = ['Zoë "Z" O\'Neil', "back\\slash/and/slash", "睡眠 😴", "tab\there", "plain"]
+    for hours, name in enumerate(names, start=5):
+        friend = await create_user(app, name=name)
+        await follow(client, viewer, friend)
+        await night(client, friend, hours % 7, hours)
+    await drain(app)
+    await redis.flushdb()
+    cold = await feed(client, viewer, limit=3)  # rebuilt: items and names filled in Python
+    warm = await feed(client, viewer, limit=3)  # every item and profile cached: assembled in Redis
+    assert cold == warm
+    cached = await app.state.feed_cache.read(viewer.id, WEEK, None, 3, profile_key_prefix())
+    assert cached.data is not None
+    assert [item["user"]["name"] for item in warm["data"]] == names[::-1][:3]
+    rest = await feed(client, viewer, limit=3, cursor=warm["next_cursor"])
+    assert [item["user"]["name"] for item in rest["data"]] == names[::-1][3:]
+    assert rest["next_cursor"] is None

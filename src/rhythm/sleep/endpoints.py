@@ -154,16 +154,18 @@ async def following_fast(request: Request) -> Response:
         found = await service.following_feed(
             db, _feeds(request), principal, resolved, page, identity_service.profile_key_prefix()
         )
-        owners = [parse_member(m)[1] for m in found.members]
-        names = await identity_service.cached_user_names(
-            db, request.app.state.auth_cache, owners, found.profiles
-        )
-    # Items are stored as JSON; the response is assembled from them without re-validation.
-    data = ",".join(
-        item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"
-        for item, owner in zip(found.items, owners, strict=True)
-        if owner in names
-    )
+        data = found.data
+        if data is None:
+            owners = [parse_member(m)[1] for m in found.members]
+            names = await identity_service.cached_user_names(
+                db, request.app.state.auth_cache, owners, found.profiles
+            )
+            # Items are stored as JSON; the response is assembled without re-validation.
+            data = ",".join(
+                item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"
+                for item, owner in zip(found.items, owners, strict=True)
+                if owner in names
+            )
     body = (
         f'{{"week":"{resolved.name}","week_start":"{resolved.start}",'
         f'"week_end":"{resolved.end}","data":[{data}],'

@@ -79,7 +79,10 @@ def pv_key(week: str) -> str:
 
 # One call per feed page: validity, the page of the viewer's feed merged with the pages of the
 # popular followees, the items, and the owners' cached profiles (identity's keys, whose prefix the
-# caller passes). Status 1: served; 0: no valid feed; 2: popular sets missing.
+# caller passes). ARGV[3] members are returned (the page and one more, for the cursor); the first
+# ARGV[5] are the page. Status 0: no valid feed; 2: popular sets missing; 1: served, with items and
+# profiles as stored; 3: served, and every item and profile was cached, so the page's JSON array
+# body is assembled here (an owner whose profile is a tombstone is left out, as deleted).
 _READ = """
 local pending = redis.call('ZRANGE', KEYS[1], 0, -1)
 local pv = redis.call('GET', KEYS[5]) or '0'
@@ -89,44 +92,53 @@ if not meta then return {0, pending, pv, gv} end
 local a = string.find(meta, '|', 1, true)
 local b = string.find(meta, '|', a + 1, true)
 if string.sub(meta, 1, a - 1) ~= gv then return {0, pending, pv, gv} end
-local popular = cjson.decode(string.sub(meta, b + 1))
 local n = tonumber(ARGV[3])
-local members = {}
-for _, m in ipairs(redis.call('ZRANGE', KEYS[4], ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)) do
-  if m ~= '~' then table.insert(members, m) end
-end
-local missing = {}
-for _, owner in ipairs(popular) do
-  local key = 'sleep:pop:' .. owner .. ':' .. ARGV[1]
-  local more = redis.call('ZRANGE', key, ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)
-  if #more == 0 and redis.call('EXISTS', key) == 0 then
-    table.insert(missing, owner)
-  else
-    for _, m in ipairs(more) do
-      if m ~= '~' then table.insert(members, m) end
+local members = redis.call('ZRANGE', KEYS[4], ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)
+if members[#members] == '~' then members[#members] = nil end
+local popular = string.sub(meta, b + 1)
+if popular ~= '[]' then
+  local missing = {}
+  for _, owner in ipairs(cjson.decode(popular)) do
+    local key = 'sleep:pop:' .. owner .. ':' .. ARGV[1]
+    local more = redis.call('ZRANGE', key, ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)
+    if #more == 0 and redis.call('EXISTS', key) == 0 then
+      table.insert(missing, owner)
+    else
+      for _, m in ipairs(more) do
+        if m ~= '~' then table.insert(members, m) end
+      end
     end
   end
+  if #missing > 0 then return {2, pending, pv, gv, missing} end
+  table.sort(members)
 end
-if #missing > 0 then return {2, pending, pv, gv, missing} end
-table.sort(members)
 local page = {}
+for i = 1, math.min(n, #members) do page[i] = members[i] end
+local limit = math.min(tonumber(ARGV[5]), #page)
+if limit == 0 then return {3, pending, pv, gv, page, ''} end
 local items = {}
 local owners = {}
-for i = 1, math.min(n, #members) do
-  page[i] = members[i]
-  local sep = string.find(members[i], ':', 1, true)
-  local rest = string.sub(members[i], sep + 1)
-  local sep2 = string.find(rest, ':', 1, true)
-  items[i] = 'sleep:item:' .. string.sub(rest, 1, sep2 - 1)
-  owners[i] = ARGV[4] .. string.sub(rest, sep2 + 1)
+local ids = {}
+for i = 1, limit do
+  local m = page[i]
+  local record = string.sub(m, 7, 42)
+  ids[i] = string.sub(m, 44)
+  items[i] = 'sleep:item:' .. record
+  owners[i] = ARGV[4] .. ids[i]
 end
-local values = {}
-local profiles = {}
-if #items > 0 then
-  values = redis.call('MGET', unpack(items))
-  profiles = redis.call('MGET', unpack(owners))
+local values = redis.call('MGET', unpack(items))
+local profiles = redis.call('MGET', unpack(owners))
+local parts = {}
+for i = 1, limit do
+  if not values[i] or not profiles[i] then return {1, pending, pv, gv, page, values, profiles} end
+  local raw = profiles[i]
+  local profile = cjson.decode(string.sub(raw, string.find(raw, '|', 1, true) + 1))
+  if type(profile) == 'table' then
+    parts[#parts + 1] = string.sub(values[i], 1, -2) .. ',"user":{"id":"' .. ids[i]
+      .. '","name":' .. cjson.encode(profile.name) .. '}}'
+  end
 end
-return {1, pending, pv, gv, page, values, profiles}
+return {3, pending, pv, gv, page, table.concat(parts, ',')}
 """
 
 # Store a rebuilt feed only if no change was queued since the reader looked (same pv).
@@ -178,10 +190,11 @@ class CachedPage:
     pending: list[str]
     pv: str
     graph_version: str
-    members: list[str]
-    items: list[bytes | None]
-    profiles: list[bytes | None]
+    members: list[str]  # the page and, when there is more, one member beyond it
+    items: list[bytes | None]  # of the page's members
+    profiles: list[bytes | None]  # of the page's members' owners
     missing_popular: list[str]
+    data: str | None = None  # status 3: the page's JSON array body, assembled in Redis
 
     def pending_owners(self) -> set[uuid.UUID]:
         return {uuid.UUID(p.split(":")[0]) for p in self.pending}
@@ -198,7 +211,7 @@ class FeedCache:
         self._apply_popular = redis.register_script(_APPLY_POPULAR)
 
     async def read(
-        self, viewer: uuid.UUID, week: str, after: str | None, count: int, profile_prefix: str
+        self, viewer: uuid.UUID, week: str, after: str | None, limit: int, profile_prefix: str
     ) -> CachedPage:
         result = await self._read(
             keys=[
@@ -208,11 +221,14 @@ class FeedCache:
                 feed_key(viewer, week),
                 pv_key(week),
             ],
-            args=[week, "(" + after if after else "-", count, profile_prefix],
+            args=[week, "(" + after if after else "-", limit + 1, profile_prefix, limit],
         )
         status = int(result[0])
         pending = [_text(p) for p in result[1]]
         pv, gv = _text(result[2]), _text(result[3])
+        if status == 3:
+            members = [_text(m) for m in result[4]]
+            return CachedPage(1, pending, pv, gv, members, [], [], [], _text(result[5]))
         if status == 1:
             members = [_text(m) for m in result[4]]
             return CachedPage(1, pending, pv, gv, members, list(result[5]), list(result[6]), [])

@@ -27,7 +27,7 @@ from rhythm.identity.auth import Principal
 from rhythm.pagination import PageRequest
 from rhythm.queue import defer, unfinished
 from rhythm.sleep import repository
-from rhythm.sleep.feeds import MAX_NIGHT, FeedCache, gv_key, member, parse_member
+from rhythm.sleep.feeds import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
 from rhythm.sleep.schemas import record_out
 from rhythm.social import service as social_service
@@ -298,10 +298,11 @@ def resolve_week(week: str | None, viewer_timezone: str) -> Week:
 
 @dataclass(frozen=True)
 class FeedPage:
-    members: list[str]  # feed members, see feeds.member
+    members: list[str]  # the page's feed members, see feeds.member
     items: list[str]  # the records' JSON, in the same order
     profiles: list[bytes | None]  # the owners' cached profiles, when the cache served the page
     next_cursor: str | None
+    data: str | None = None  # the page's JSON array body, when the cache assembled it whole
 
 
 async def following_feed(
@@ -316,7 +317,7 @@ async def following_feed(
     kind = f"sleep-following:{week.name}"
     after = page.position(kind)
     after_member = str(after[0]) if after else None
-    found: tuple[list[str], list[str], list[bytes | None]] | None = None
+    found: CachedPage | None = None
     try:
         found = await _from_cache(
             db, feeds, viewer.id, week.name, after_member, page.limit, profile_prefix
@@ -327,14 +328,19 @@ async def following_feed(
         members, items = await _from_database(
             await db(), viewer.id, week.name, after_member, page.limit
         )
-        found = members, items, [None] * len(members)
-    members, items, profiles = found
+        found = CachedPage(1, [], "", "", members, [], [None] * len(members), [])
+        texts: list[str | None] = list(items)
+    else:
+        texts = [] if found.data is not None else await _fill_items(db, feeds, found, page.limit)
     cursor = None
+    members = found.members
     if len(members) > page.limit:
-        members, items = members[: page.limit], items[: page.limit]
-        profiles = profiles[: page.limit]
+        members = members[: page.limit]
         cursor = page.codec.encode(kind, [members[-1]])
-    return FeedPage(members, items, profiles, cursor)
+    if found.data is not None:
+        return FeedPage(members, [], [], cursor, found.data)
+    kept = [(m, t, p) for m, t, p in zip(members, texts, found.profiles, strict=False) if t]
+    return FeedPage([m for m, _, _ in kept], [t for _, t, _ in kept], [p for *_, p in kept], cursor)
 
 
 async def _from_cache(
@@ -345,18 +351,26 @@ async def _from_cache(
     after: str | None,
     limit: int,
     profile_prefix: str,
-) -> tuple[list[str], list[str], list[bytes | None]] | None:
-    cached = await feeds.read(viewer, week, after, limit + 1, profile_prefix)
+) -> CachedPage | None:
+    """The page as the cache holds it, after building what is missing; None when the cache
+    cannot prove it is current (a change to someone the viewer follows is still queued)."""
+    cached = await feeds.read(viewer, week, after, limit, profile_prefix)
     if cached.pending and await _pending_affects(await db(), feeds, viewer, week, cached.pending):
         return None
     if cached.status == 2:
         await _build_popular(await db(), feeds, week, cached.pv, cached.missing_popular)
-        cached = await feeds.read(viewer, week, after, limit + 1, profile_prefix)
+        cached = await feeds.read(viewer, week, after, limit, profile_prefix)
     if cached.status == 0:
         await _rebuild(await db(), feeds, viewer, week, cached.graph_version, cached.pv)
-        cached = await feeds.read(viewer, week, after, limit + 1, profile_prefix)
-    if cached.status != 1:
-        return None
+        cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+    return cached if cached.status == 1 else None
+
+
+async def _fill_items(
+    db: ReadSession, feeds: FeedCache, cached: CachedPage, limit: int
+) -> list[str | None]:
+    """The page's records' JSON, loading and caching the ones Redis no longer holds (None for a
+    record deleted meanwhile)."""
     items = [value.decode() if isinstance(value, bytes) else value for value in cached.items]
     missing = [i for i, value in enumerate(items) if value is None]
     if missing:
@@ -366,12 +380,7 @@ async def _from_cache(
         await feeds.store_items(texts)
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
-    kept = [
-        (m, t, p)
-        for m, t, p in zip(cached.members, items, cached.profiles, strict=True)
-        if t is not None
-    ]
-    return [m for m, _, _ in kept], [t for _, t, _ in kept if t is not None], [p for *_, p in kept]
+    return items[:limit]
 
 
 async def _pending_affects(
