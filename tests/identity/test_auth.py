@@ -316,3 +316,47 @@ async def test_last_used_at_is_written_in_batches(app, client: AsyncClient) -> N
     await app.state.authenticator.flush_touches()
     sessions = (await client.get("/api/v1/auth/sessions", headers=user.headers)).json()["data"]
     assert sessions[0]["last_used_at"] > "2026-01-01"
+
+
+async def test_concurrent_touch_flushes_of_shared_sessions_never_deadlock(app) -> None:
+    """Each API worker flushes its own batch; batches that share sessions, in opposite orders,
+    once deadlocked. Now they lock in id order and skip what the other holds."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text as sql_text
+
+    from rhythm.identity import repository
+
+    user = await create_user(app)
+    ids = [uuid.uuid4() for _ in range(300)]
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            sql_text(
+                "INSERT INTO device_sessions (id, user_id, device_name, expires_at, last_used_at)"
+                " SELECT id, :u, 'bench', now() + interval '1 day', '2020-01-01'"
+                " FROM unnest(CAST(:ids AS uuid[])) AS id"
+            ),
+            {"u": user.id, "ids": ids},
+        )
+    base = datetime.now(UTC)
+
+    async def flush(order: list[uuid.UUID], at: datetime) -> None:
+        async with app.state.session_factory() as session, session.begin():
+            # The plan a large device_sessions table gets: an index lookup per batch entry,
+            # which locks rows in the batch's order.
+            for setting in ("enable_hashjoin", "enable_mergejoin", "enable_seqscan"):
+                await session.execute(sql_text(f"SET LOCAL {setting} = off"))
+            await repository.touch_sessions(session, dict.fromkeys(order, at))
+            await asyncio.sleep(0.01)  # hold the row locks while the other flush runs
+
+    for round_ in range(10):
+        at = base + timedelta(seconds=round_)
+        await asyncio.gather(flush(ids, at), flush(ids[::-1], at))
+    async with app.state.engine.begin() as conn:
+        latest = (
+            await conn.execute(
+                sql_text("SELECT min(last_used_at) FROM device_sessions WHERE id = ANY(:ids)"),
+                {"ids": ids},
+            )
+        ).scalar_one()
+    assert latest == base + timedelta(seconds=9)

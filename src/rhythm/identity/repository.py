@@ -111,12 +111,20 @@ async def session_is_active(
 
 
 async def touch_sessions(session: AsyncSession, used: dict[uuid.UUID, datetime]) -> None:
-    """Set last_used_at of many sessions at once; never moves a time backwards."""
+    """Set last_used_at of many sessions at once; never moves a time backwards.
+
+    Every API worker flushes its own batch, and two batches share sessions: rows are locked in
+    id order and rows another flush holds are skipped (it writes a time as recent), so two
+    flushes never deadlock.
+    """
     await session.execute(
         text(
-            "UPDATE device_sessions AS d SET last_used_at = u.at"
-            " FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS u(id, at)"
-            " WHERE d.id = u.id AND d.last_used_at < u.at"
+            "WITH u AS (SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]))"
+            " AS u(id, at)),"
+            " locked AS (SELECT d.id, u.at FROM device_sessions AS d JOIN u ON d.id = u.id"
+            " WHERE d.last_used_at < u.at ORDER BY d.id FOR UPDATE OF d SKIP LOCKED)"
+            " UPDATE device_sessions AS d SET last_used_at = locked.at"
+            " FROM locked WHERE d.id = locked.id"
         ),
         {"ids": list(used), "ats": list(used.values())},
     )
