@@ -113,11 +113,18 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
     env = rhythm_env(database_url, REDIS, RHYTHM_SECRET_KEY=SECRET)
     results: dict[str, list] = {}
     worker = spawn_child([sys.executable, "-m", "rhythm", "worker"], env=env)
-    with granian("rhythm.app:create_app", env) as api:
+    hello_env = {k: v for k, v in os.environ.items() if not k.startswith("RHYTHM_")}
+    with (
+        granian("bench.hello:app", hello_env) as hello,
+        granian("rhythm.app:create_app", env) as api,
+    ):
         url = api + "/api/v1/sleep/following"
         warm_seconds = asyncio.run(warm(api, week, viewer_tokens))
         print(f"warm pass over {len(viewer_tokens):,} viewers: {warm_seconds:.1f} s")
         for _ in range(rounds):
+            results.setdefault("hello", []).append(
+                wrk("hello", hello + "/hello", connections=64, seconds=seconds)
+            )
             results.setdefault("c64", []).append(
                 wrk("feed c64", url, connections=64, seconds=seconds, script=script)
             )
@@ -143,13 +150,16 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
     worker.wait(20)
 
     feed64, feed8 = median_result(results["c64"]), median_result(results["c8"])
+    baseline = median_result(results["hello"])
+    baseline.label = "hello-world (baseline, same run), 64 connections"
     feed64.label = "GET /sleep/following, 10,000 viewers, 64 connections"
     feed8.label = "GET /sleep/following, 10,000 viewers, 8 connections"
     print(f"week {week}; {len(viewers):,} active viewers; medians of {rounds} rounds\n")
     print(TABLE_HEADER)
+    print(baseline.row())
     print(feed64.row())
     print(feed8.row())
-    print()
+    print(f"\nfeed / hello-world throughput: {feed64.rps / baseline.rps:.1%}\n")
     per_viewer = (memory_after - memory_before) / max(1, len(viewers))
     figures = [
         ("5,000-followee viewer, cold (Redis flushed), median of 5", statistics.median(cold)),
