@@ -8,6 +8,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from rhythm.errors import render_error
+from rhythm.focus.endpoints import router as focus_router
+from rhythm.focus.endpoints import users_router as focus_users_router
 from rhythm.identity.endpoints import auth_router, me_fast, users_router
 from rhythm.sleep.endpoints import following_fast
 from rhythm.sleep.endpoints import router as sleep_router
@@ -16,7 +18,14 @@ from rhythm.social.endpoints import router as social_router
 API_PREFIX = "/api/v1"
 
 # identity's /users/me routes come before social's /users/{user_id}.
-ROUTERS: list[APIRouter] = [auth_router, users_router, social_router, sleep_router]
+ROUTERS: list[APIRouter] = [
+    auth_router,
+    users_router,
+    social_router,
+    sleep_router,
+    focus_router,
+    focus_users_router,
+]
 
 
 # The hottest reads, served as plain Starlette endpoints ahead of FastAPI (see FastLane,

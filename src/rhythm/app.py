@@ -17,6 +17,7 @@ from rhythm import __version__
 from rhythm.api import FastLane, include_api
 from rhythm.config import Settings, get_settings
 from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
+from rhythm.focus.standings import Standings
 from rhythm.health import router as health_router
 from rhythm.identity.auth import AuthCache, Authenticator
 from rhythm.identity.service import TokenIssuer
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         state.cursor_codec = CursorCodec(key)
         state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
+        state.focus_standings = Standings(resources.redis)
         touch_writer = asyncio.create_task(state.authenticator.run_touch_writer())
         try:
             yield

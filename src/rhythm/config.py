@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # merged into followers' feeds when read.
     sleep_fanout_threshold: int = Field(default=5000, ge=1)
 
+    # A day qualifies for a focus streak at this many focused minutes or more.
+    focus_qualify_minutes: int = Field(default=30, ge=1, le=1440)
+
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
     log_json: bool = True

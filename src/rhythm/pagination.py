@@ -82,6 +82,16 @@ class PageRequest:
         return rows, self.codec.encode(kind, key(rows[-1]))
 
 
+    def slice(self, kind: str, entries: list[T]) -> tuple[list[T], str | None]:
+        """A page of a list computed whole (a ranking): the cursor holds the offset."""
+        after = self.position(kind)
+        start = int(after[0]) if after else 0
+        window = entries[start : start + self.limit + 1]
+        if len(window) > self.limit:
+            return window[: self.limit], self.codec.encode(kind, [start + self.limit])
+        return window, None
+
+
 async def page_request(
     request: Request,
     limit: Annotated[

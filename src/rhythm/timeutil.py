@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -48,3 +49,65 @@ def previous_week(now: datetime, zone: str) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class DayPart(NamedTuple):
+    """The piece of a span that falls on one local date: [start, end) as UTC instants."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+
+def start_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of a local date, in UTC.
+
+    Where midnight does not exist (a DST jump at 00:00), `fold=0` reads it with the offset in
+    force before the jump, which lands exactly on the jump: the first instant the day has.
+    Where midnight happens twice, `fold=0` is the first one.
+    """
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _next_date_change(instant: datetime, day: date, zone: ZoneInfo) -> datetime:
+    """The first instant after `instant` (whose local date is `day`) with another local date.
+
+    Usually the next midnight. Where the clock falls back across midnight, the day's midnight
+    happens twice, and the fall-back itself takes the clock back into the previous date.
+    """
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    candidates = [m.astimezone(UTC) for m in (midnight, midnight.replace(fold=1))]
+    change = min(c for c in candidates if c > instant)
+    before = instant.astimezone(zone).utcoffset()
+    if (change - _TICK).astimezone(zone).utcoffset() != before:
+        # An offset change before that midnight: find it (to the microsecond).
+        low, high = instant, change
+        while high - low > _TICK:
+            middle = low + (high - low) / 2
+            if middle.astimezone(zone).utcoffset() == before:
+                low = middle
+            else:
+                high = middle
+        if high.astimezone(zone).date() != day:
+            change = high
+    return change
+
+
+_TICK = timedelta(microseconds=1)
+
+
+def split_at_local_midnight(start: datetime, end: datetime, zone: str) -> list[DayPart]:
+    """Split [start, end) wherever its local date in `zone` changes: parts are contiguous,
+    each lies within one local date (the date of its start) and they sum to the span's real
+    length (a DST day is 23 or 25 hours long, Lord Howe's 23.5 or 24.5). Where a fall-back
+    crosses midnight, a date can come back: one span can then have two parts on one date."""
+    tz = ZoneInfo(zone)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    parts: list[DayPart] = []
+    cursor = start
+    while cursor < end:
+        day = cursor.astimezone(tz).date()
+        piece_end = min(_next_date_change(cursor, day, tz), end)
+        parts.append(DayPart(day, cursor, piece_end))
+        cursor = piece_end
+    return parts

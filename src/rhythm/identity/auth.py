@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -153,6 +154,22 @@ class AuthCache:
             await self._set_if_newer(
                 keys=[_profile_key(user_id)], args=[version, payload, PROFILE_TTL]
             )
+        except Exception as exc:
+            log.warning("auth_cache_unavailable", error=str(exc))
+
+    async def store_profiles(self, profiles: Sequence[tuple[uuid.UUID, int, str]]) -> None:
+        """store_profile for many users, in one round trip."""
+        if not profiles:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for user_id, version, payload in profiles:
+                    await self._set_if_newer(
+                        keys=[_profile_key(user_id)],
+                        args=[version, payload, PROFILE_TTL],
+                        client=pipe,
+                    )
+                await pipe.execute()
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))
 

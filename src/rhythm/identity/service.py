@@ -275,29 +275,49 @@ def profile_key_prefix() -> str:
     return PROFILE_KEY_PREFIX
 
 
+@dataclass(frozen=True)
+class Card:
+    """What other contexts show of a user."""
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+
+
+async def cached_cards(
+    db: ReadSession,
+    cache: AuthCache,
+    user_ids: Sequence[uuid.UUID],
+    cached: Sequence[bytes | None],
+) -> dict[uuid.UUID, Card]:
+    """Users' cards from their cached profiles (written through on every change), with
+    PostgreSQL for the misses; ids of deleted users are absent. `cached` holds the profiles
+    the caller read for `user_ids` (keys under `profile_key_prefix()`), in order."""
+    cards: dict[uuid.UUID, Card] = {}
+    misses: list[uuid.UUID] = []
+    for user_id, raw in zip(user_ids, cached, strict=True):
+        profile = json.loads(raw.partition(b"|")[2]) if raw is not None else None
+        if profile is not None:
+            cards[user_id] = Card(user_id, profile["name"], profile["timezone"])
+        elif raw is None:
+            misses.append(user_id)
+    if misses:
+        users = await repository.users_by_ids(await db(), list(dict.fromkeys(misses)))
+        for user in users:
+            cards[user.id] = Card(user.id, user.name, user.timezone)
+        await cache.store_profiles([(u.id, u.version, profile_payload(u)) for u in users])
+    return cards
+
+
 async def cached_user_names(
     db: ReadSession,
     cache: AuthCache,
     user_ids: Sequence[uuid.UUID],
     cached: Sequence[bytes | None],
 ) -> dict[uuid.UUID, str]:
-    """Display names by id from cached profiles (written through on every change), with
-    PostgreSQL for the misses; ids of deleted users are absent. `cached` holds the profiles
-    the caller read for `user_ids` (keys under `profile_key_prefix()`), in order."""
-    raws = list(cached)
-    names: dict[uuid.UUID, str] = {}
-    misses: list[uuid.UUID] = []
-    for user_id, raw in zip(user_ids, raws, strict=True):
-        profile = json.loads(raw.partition(b"|")[2]) if raw is not None else None
-        if profile is not None:
-            names[user_id] = profile["name"]
-        elif raw is None:
-            misses.append(user_id)
-    if misses:
-        for user in await repository.users_by_ids(await db(), list(dict.fromkeys(misses))):
-            names[user.id] = user.name
-            await cache.store_profile(user.id, user.version, profile_payload(user))
-    return names
+    """Display names by id; see cached_cards."""
+    cards = await cached_cards(db, cache, user_ids, cached)
+    return {user_id: card.name for user_id, card in cards.items()}
 
 
 async def update_me(

@@ -501,13 +501,7 @@ async def weekly_ranking(
             continue
         rank = entries[-1].rank if entries and entries[-1].total_seconds == total else position
         entries.append(RankingEntry(rank, user_id, names[user_id], total, nights, longest))
-    kind = f"sleep-ranking:{week.name}"
-    after = page.position(kind)
-    start = int(after[0]) if after else 0
-    window = entries[start : start + page.limit + 1]
-    if len(window) > page.limit:
-        return window[: page.limit], page.codec.encode(kind, [start + page.limit])
-    return window, None
+    return page.slice(f"sleep-ranking:{week.name}", entries)
 
 
 identity_service.on_account_deleted(erase_account)

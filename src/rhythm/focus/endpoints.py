@@ -1,0 +1,172 @@
+"""HTTP routes of the focus context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from rhythm.db import DbSession, ReadSession
+from rhythm.errors import problem_doc
+from rhythm.focus import service
+from rhythm.focus.schemas import (
+    SESSION_ID_PATTERN,
+    FocusDayOut,
+    FocusSessionIn,
+    FocusSessionOut,
+    Leaderboard,
+    LeaderboardRow,
+    SessionRecorded,
+    StreakOut,
+)
+from rhythm.focus.standings import Standings
+from rhythm.identity.auth import CurrentUser
+from rhythm.identity.schemas import UserSummary
+from rhythm.pagination import Page, PageParams
+
+router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
+users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))
+
+
+def _standings(request: Request) -> Standings:
+    standings: Standings = request.app.state.focus_standings
+    return standings
+
+
+def _threshold(request: Request) -> int:
+    minutes: int = request.app.state.settings.focus_qualify_minutes
+    return minutes
+
+
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionRecorded,
+    responses={
+        200: {"model": SessionRecorded, "description": "An identical replay: the first answer."},
+        **problem_doc(409, 422),
+    },
+    summary="Record a focus session (idempotent on session_id)",
+    description="201 with the session and your streak, recalculated. Sending the same body "
+    "again answers 200 with the first response; the same `session_id` with other times or "
+    "timezone is a 409 `idempotency-conflict`.",
+)
+async def record_session(
+    body: FocusSessionIn, principal: CurrentUser, db: DbSession, request: Request
+) -> Response:
+    recorded = await service.record_session(
+        db, _standings(request), principal, body, _threshold(request)
+    )
+    return Response(
+        recorded.body,
+        status_code=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/sessions",
+    response_model=Page[FocusSessionOut],
+    responses=problem_doc(422),
+    summary="Your focus sessions, latest start first",
+)
+async def list_sessions(
+    principal: CurrentUser, page: PageParams, db: DbSession
+) -> Page[FocusSessionOut]:
+    sessions, cursor = await service.list_sessions(db, principal.id, page)
+    return Page(data=sessions, next_cursor=cursor)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_doc(404, 422),
+    summary="Delete one of your focus sessions; every streak figure is recalculated",
+)
+async def delete_session(
+    session_id: Annotated[str, Path(min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)],
+    principal: CurrentUser,
+    db: DbSession,
+    request: Request,
+) -> Response:
+    await service.delete_session(
+        db, _standings(request), principal, session_id, _threshold(request)
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/days",
+    response_model=list[FocusDayOut],
+    responses=problem_doc(422),
+    summary="Your focused minutes per date, for a calendar heatmap (at most 366 days)",
+)
+async def focus_days(
+    principal: CurrentUser,
+    db: DbSession,
+    request: Request,
+    first: Annotated[date, Query(alias="from", description="First date, inclusive.")],
+    last: Annotated[date, Query(alias="to", description="Last date, inclusive.")],
+) -> list[FocusDayOut]:
+    return await service.focus_days(db, principal, first, last, _threshold(request))
+
+
+@router.get(
+    "/leaderboard",
+    response_model=Leaderboard,
+    responses=problem_doc(422),
+    summary="You and the people you follow, by current streak or by this week's minutes",
+)
+async def leaderboard(
+    principal: CurrentUser,
+    page: PageParams,
+    request: Request,
+    by: Annotated[
+        Literal["current_streak", "week_minutes"], Query(description="What to rank by.")
+    ] = "current_streak",
+) -> Leaderboard:
+    async with ReadSession(request.app.state.session_factory) as db:
+        week, entries, cursor = await service.leaderboard(
+            db,
+            _standings(request),
+            request.app.state.auth_cache,
+            principal,
+            by,
+            page,
+            _threshold(request),
+        )
+    return Leaderboard(
+        by=by,
+        week=week.name,
+        week_start=week.start,
+        week_end=week.end,
+        data=[
+            LeaderboardRow(
+                rank=e.rank,
+                user=UserSummary(id=e.user_id, name=e.name),
+                current_streak=e.current_streak,
+                week_minutes=e.week_minutes,
+            )
+            for e in entries
+        ],
+        next_cursor=cursor,
+    )
+
+
+@users_router.get(
+    "/{user_id}/streak",
+    response_model=StreakOut,
+    responses=problem_doc(404, 422),
+    summary="Anyone's focus streak (any signed-in user may look)",
+)
+async def user_streak(user_id: uuid.UUID, principal: CurrentUser, request: Request) -> StreakOut:
+    async with ReadSession(request.app.state.session_factory) as db:
+        return await service.user_streak(
+            db,
+            _standings(request),
+            request.app.state.auth_cache,
+            user_id,
+            _threshold(request),
+        )

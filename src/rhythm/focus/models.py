@@ -1,0 +1,73 @@
+"""Tables of the focus context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rhythm.db import Base
+
+
+class FocusSession(Base):
+    """One focus session as the client sent it, with the answer it got (for replays)."""
+
+    __tablename__ = "focus_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # The body of the 201 that created the session: an identical replay gets it again.
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FocusSessionPart(Base):
+    """The piece of a session on one local date of its own zone (two pieces can share a date
+    where a fall-back crosses midnight)."""
+
+    __tablename__ = "focus_session_parts"
+
+    session_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("focus_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FocusDay(Base):
+    """A user's focused time on one date: the union of that date's parts, in microseconds."""
+
+    __tablename__ = "focus_days"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class FocusStreak(Base):
+    """streaks.Anchor of a user, recalculated in the transaction of every session change."""
+
+    __tablename__ = "focus_streaks"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_qualified: Mapped[date | None] = mapped_column(Date)
+    run: Mapped[int] = mapped_column(Integer)
+    freezes: Mapped[int] = mapped_column(Integer)
+    longest: Mapped[int] = mapped_column(Integer)
+    qualified_days: Mapped[int] = mapped_column(Integer)
+    # The threshold the anchor was computed with; another setting means recalculating.
+    threshold_minutes: Mapped[int] = mapped_column(Integer)
+    # Bumped by every change; the Redis standings never accept an older version.
+    version: Mapped[int] = mapped_column(BigInteger)

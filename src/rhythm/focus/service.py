@@ -1,0 +1,429 @@
+"""Focus rules: idempotent sessions split at local midnight, daily unions, exact streaks.
+
+Every session change recalculates, in its own transaction and under a per-user lock, the
+totals of the dates it touches (the union of that date's parts) and then the whole streak from
+the set of qualified dates (streaks.summarize). Late data is therefore never a special case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.db import ReadSession, after_commit
+from rhythm.errors import Conflict, NotFound, Unprocessable
+from rhythm.focus import repository
+from rhythm.focus.models import FocusSession
+from rhythm.focus.schemas import (
+    DayShare,
+    FocusDayOut,
+    FocusSessionIn,
+    FocusSessionOut,
+    SessionRecorded,
+    StreakOut,
+)
+from rhythm.focus.standings import Standing, Standings
+from rhythm.focus.streaks import Anchor, Streak, as_of, frozen_days, summarize
+from rhythm.identity import service as identity_service
+from rhythm.identity.auth import AuthCache, Principal
+from rhythm.pagination import PageRequest
+from rhythm.social import service as social_service
+from rhythm.timeutil import iso_week, local_date, split_at_local_midnight, utc_now
+
+log = structlog.get_logger("rhythm.focus")
+
+MAX_SESSION = timedelta(hours=24)
+MAX_AHEAD = timedelta(hours=1)
+MAX_DAYS_PER_CALL = 366
+MICROS_PER_MINUTE = 60_000_000
+# The Redis standing keeps the daily totals from this many days before its write on; every
+# read asks for dates after that (this week, or the days around today).
+CACHED_DAYS = 35
+
+
+class IdempotencyConflict(Conflict):
+    slug = "idempotency-conflict"
+    title = "Idempotency conflict"
+
+
+class FocusSessionNotFound(NotFound):
+    slug = "focus-session-not-found"
+    title = "Focus session not found"
+
+
+class UserNotFound(NotFound):
+    slug = "user-not-found"
+    title = "User not found"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    created: bool  # False: an identical replay, answered with the first response
+    body: str
+
+
+def _check(body: FocusSessionIn, now: datetime) -> None:
+    if body.ended_at <= body.started_at:
+        raise Unprocessable("ended_at must be after started_at.", field="ended_at")
+    if body.ended_at - body.started_at > MAX_SESSION:
+        raise Unprocessable("A focus session lasts at most 24 hours.", field="ended_at")
+    if body.started_at > now + MAX_AHEAD:
+        raise Unprocessable("started_at is more than an hour in the future.", field="started_at")
+
+
+def _same(existing: FocusSession, body: FocusSessionIn) -> bool:
+    return (
+        existing.started_at == body.started_at
+        and existing.ended_at == body.ended_at
+        and existing.timezone == body.timezone
+    )
+
+
+async def record_session(
+    session: AsyncSession,
+    standings: Standings,
+    principal: Principal,
+    body: FocusSessionIn,
+    threshold_minutes: int,
+) -> Recorded:
+    now = utc_now()
+    _check(body, now)
+    await repository.lock_user(session, principal.id)
+    existing = await repository.by_session_id(session, principal.id, body.session_id)
+    if existing is not None:
+        if _same(existing, body):
+            return Recorded(False, existing.response)
+        raise IdempotencyConflict(
+            f"Session {body.session_id!r} was recorded with different times or timezone."
+        )
+    parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
+    pk, created_at = await repository.insert_session(
+        session,
+        principal.id,
+        body.session_id,
+        body.started_at,
+        body.ended_at,
+        body.timezone,
+        parts,
+    )
+    await repository.recompute_days(session, principal.id, [p.day for p in parts])
+    streak = await _recalculate(session, standings, principal, threshold_minutes, now)
+    out = session_out(body.session_id, body.started_at, body.ended_at, body.timezone, created_at)
+    text = SessionRecorded(session=out, streak=streak).model_dump_json()
+    await repository.store_response(session, pk, text)
+    return Recorded(True, text)
+
+
+async def delete_session(
+    session: AsyncSession,
+    standings: Standings,
+    principal: Principal,
+    session_id: str,
+    threshold_minutes: int,
+) -> None:
+    await repository.lock_user(session, principal.id)
+    days = await repository.delete_session(session, principal.id, session_id)
+    if days is None:
+        raise FocusSessionNotFound(f"No focus session {session_id!r}.")
+    await repository.recompute_days(session, principal.id, days)
+    await _recalculate(session, standings, principal, threshold_minutes, utc_now())
+
+
+async def _recalculate(
+    session: AsyncSession,
+    standings: Standings,
+    principal: Principal,
+    threshold_minutes: int,
+    now: datetime,
+) -> StreakOut:
+    """Recalculate the user's streak from all their daily totals; the cached standing is
+    dropped before the commit and replaced after it."""
+    user_id = principal.id
+    days = await repository.day_totals(session, user_id)
+    minimum = threshold_minutes * MICROS_PER_MINUTE
+    anchor = summarize(day for day, micros in days if micros >= minimum)
+    version = await repository.save_anchor(session, user_id, anchor, threshold_minutes)
+    standing = Standing(
+        version, now.date() - timedelta(days=CACHED_DAYS), threshold_minutes, anchor
+    )
+    try:
+        await standings.invalidate(user_id, version)
+    except RedisError as exc:
+        log.warning("focus_cache_unavailable", error=str(exc))
+
+    async def store() -> None:
+        await standings.store(standing, user_id, days)
+
+    after_commit(session, store)
+    today = local_date(now, principal.timezone)
+    return streak_out(user_id, as_of(anchor, today), dict(days).get(today, 0), threshold_minutes)
+
+
+def streak_out(user_id: uuid.UUID, streak: Streak, today_micros: int, threshold: int) -> StreakOut:
+    return StreakOut(
+        user_id=user_id,
+        current_streak=streak.current,
+        longest_streak=streak.longest,
+        last_qualified_date=streak.last_qualified,
+        qualified_days_count=streak.qualified_days,
+        freezes_held=streak.freezes_held,
+        today_minutes=today_micros // MICROS_PER_MINUTE,
+        threshold_minutes=threshold,
+    )
+
+
+def session_out(
+    session_id: str, started_at: datetime, ended_at: datetime, timezone: str, created_at: datetime
+) -> FocusSessionOut:
+    parts = split_at_local_midnight(started_at, ended_at, timezone)
+    return FocusSessionOut(
+        session_id=session_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        timezone=timezone,
+        duration_seconds=(ended_at - started_at).total_seconds(),
+        days=[
+            DayShare(
+                date=p.day,
+                started_at=p.start,
+                ended_at=p.end,
+                seconds=(p.end - p.start).total_seconds(),
+            )
+            for p in parts
+        ],
+        created_at=created_at,
+    )
+
+
+async def list_sessions(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+) -> tuple[list[FocusSessionOut], str | None]:
+    kind = "focus-sessions"
+    after = page.position(kind)
+    position = None
+    if after is not None:
+        try:
+            position = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
+        except (ValueError, TypeError, IndexError):
+            raise Unprocessable("The cursor is invalid.", field="query.cursor") from None
+    rows = list(await repository.list_sessions(session, user_id, position, page.limit + 1))
+    rows, cursor = page.page(kind, rows, lambda r: [r.started_at.isoformat(), str(r.id)])
+    return [
+        session_out(r.session_id, r.started_at, r.ended_at, r.timezone, r.created_at) for r in rows
+    ], cursor
+
+
+@dataclass(frozen=True)
+class UserStanding:
+    card: identity_service.Card
+    streak: Streak
+    days: dict[date, int]  # daily totals in the range asked for
+
+
+async def standings_of(
+    db: ReadSession,
+    standings: Standings,
+    auth_cache: AuthCache,
+    user_ids: Sequence[uuid.UUID],
+    first: date,
+    last: date,
+    threshold_minutes: int,
+) -> dict[uuid.UUID, UserStanding]:
+    """Each existing user's streak on their own today, with their daily totals in
+    [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached)."""
+    now = utc_now()
+    try:
+        cached = await standings.read(user_ids, first, last, identity_service.profile_key_prefix())
+    except RedisError as exc:
+        log.warning("focus_cache_unavailable", error=str(exc))
+        cached = []
+    profiles = [c.profile for c in cached] if cached else [None] * len(user_ids)
+    cards = await identity_service.cached_cards(db, auth_cache, user_ids, profiles)
+    found: dict[uuid.UUID, tuple[Standing, dict[date, int]]] = {}
+    for user_id, entry in zip(user_ids, cached, strict=False):
+        if entry.standing is not None and entry.standing.threshold_minutes == threshold_minutes:
+            found[user_id] = (entry.standing, entry.days)
+    missing = [u for u in user_ids if u in cards and u not in found]
+    if missing:
+        rebuilt = await _load_standings(await db(), missing, threshold_minutes, now)
+        for user_id, (standing, recent) in rebuilt.items():
+            found[user_id] = (standing, {d: m for d, m in recent if first <= d <= last})
+        try:
+            await standings.store_many(
+                [(user_id, standing, recent) for user_id, (standing, recent) in rebuilt.items()]
+            )
+        except RedisError as exc:
+            log.warning("focus_cache_unavailable", error=str(exc))
+    result: dict[uuid.UUID, UserStanding] = {}
+    for user_id in user_ids:
+        card = cards.get(user_id)
+        if card is None or user_id not in found:
+            continue
+        standing, days = found[user_id]
+        today = local_date(now, card.timezone)
+        result[user_id] = UserStanding(card, as_of(standing.anchor, today), days)
+    return result
+
+
+async def _load_standings(
+    session: AsyncSession, user_ids: list[uuid.UUID], threshold_minutes: int, now: datetime
+) -> dict[uuid.UUID, tuple[Standing, list[tuple[date, int]]]]:
+    since = now.date() - timedelta(days=CACHED_DAYS)
+    rows = await repository.anchors(session, user_ids)
+    recent = await repository.recent_days(session, user_ids, since)
+    stale = [u for u, row in rows.items() if row.threshold_minutes != threshold_minutes]
+    recounted = (
+        await repository.qualified_dates(session, stale, threshold_minutes * MICROS_PER_MINUTE)
+        if stale
+        else {}
+    )
+    loaded: dict[uuid.UUID, tuple[Standing, list[tuple[date, int]]]] = {}
+    for user_id in user_ids:
+        row = rows.get(user_id)
+        if row is None:
+            anchor, version = Anchor(), 0
+        elif user_id in stale:
+            anchor, version = summarize(recounted.get(user_id, [])), row.version
+        else:
+            anchor = Anchor(
+                row.last_qualified, row.run, row.freezes, row.longest, row.qualified_days
+            )
+            version = row.version
+        standing = Standing(version, since, threshold_minutes, anchor)
+        loaded[user_id] = (standing, recent.get(user_id, []))
+    return loaded
+
+
+async def user_streak(
+    db: ReadSession,
+    standings: Standings,
+    auth_cache: AuthCache,
+    user_id: uuid.UUID,
+    threshold_minutes: int,
+) -> StreakOut:
+    """Any user's streak figures, on their own today."""
+    today = utc_now().date()
+    # Whatever the user's zone, their today is within a day of UTC's.
+    found = await standings_of(
+        db,
+        standings,
+        auth_cache,
+        [user_id],
+        today - timedelta(days=2),
+        today + timedelta(days=3),
+        threshold_minutes,
+    )
+    entry = found.get(user_id)
+    if entry is None:
+        raise UserNotFound(f"No user {user_id}.")
+    local_today = local_date(utc_now(), entry.card.timezone)
+    return streak_out(user_id, entry.streak, entry.days.get(local_today, 0), threshold_minutes)
+
+
+async def focus_days(
+    session: AsyncSession, principal: Principal, first: date, last: date, threshold_minutes: int
+) -> list[FocusDayOut]:
+    if first > last:
+        raise Unprocessable("`from` must not be after `to`.", field="query.from")
+    if (last - first).days + 1 > MAX_DAYS_PER_CALL:
+        raise Unprocessable(f"At most {MAX_DAYS_PER_CALL} days per call.", field="query.to")
+    minimum = threshold_minutes * MICROS_PER_MINUTE
+    totals = dict(await repository.day_totals(session, principal.id, first, last))
+    qualified = (await repository.qualified_dates(session, [principal.id], minimum)).get(
+        principal.id, []
+    )
+    frozen = frozen_days(qualified, local_date(utc_now(), principal.timezone))
+    out: list[FocusDayOut] = []
+    day = first
+    while day <= last:
+        micros = totals.get(day, 0)
+        out.append(
+            FocusDayOut(
+                date=day,
+                minutes=micros // MICROS_PER_MINUTE,
+                qualified=micros >= minimum,
+                frozen=day in frozen,
+            )
+        )
+        day += timedelta(days=1)
+    return out
+
+
+@dataclass(frozen=True)
+class LeaderboardEntry:
+    rank: int
+    user_id: uuid.UUID
+    name: str
+    current_streak: int
+    week_minutes: int
+
+
+@dataclass(frozen=True)
+class CurrentWeek:
+    name: str
+    start: date
+    end: date
+
+
+def current_week(zone: str) -> CurrentWeek:
+    today = local_date(utc_now(), zone)
+    monday = today - timedelta(days=today.weekday())
+    return CurrentWeek(iso_week(today), monday, monday + timedelta(days=6))
+
+
+async def leaderboard(
+    db: ReadSession,
+    standings: Standings,
+    auth_cache: AuthCache,
+    viewer: Principal,
+    by: str,
+    page: PageRequest,
+    threshold_minutes: int,
+) -> tuple[CurrentWeek, list[LeaderboardEntry], str | None]:
+    """The viewer and everyone they follow, by current streak or by this week's minutes (the
+    viewer's ISO week). Equal values share a rank; ties are ordered by the other figure, then
+    by user id."""
+    week = current_week(viewer.timezone)
+    kind = f"focus-leaderboard:{by}:{week.name}"
+    page.position(kind)  # a foreign cursor is refused before any work
+    users = [viewer.id, *await social_service.followee_ids(await db(), viewer.id)]
+    found = await standings_of(
+        db, standings, auth_cache, users, week.start, week.end, threshold_minutes
+    )
+    rows = [
+        (user_id, s.card.name, s.streak.current, sum(s.days.values()) // MICROS_PER_MINUTE)
+        for user_id, s in found.items()
+    ]
+    if by == "current_streak":
+        rows.sort(key=lambda r: (-r[2], -r[3], str(r[0])))
+    else:
+        rows.sort(key=lambda r: (-r[3], -r[2], str(r[0])))
+    metric = 2 if by == "current_streak" else 3
+    entries: list[LeaderboardEntry] = []
+    for position, row in enumerate(rows, start=1):
+        same = entries and (
+            (entries[-1].current_streak if metric == 2 else entries[-1].week_minutes) == row[metric]
+        )
+        rank = entries[-1].rank if same else position
+        entries.append(LeaderboardEntry(rank, row[0], row[1], row[2], row[3]))
+    rows_page, cursor = page.slice(kind, entries)
+    return week, rows_page, cursor
+
+
+async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
+    """The rows go with the user (ON DELETE CASCADE); the cached standing goes now."""
+
+    async def forget() -> None:
+        await Standings(redis).forget(user_id)
+
+    after_commit(session, forget)
+
+
+identity_service.on_account_deleted(erase_account)
