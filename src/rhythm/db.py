@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
@@ -51,7 +51,7 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
     return create_async_engine(
         driver_url(url, "asyncpg"),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "rhythm"}},
@@ -60,6 +60,24 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's transaction (begun here
+    if no statement has begun it yet).
+
+    For the hottest write paths only: a statement sent straight to asyncpg skips SQLAlchemy's
+    per-statement work (compilation cache, parameter processing, result wrapping), which
+    profiling put at a third of a focus write's CPU. Commit and rollback stay the session's.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    # SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first statement it
+    # executes itself; one sent around it must begin it first.
+    if adapted is not None and adapted._transaction is None:
+        await adapted._start_transaction()
+    return raw.driver_connection
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:

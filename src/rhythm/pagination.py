@@ -81,7 +81,6 @@ class PageRequest:
         rows = rows[: self.limit]
         return rows, self.codec.encode(kind, key(rows[-1]))
 
-
     def slice(self, kind: str, entries: list[T]) -> tuple[list[T], str | None]:
         """A page of a list computed whole (a ranking): the cursor holds the offset."""
         after = self.position(kind)

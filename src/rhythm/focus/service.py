@@ -95,16 +95,8 @@ async def record_session(
 ) -> Recorded:
     now = utc_now()
     _check(body, now)
-    await repository.lock_user(session, principal.id)
-    existing = await repository.by_session_id(session, principal.id, body.session_id)
-    if existing is not None:
-        if _same(existing, body):
-            return Recorded(False, existing.response)
-        raise IdempotencyConflict(
-            f"Session {body.session_id!r} was recorded with different times or timezone."
-        )
     parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
-    pk, created_at = await repository.insert_session(
+    inserted = await repository.insert_session(
         session,
         principal.id,
         body.session_id,
@@ -113,11 +105,24 @@ async def record_session(
         body.timezone,
         parts,
     )
-    await repository.recompute_days(session, principal.id, [p.day for p in parts])
-    streak = await _recalculate(session, standings, principal, threshold_minutes, now)
+    if inserted is None:
+        existing = await repository.by_session_id(session, principal.id, body.session_id)
+        if existing is not None and _same(existing, body):
+            return Recorded(False, existing.response)
+        raise IdempotencyConflict(
+            f"Session {body.session_id!r} was recorded with different times or timezone."
+        )
+    pk, created_at = inserted
+    days = await repository.recompute_days(session, principal.id, [p.day for p in parts])
+    anchor, streak = _streak_after(principal, days, threshold_minutes, now)
     out = session_out(body.session_id, body.started_at, body.ended_at, body.timezone, created_at)
     text = SessionRecorded(session=out, streak=streak).model_dump_json()
-    await repository.store_response(session, pk, text)
+    version = await repository.save_anchor(
+        session, principal.id, anchor, threshold_minutes, (pk, text)
+    )
+    await _replace_standing(
+        session, standings, principal.id, version, threshold_minutes, anchor, days, now
+    )
     return Recorded(True, text)
 
 
@@ -128,31 +133,44 @@ async def delete_session(
     session_id: str,
     threshold_minutes: int,
 ) -> None:
-    await repository.lock_user(session, principal.id)
-    days = await repository.delete_session(session, principal.id, session_id)
-    if days is None:
+    touched = await repository.delete_session(session, principal.id, session_id)
+    if touched is None:
         raise FocusSessionNotFound(f"No focus session {session_id!r}.")
-    await repository.recompute_days(session, principal.id, days)
-    await _recalculate(session, standings, principal, threshold_minutes, utc_now())
+    now = utc_now()
+    days = await repository.recompute_days(session, principal.id, touched)
+    anchor, _ = _streak_after(principal, days, threshold_minutes, now)
+    version = await repository.save_anchor(session, principal.id, anchor, threshold_minutes)
+    await _replace_standing(
+        session, standings, principal.id, version, threshold_minutes, anchor, days, now
+    )
 
 
-async def _recalculate(
-    session: AsyncSession,
-    standings: Standings,
-    principal: Principal,
-    threshold_minutes: int,
-    now: datetime,
-) -> StreakOut:
-    """Recalculate the user's streak from all their daily totals; the cached standing is
-    dropped before the commit and replaced after it."""
-    user_id = principal.id
-    days = await repository.day_totals(session, user_id)
+def _streak_after(
+    principal: Principal, days: list[tuple[date, int]], threshold_minutes: int, now: datetime
+) -> tuple[Anchor, StreakOut]:
+    """The streak recalculated from all of the user's daily totals."""
     minimum = threshold_minutes * MICROS_PER_MINUTE
     anchor = summarize(day for day, micros in days if micros >= minimum)
-    version = await repository.save_anchor(session, user_id, anchor, threshold_minutes)
-    standing = Standing(
-        version, now.date() - timedelta(days=CACHED_DAYS), threshold_minutes, anchor
+    today = local_date(now, principal.timezone)
+    streak = streak_out(
+        principal.id, as_of(anchor, today), dict(days).get(today, 0), threshold_minutes
     )
+    return anchor, streak
+
+
+async def _replace_standing(
+    session: AsyncSession,
+    standings: Standings,
+    user_id: uuid.UUID,
+    version: int,
+    threshold_minutes: int,
+    anchor: Anchor,
+    days: list[tuple[date, int]],
+    now: datetime,
+) -> None:
+    """Drop the cached standing before the commit, store the new one after it."""
+    since = now.date() - timedelta(days=CACHED_DAYS)
+    standing = Standing(version, since, threshold_minutes, anchor)
     try:
         await standings.invalidate(user_id, version)
     except RedisError as exc:
@@ -162,8 +180,6 @@ async def _recalculate(
         await standings.store(standing, user_id, days)
 
     after_commit(session, store)
-    today = local_date(now, principal.timezone)
-    return streak_out(user_id, as_of(anchor, today), dict(days).get(today, 0), threshold_minutes)
 
 
 def streak_out(user_id: uuid.UUID, streak: Streak, today_micros: int, threshold: int) -> StreakOut:
