@@ -17,6 +17,7 @@ from rhythm import __version__
 from rhythm.api import FastLane, include_api
 from rhythm.config import Settings, get_settings
 from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
+from rhythm.focus.service import SessionWriter
 from rhythm.focus.standings import Standings
 from rhythm.health import router as health_router
 from rhythm.identity.auth import AuthCache, Authenticator
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.cursor_codec = CursorCodec(key)
         state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
         state.focus_standings = Standings(resources.redis)
+        state.focus_writer = SessionWriter(
+            resources.session_factory, state.focus_standings, settings.focus_qualify_minutes
+        )
         touch_writer = asyncio.create_task(state.authenticator.run_touch_writer())
         try:
             yield

@@ -409,3 +409,34 @@ async def test_leaderboard_pages(app, client: AsyncClient) -> None:
         ),
         422,
     )
+
+
+async def test_concurrent_posts_of_one_session_id_with_two_bodies(app, client: AsyncClient) -> None:
+    """Whichever body wins is created once; its twins replay it and the others conflict."""
+    user = await create_user(app)
+    start = at(TODAY - timedelta(days=2), 7)
+    bodies = [
+        {
+            "session_id": "contested",
+            "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(minutes=minutes)).isoformat(),
+            "timezone": "UTC",
+        }
+        for minutes in (20, 40)
+    ]
+    responses = await asyncio.gather(
+        *[
+            client.post("/api/v1/focus/sessions", json=bodies[i % 2], headers=user.headers)
+            for i in range(10)
+        ]
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 4 + [201] + [409] * 5
+    winner = next(r for r in responses if r.status_code == 201)
+    for response in responses:
+        if response.status_code == 200:
+            assert response.text == winner.text
+        elif response.status_code == 409:
+            assert problem(response, 409)["type"].endswith("/idempotency-conflict")
+    listed = (await client.get("/api/v1/focus/sessions", headers=user.headers)).json()["data"]
+    assert len(listed) == 1

@@ -54,11 +54,10 @@ def _threshold(request: Request) -> int:
     "timezone is a 409 `idempotency-conflict`.",
 )
 async def record_session(
-    body: FocusSessionIn, principal: CurrentUser, db: DbSession, request: Request
+    body: FocusSessionIn, principal: CurrentUser, request: Request
 ) -> Response:
-    recorded = await service.record_session(
-        db, _standings(request), principal, body, _threshold(request)
-    )
+    writer: service.SessionWriter = request.app.state.focus_writer
+    recorded = await writer.record(principal, body)
     return Response(
         recorded.body,
         status_code=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, text
@@ -14,128 +15,168 @@ from rhythm.focus.models import FocusSession, FocusStreak
 from rhythm.focus.streaks import Anchor
 from rhythm.timeutil import DayPart
 
-# A session change is three statements sent straight to asyncpg (db.driver_connection): the
-# focus write is the hottest write path, and SQLAlchemy's per-statement work was a third of it.
+# Session changes are sent straight to asyncpg (db.driver_connection): focus writes are the
+# hottest write path, and SQLAlchemy's per-statement work was a third of their CPU. Writes come
+# in batches (service.SessionWriter), so every statement takes arrays.
 
-_INSERT_SESSION = """
-WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))),
-s AS (
+_LOCK_USERS = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1) AS o
+"""
+
+_INSERT_SESSIONS = """
+WITH s AS (
     INSERT INTO focus_sessions (id, user_id, session_id, started_at, ended_at, timezone, response)
-    SELECT $2, $3, $4, $5, $6, $7, '' FROM l
+    SELECT id, u, sid, st, en, tz, ''
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                $6::text[]) AS t (id, u, sid, st, en, tz)
     ON CONFLICT (user_id, session_id) DO NOTHING
     RETURNING id, created_at
 ),
 p AS (
     INSERT INTO focus_session_parts (session_pk, day, user_id, started_at, ended_at)
-    SELECT s.id, d, $3, ps, pe
-    FROM s, unnest($8::date[], $9::timestamptz[], $10::timestamptz[]) AS t (d, ps, pe)
+    SELECT t.pk, t.d, t.u, t.ps, t.pe
+    FROM unnest($7::uuid[], $8::date[], $9::uuid[], $10::timestamptz[], $11::timestamptz[])
+        AS t (pk, d, u, ps, pe)
+    JOIN s ON s.id = t.pk
 )
-SELECT created_at FROM s
+SELECT id, created_at FROM s
 """
 
-_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+_SESSIONS_BY_KEYS = """
+SELECT s.user_id, s.session_id, s.started_at, s.ended_at, s.timezone, s.response
+FROM focus_sessions AS s
+JOIN unnest($1::uuid[], $2::text[]) AS k (u, sid) ON s.user_id = k.u AND s.session_id = k.sid
+"""
 
 _DELETE_SESSION = """
 WITH s AS (DELETE FROM focus_sessions WHERE user_id = $1 AND session_id = $2 RETURNING id)
 SELECT s.id, p.day FROM s LEFT JOIN focus_session_parts AS p ON p.session_pk = s.id
 """
 
-# The union of each date's parts (overlapping sessions count once), written to focus_days (or
-# the date dropped when no part is left on it); then every daily total of the user.
+# Each touched (user, date) set to the union of its parts (overlapping sessions count once),
+# or dropped when no part is left on it; then every daily total of the users given.
 _RECOMPUTE_DAYS = """
-WITH totals AS (
-    SELECT day, (SELECT sum(upper(r) - lower(r)) FROM unnest(spans) AS r) AS span
+WITH touched AS (SELECT DISTINCT u, d FROM unnest($1::uuid[], $2::date[]) AS t (u, d)),
+totals AS (
+    SELECT user_id, day, (SELECT sum(upper(r) - lower(r)) FROM unnest(spans) AS r) AS span
     FROM (
-        SELECT day, range_agg(tstzrange(started_at, ended_at)) AS spans
-        FROM focus_session_parts WHERE user_id = $1 AND day = ANY($2::date[])
-        GROUP BY day
+        SELECT p.user_id, p.day, range_agg(tstzrange(p.started_at, p.ended_at)) AS spans
+        FROM focus_session_parts AS p
+        JOIN touched ON p.user_id = touched.u AND p.day = touched.d
+        GROUP BY p.user_id, p.day
     ) AS agg
 ),
 gone AS (
-    DELETE FROM focus_days
-    WHERE user_id = $1 AND day = ANY($2::date[]) AND day NOT IN (SELECT day FROM totals)
+    DELETE FROM focus_days AS f USING touched
+    WHERE f.user_id = touched.u AND f.day = touched.d
+      AND NOT EXISTS (SELECT 1 FROM totals AS t WHERE t.user_id = f.user_id AND t.day = f.day)
 ),
 up AS (
     INSERT INTO focus_days (user_id, day, micros)
-    SELECT $1, day, (extract(epoch FROM span) * 1000000)::bigint FROM totals
+    SELECT user_id, day, (extract(epoch FROM span) * 1000000)::bigint FROM totals
     ON CONFLICT (user_id, day) DO UPDATE SET micros = excluded.micros
-    RETURNING day, micros
+    RETURNING user_id, day, micros
 )
-SELECT day, micros FROM up
+SELECT user_id, day, micros FROM up
 UNION ALL
-SELECT day, micros FROM focus_days WHERE user_id = $1 AND NOT (day = ANY($2::date[]))
-ORDER BY day
+SELECT f.user_id, f.day, f.micros FROM focus_days AS f
+WHERE f.user_id = ANY($3::uuid[])
+  AND NOT EXISTS (SELECT 1 FROM touched WHERE touched.u = f.user_id AND touched.d = f.day)
+ORDER BY 1, 2
 """
 
-_SAVE_ANCHOR = """
-WITH r AS (UPDATE focus_sessions SET response = $9 WHERE id = $8)
+_SAVE_ANCHORS = """
+WITH r AS (
+    UPDATE focus_sessions AS s SET response = t.body
+    FROM unnest($8::uuid[], $9::text[]) AS t (id, body) WHERE s.id = t.id
+)
 INSERT INTO focus_streaks AS f
     (user_id, last_qualified, run, freezes, longest, qualified_days, threshold_minutes, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
+SELECT u, l, r, fr, lo, n, $7, 1
+FROM unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::int[], $6::int[])
+    AS t (u, l, r, fr, lo, n)
 ON CONFLICT (user_id) DO UPDATE SET
     last_qualified = excluded.last_qualified, run = excluded.run, freezes = excluded.freezes,
     longest = excluded.longest, qualified_days = excluded.qualified_days,
     threshold_minutes = excluded.threshold_minutes, version = f.version + 1
-RETURNING version
+RETURNING user_id, version
 """
 
 
-def _lock_key(user_id: uuid.UUID) -> str:
-    return f"focus:{user_id}"
+@dataclass(frozen=True)
+class NewSession:
+    pk: uuid.UUID
+    user_id: uuid.UUID
+    session_id: str
+    started_at: datetime
+    ended_at: datetime
+    timezone: str
+    parts: Sequence[DayPart]
 
 
-async def insert_session(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    session_id: str,
-    started_at: datetime,
-    ended_at: datetime,
-    timezone: str,
-    parts: Sequence[DayPart],
-) -> tuple[uuid.UUID, datetime] | None:
-    """Take the user's focus lock, then insert the session and its parts; (primary key,
-    created_at), or None when the user already has a session with that id.
+@dataclass(frozen=True)
+class StoredSession:
+    started_at: datetime
+    ended_at: datetime
+    timezone: str
+    response: str
 
-    The lock serializes one user's focus writes until the transaction ends: dates' unions and
-    the streak are recalculated by the statements that follow, whose snapshots are taken after
-    it, so they see everything the previous writer committed.
+
+async def lock_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> None:
+    """Take each user's focus lock until the transaction ends, in one order for everyone.
+
+    The lock serializes a user's focus writes: dates' unions and the streak are recalculated by
+    the statements that follow, whose snapshots are taken after it, so they see everything the
+    previous writer committed.
     """
-    pk = uuid.uuid4()
     driver = await driver_connection(session)
-    created_at = await driver.fetchval(
-        _INSERT_SESSION,
-        _lock_key(user_id),
-        pk,
-        user_id,
-        session_id,
-        started_at,
-        ended_at,
-        timezone,
-        [p.day for p in parts],
-        [p.start for p in parts],
-        [p.end for p in parts],
+    await driver.fetchval(_LOCK_USERS, [f"focus:{u}" for u in sorted(set(user_ids))])
+
+
+async def insert_sessions(
+    session: AsyncSession, sessions: Sequence[NewSession]
+) -> dict[uuid.UUID, datetime]:
+    """Insert sessions and their parts; created_at by primary key of those inserted (a user's
+    session_id already taken is skipped)."""
+    parts = [(s.pk, s.user_id, p) for s in sessions for p in s.parts]
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _INSERT_SESSIONS,
+        [s.pk for s in sessions],
+        [s.user_id for s in sessions],
+        [s.session_id for s in sessions],
+        [s.started_at for s in sessions],
+        [s.ended_at for s in sessions],
+        [s.timezone for s in sessions],
+        [pk for pk, _, _ in parts],
+        [p.day for _, _, p in parts],
+        [u for _, u, _ in parts],
+        [p.start for _, _, p in parts],
+        [p.end for _, _, p in parts],
     )
-    return None if created_at is None else (pk, created_at)
+    return {row["id"]: row["created_at"] for row in rows}
 
 
-async def by_session_id(
-    session: AsyncSession, user_id: uuid.UUID, session_id: str
-) -> FocusSession | None:
-    result = await session.execute(
-        select(FocusSession).where(
-            FocusSession.user_id == user_id, FocusSession.session_id == session_id
+async def sessions_by_keys(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], StoredSession]:
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_SESSIONS_BY_KEYS, [u for u, _ in keys], [sid for _, sid in keys])
+    return {
+        (row["user_id"], row["session_id"]): StoredSession(
+            row["started_at"], row["ended_at"], row["timezone"], row["response"]
         )
-    )
-    return result.scalar_one_or_none()
+        for row in rows
+    }
 
 
 async def delete_session(
     session: AsyncSession, user_id: uuid.UUID, session_id: str
 ) -> list[date] | None:
-    """Take the user's focus lock and delete a session; the dates its parts covered, or None
-    when the user has no such session."""
+    """Delete a session (the caller holds the user's lock); the dates its parts covered, or
+    None when the user has no such session."""
     driver = await driver_connection(session)
-    await driver.execute(_LOCK, _lock_key(user_id))
     rows = await driver.fetch(_DELETE_SESSION, user_id, session_id)
     if not rows:
         return None
@@ -143,14 +184,44 @@ async def delete_session(
 
 
 async def recompute_days(
-    session: AsyncSession, user_id: uuid.UUID, days: Sequence[date]
-) -> list[tuple[date, int]]:
-    """Set each of `days` to the union of the user's parts on it and drop the dates no part
-    covers any more; returns all the user's daily totals after that, oldest first, as
-    (date, microseconds)."""
+    session: AsyncSession, touched: Sequence[tuple[uuid.UUID, date]], user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[date, int]]]:
+    """Set each touched (user, date) to the union of the user's parts on it and drop the dates
+    no part covers any more; returns all daily totals of `user_ids` after that, oldest first,
+    as (date, microseconds)."""
     driver = await driver_connection(session)
-    rows = await driver.fetch(_RECOMPUTE_DAYS, user_id, list(days))
-    return [(row["day"], row["micros"]) for row in rows]
+    rows = await driver.fetch(
+        _RECOMPUTE_DAYS, [u for u, _ in touched], [d for _, d in touched], list(user_ids)
+    )
+    found: dict[uuid.UUID, list[tuple[date, int]]] = {u: [] for u in user_ids}
+    for row in rows:
+        found[row["user_id"]].append((row["day"], row["micros"]))
+    return found
+
+
+async def save_anchors(
+    session: AsyncSession,
+    anchors: dict[uuid.UUID, Anchor],
+    threshold_minutes: int,
+    responses: Sequence[tuple[uuid.UUID, str]] = (),
+) -> dict[uuid.UUID, int]:
+    """Upsert streak anchors, and store new sessions' responses (primary key, body) with them;
+    returns each anchor's new version."""
+    users = list(anchors)
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _SAVE_ANCHORS,
+        users,
+        [anchors[u].last_qualified for u in users],
+        [anchors[u].run for u in users],
+        [anchors[u].freezes for u in users],
+        [anchors[u].longest for u in users],
+        [anchors[u].qualified_days for u in users],
+        threshold_minutes,
+        [pk for pk, _ in responses],
+        [body for _, body in responses],
+    )
+    return {row["user_id"]: int(row["version"]) for row in rows}
 
 
 async def day_totals(
@@ -183,31 +254,6 @@ async def qualified_dates(
     for row in result:
         found.setdefault(row.user_id, []).append(row.day)
     return found
-
-
-async def save_anchor(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    anchor: Anchor,
-    threshold_minutes: int,
-    response: tuple[uuid.UUID, str] | None = None,
-) -> int:
-    """Upsert the user's streak anchor, and store a new session's response (primary key, body)
-    with it; returns the anchor's new version."""
-    driver = await driver_connection(session)
-    version = await driver.fetchval(
-        _SAVE_ANCHOR,
-        user_id,
-        anchor.last_qualified,
-        anchor.run,
-        anchor.freezes,
-        anchor.longest,
-        anchor.qualified_days,
-        threshold_minutes,
-        response[0] if response else None,
-        response[1] if response else None,
-    )
-    return int(version)
 
 
 async def anchors(

@@ -7,6 +7,8 @@ the set of qualified dates (streaks.summarize). Late data is therefore never a s
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,12 +17,11 @@ from datetime import date, datetime, timedelta
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.db import ReadSession, after_commit
-from rhythm.errors import Conflict, NotFound, Unprocessable
+from rhythm.db import ReadSession, after_commit, commit, rollback
+from rhythm.errors import Conflict, NotFound, RhythmError, Unprocessable
 from rhythm.focus import repository
-from rhythm.focus.models import FocusSession
 from rhythm.focus.schemas import (
     DayShare,
     FocusDayOut,
@@ -35,7 +36,7 @@ from rhythm.identity import service as identity_service
 from rhythm.identity.auth import AuthCache, Principal
 from rhythm.pagination import PageRequest
 from rhythm.social import service as social_service
-from rhythm.timeutil import iso_week, local_date, split_at_local_midnight, utc_now
+from rhythm.timeutil import DayPart, iso_week, local_date, split_at_local_midnight, utc_now
 
 log = structlog.get_logger("rhythm.focus")
 
@@ -78,7 +79,7 @@ def _check(body: FocusSessionIn, now: datetime) -> None:
         raise Unprocessable("started_at is more than an hour in the future.", field="started_at")
 
 
-def _same(existing: FocusSession, body: FocusSessionIn) -> bool:
+def _same(existing: repository.StoredSession, body: FocusSessionIn) -> bool:
     return (
         existing.started_at == body.started_at
         and existing.ended_at == body.ended_at
@@ -86,44 +87,162 @@ def _same(existing: FocusSession, body: FocusSessionIn) -> bool:
     )
 
 
-async def record_session(
-    session: AsyncSession,
-    standings: Standings,
-    principal: Principal,
-    body: FocusSessionIn,
-    threshold_minutes: int,
-) -> Recorded:
+@dataclass
+class _Pending:
+    principal: Principal
+    body: FocusSessionIn
+    parts: list[DayPart]
+    future: asyncio.Future[Recorded]
+
+
+class SessionWriter:
+    """Group commit of new focus sessions, one writer per API process.
+
+    Requests that arrive while a batch is being written wait for the next one, so under load a
+    transaction carries many sessions and a quiet server writes each alone at once. A batch is
+    one transaction: each session is inserted, its dates' unions and its user's streak are
+    recalculated and its response is stored, all before the commit that answers it. If the
+    batch fails as a whole, each of its sessions is retried alone, so one failure stays one.
+    """
+
+    MAX_BATCH = 200
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        standings: Standings,
+        threshold_minutes: int,
+    ) -> None:
+        self.session_factory = session_factory
+        self.standings = standings
+        self.threshold_minutes = threshold_minutes
+        self._queue: list[_Pending] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def record(self, principal: Principal, body: FocusSessionIn) -> Recorded:
+        _check(body, utc_now())
+        parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
+        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(principal, body, parts, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        # The batch goes on if this request is cancelled (the client left): shield the wait.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = self._queue[: self.MAX_BATCH]
+            del self._queue[: self.MAX_BATCH]
+            outcomes: list[Recorded | BaseException]
+            try:
+                outcomes = list(await self._write(batch))
+            except Exception:
+                if len(batch) == 1:
+                    outcomes = [sys.exc_info()[1] or RuntimeError("focus write failed")]
+                else:
+                    log.warning("focus_batch_failed", size=len(batch), exc_info=True)
+                    outcomes = []
+                    for item in batch:
+                        try:
+                            outcomes.extend(await self._write([item]))
+                        except Exception as exc:
+                            outcomes.append(exc)
+            for item, outcome in zip(batch, outcomes, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    item.future.set_exception(outcome)
+                else:
+                    item.future.set_result(outcome)
+
+    async def _write(self, batch: list[_Pending]) -> list[Recorded | RhythmError]:
+        async with self.session_factory() as session:
+            try:
+                outcomes = await _record_batch(
+                    session, self.standings, batch, self.threshold_minutes
+                )
+            except BaseException:
+                await rollback(session)
+                raise
+            await commit(session)
+            return outcomes
+
+
+async def _record_batch(
+    session: AsyncSession, standings: Standings, batch: list[_Pending], threshold_minutes: int
+) -> list[Recorded | RhythmError]:
     now = utc_now()
-    _check(body, now)
-    parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
-    inserted = await repository.insert_session(
-        session,
-        principal.id,
-        body.session_id,
-        body.started_at,
-        body.ended_at,
-        body.timezone,
-        parts,
-    )
-    if inserted is None:
-        existing = await repository.by_session_id(session, principal.id, body.session_id)
-        if existing is not None and _same(existing, body):
-            return Recorded(False, existing.response)
-        raise IdempotencyConflict(
-            f"Session {body.session_id!r} was recorded with different times or timezone."
+    await repository.lock_users(session, [item.principal.id for item in batch])
+    first: dict[tuple[uuid.UUID, str], int] = {}
+    for index, item in enumerate(batch):
+        first.setdefault((item.principal.id, item.body.session_id), index)
+    new = {
+        index: repository.NewSession(
+            uuid.uuid4(),
+            batch[index].principal.id,
+            batch[index].body.session_id,
+            batch[index].body.started_at,
+            batch[index].body.ended_at,
+            batch[index].body.timezone,
+            batch[index].parts,
         )
-    pk, created_at = inserted
-    days = await repository.recompute_days(session, principal.id, [p.day for p in parts])
-    anchor, streak = _streak_after(principal, days, threshold_minutes, now)
-    out = session_out(body.session_id, body.started_at, body.ended_at, body.timezone, created_at)
-    text = SessionRecorded(session=out, streak=streak).model_dump_json()
-    version = await repository.save_anchor(
-        session, principal.id, anchor, threshold_minutes, (pk, text)
+        for index in first.values()
+    }
+    created = await repository.insert_sessions(session, list(new.values()))
+    inserted = {index: s for index, s in new.items() if s.pk in created}
+    # Sessions recorded before this batch: a replay, or a conflict.
+    taken = [key for key, index in first.items() if index not in inserted]
+    stored = await repository.sessions_by_keys(session, taken) if taken else {}
+
+    principals = {batch[i].principal.id: batch[i].principal for i in inserted}
+    touched = sorted({(s.user_id, p.day) for s in inserted.values() for p in s.parts})
+    days = await repository.recompute_days(session, touched, list(principals)) if touched else {}
+    anchors: dict[uuid.UUID, Anchor] = {}
+    streaks: dict[uuid.UUID, StreakOut] = {}
+    for user_id, principal in principals.items():
+        anchors[user_id], streaks[user_id] = _streak_after(
+            principal, days[user_id], threshold_minutes, now
+        )
+    texts: dict[int, str] = {}
+    for index, s in inserted.items():
+        out = session_out(s.session_id, s.started_at, s.ended_at, s.timezone, created[s.pk])
+        texts[index] = SessionRecorded(session=out, streak=streaks[s.user_id]).model_dump_json()
+    if anchors:
+        versions = await repository.save_anchors(
+            session, anchors, threshold_minutes, [(inserted[i].pk, t) for i, t in texts.items()]
+        )
+        await _replace_standings(
+            session, standings, versions, threshold_minutes, anchors, days, now
+        )
+
+    outcomes: list[Recorded | RhythmError] = []
+    for index, item in enumerate(batch):
+        key = (item.principal.id, item.body.session_id)
+        origin = first[key]
+        if index == origin and index in texts:
+            outcomes.append(Recorded(True, texts[index]))
+            continue
+        if origin in inserted:
+            previous = batch[origin].body
+            same = (previous.started_at, previous.ended_at, previous.timezone) == (
+                item.body.started_at,
+                item.body.ended_at,
+                item.body.timezone,
+            )
+            outcomes.append(Recorded(False, texts[origin]) if same else _conflict(item.body))
+            continue
+        existing = stored.get(key)
+        if existing is not None and _same(existing, item.body):
+            outcomes.append(Recorded(False, existing.response))
+        else:
+            outcomes.append(_conflict(item.body))
+    return outcomes
+
+
+def _conflict(body: FocusSessionIn) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"Session {body.session_id!r} was recorded with different times or timezone."
     )
-    await _replace_standing(
-        session, standings, principal.id, version, threshold_minutes, anchor, days, now
-    )
-    return Recorded(True, text)
 
 
 async def delete_session(
@@ -133,15 +252,18 @@ async def delete_session(
     session_id: str,
     threshold_minutes: int,
 ) -> None:
-    touched = await repository.delete_session(session, principal.id, session_id)
-    if touched is None:
+    await repository.lock_users(session, [principal.id])
+    dates = await repository.delete_session(session, principal.id, session_id)
+    if dates is None:
         raise FocusSessionNotFound(f"No focus session {session_id!r}.")
     now = utc_now()
-    days = await repository.recompute_days(session, principal.id, touched)
-    anchor, _ = _streak_after(principal, days, threshold_minutes, now)
-    version = await repository.save_anchor(session, principal.id, anchor, threshold_minutes)
-    await _replace_standing(
-        session, standings, principal.id, version, threshold_minutes, anchor, days, now
+    days = await repository.recompute_days(
+        session, [(principal.id, d) for d in dates], [principal.id]
+    )
+    anchor, _ = _streak_after(principal, days[principal.id], threshold_minutes, now)
+    versions = await repository.save_anchors(session, {principal.id: anchor}, threshold_minutes)
+    await _replace_standings(
+        session, standings, versions, threshold_minutes, {principal.id: anchor}, days, now
     )
 
 
@@ -158,26 +280,28 @@ def _streak_after(
     return anchor, streak
 
 
-async def _replace_standing(
+async def _replace_standings(
     session: AsyncSession,
     standings: Standings,
-    user_id: uuid.UUID,
-    version: int,
+    versions: dict[uuid.UUID, int],
     threshold_minutes: int,
-    anchor: Anchor,
-    days: list[tuple[date, int]],
+    anchors: dict[uuid.UUID, Anchor],
+    days: dict[uuid.UUID, list[tuple[date, int]]],
     now: datetime,
 ) -> None:
-    """Drop the cached standing before the commit, store the new one after it."""
+    """Drop the cached standings before the commit, store the new ones after it."""
     since = now.date() - timedelta(days=CACHED_DAYS)
-    standing = Standing(version, since, threshold_minutes, anchor)
+    entries = [
+        (user_id, Standing(version, since, threshold_minutes, anchors[user_id]), days[user_id])
+        for user_id, version in versions.items()
+    ]
     try:
-        await standings.invalidate(user_id, version)
+        await standings.invalidate_many(versions)
     except RedisError as exc:
         log.warning("focus_cache_unavailable", error=str(exc))
 
     async def store() -> None:
-        await standings.store(standing, user_id, days)
+        await standings.store_many(entries)
 
     after_commit(session, store)
 

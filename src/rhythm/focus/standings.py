@@ -128,6 +128,20 @@ class Standings:
             args=[version, FLOOR_TTL],
         )
 
+    async def invalidate_many(self, versions: dict[uuid.UUID, int]) -> None:
+        if len(versions) == 1:
+            ((user_id, version),) = versions.items()
+            await self.invalidate(user_id, version)
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, version in versions.items():
+                await self._invalidate(
+                    keys=[standing_key(user_id), days_key(user_id), floor_key(user_id)],
+                    args=[version, FLOOR_TTL],
+                    client=pipe,
+                )
+            await pipe.execute()
+
     async def store(
         self, standing: Standing, user_id: uuid.UUID, days: Sequence[tuple[date, int]]
     ) -> bool:
@@ -141,6 +155,10 @@ class Standings:
         self, entries: Sequence[tuple[uuid.UUID, Standing, Sequence[tuple[date, int]]]]
     ) -> None:
         if not entries:
+            return
+        if len(entries) == 1:
+            ((user_id, standing, days),) = entries
+            await self.store(standing, user_id, days)
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id, standing, days in entries:
