@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from rhythm.errors import render_error
 from rhythm.focus.endpoints import router as focus_router
+from rhythm.focus.endpoints import streak_fast
 from rhythm.focus.endpoints import users_router as focus_users_router
 from rhythm.identity.endpoints import auth_router, me_fast, users_router
 from rhythm.sleep.endpoints import following_fast
@@ -29,9 +30,13 @@ ROUTERS: list[APIRouter] = [
 
 
 # The hottest reads, served as plain Starlette endpoints ahead of FastAPI (see FastLane,
-# identity.endpoints.me_fast and sleep.endpoints.following_fast). Their FastAPI twins in the
-# routers below declare the same operations for the OpenAPI document.
-FAST_ROUTES = [("/users/me", me_fast), ("/sleep/following", following_fast)]
+# identity.endpoints.me_fast, sleep.endpoints.following_fast, focus.endpoints.streak_fast).
+# Their FastAPI twins in the routers below declare the same operations for the OpenAPI document.
+FAST_ROUTES = [
+    ("/users/me", me_fast),
+    ("/sleep/following", following_fast),
+    ("/users/{user_id}/streak", streak_fast),
+]
 
 
 class FastLane:
@@ -44,15 +49,27 @@ class FastLane:
     """
 
     def __init__(self) -> None:
-        self.routes = {
-            API_PREFIX + path: Route(API_PREFIX + path, endpoint, methods=["GET"])
-            for path, endpoint in FAST_ROUTES
-        }
+        self.routes = [
+            Route(API_PREFIX + path, endpoint, methods=["GET"]) for path, endpoint in FAST_ROUTES
+        ]
+        self.exact = {route.path: route for route in self.routes if "{" not in route.path}
+        self.templated = [route for route in self.routes if "{" in route.path]
 
     def match(self, scope: Scope) -> Route | None:
+        """The fast route for a GET, with its path parameters put in the scope."""
         if scope["type"] != "http" or scope["method"] != "GET":
             return None
-        return self.routes.get(scope["path"])
+        route = self.exact.get(scope["path"])
+        if route is not None:
+            return route
+        for route in self.templated:
+            # /users/me/streak is not a user id: the exact routes the templated ones shadow
+            # are never taken here, and a path a route only partly matches goes to FastAPI.
+            matched, child = route.matches(scope)
+            if matched is Match.FULL:
+                scope.update(child)
+                return route
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -65,7 +82,7 @@ class FastLane:
 
 def include_api(app: FastAPI) -> None:
     # HEAD, and anything the fast lane does not take, still finds these routes here.
-    for position, route in enumerate(FastLane().routes.values()):
+    for position, route in enumerate(FastLane().routes):
         route.include_in_schema = False
         app.router.routes.insert(position, route)
     # Included straight into the app, not through one more /api/v1 router: FastAPI matches a

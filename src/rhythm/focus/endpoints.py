@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from rhythm.db import DbSession, ReadSession
-from rhythm.errors import problem_doc
+from rhythm.errors import Unprocessable, problem_doc
 from rhythm.focus import service
 from rhythm.focus.schemas import (
     SESSION_ID_PATTERN,
@@ -22,7 +22,7 @@ from rhythm.focus.schemas import (
     StreakOut,
 )
 from rhythm.focus.standings import Standings
-from rhythm.identity.auth import CurrentUser
+from rhythm.identity.auth import CurrentUser, current_user
 from rhythm.identity.schemas import UserSummary
 from rhythm.pagination import Page, PageParams
 
@@ -154,18 +154,30 @@ async def leaderboard(
     )
 
 
-@users_router.get(
-    "/{user_id}/streak",
-    response_model=StreakOut,
-    responses=problem_doc(404, 422),
-    summary="Anyone's focus streak (any signed-in user may look)",
-)
-async def user_streak(user_id: uuid.UUID, principal: CurrentUser, request: Request) -> StreakOut:
+async def streak_fast(request: Request) -> Response:
+    """GET /users/{user_id}/streak as a plain Starlette route (api.FastLane): streaks are read
+    for every profile shown. `user_streak` below declares it for OpenAPI."""
+    await current_user(request)  # any signed-in user may look
+    try:
+        user_id = uuid.UUID(request.path_params["user_id"])
+    except ValueError:
+        raise Unprocessable("Input should be a valid UUID", field="path.user_id") from None
     async with ReadSession(request.app.state.session_factory) as db:
-        return await service.user_streak(
+        streak = await service.user_streak(
             db,
             _standings(request),
             request.app.state.auth_cache,
             user_id,
             _threshold(request),
         )
+    return Response(streak.model_dump_json(), media_type="application/json")
+
+
+@users_router.get(
+    "/{user_id}/streak",
+    response_model=StreakOut,
+    responses=problem_doc(404, 422),
+    summary="Anyone's focus streak (any signed-in user may look)",
+)
+async def user_streak(user_id: uuid.UUID, principal: CurrentUser, request: Request) -> Response:
+    return await streak_fast(request)
