@@ -116,21 +116,23 @@ def load_heavy_history(conn: psycopg.Connection, user_id: uuid.UUID) -> None:
 
 
 async def time_recalculation(database_url: str, user_id: uuid.UUID, runs: int = 50) -> list[float]:
-    """The service's recalculation, as a POST or DELETE runs it, in rolled-back transactions."""
+    """The service's recalculation, as a POST or DELETE runs it (one date's union recomputed,
+    every daily total read back, the walk, the anchor saved), in rolled-back transactions."""
     from rhythm.db import create_engine, create_session_factory
     from rhythm.focus import repository
     from rhythm.focus.streaks import summarize
 
     engine = create_engine(database_url, 2)
     factory = create_session_factory(engine)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     timings: list[float] = []
     try:
         for _ in range(runs + 5):
             async with factory() as session:
                 start = time.perf_counter()
-                days = await repository.day_totals(session, user_id)
-                anchor = summarize(day for day, micros in days if micros >= 30 * 60_000_000)
-                await repository.save_anchor(session, user_id, anchor, 30)
+                days = await repository.recompute_days(session, [(user_id, yesterday)], [user_id])
+                anchor = summarize(d for d, micros in days[user_id] if micros >= 30 * 60_000_000)
+                await repository.save_anchors(session, {user_id: anchor}, 30)
                 timings.append((time.perf_counter() - start) * 1000)
                 assert anchor.qualified_days == HEAVY_DAYS, anchor
                 await session.rollback()
