@@ -440,3 +440,50 @@ async def test_concurrent_posts_of_one_session_id_with_two_bodies(app, client: A
             assert problem(response, 409)["type"].endswith("/idempotency-conflict")
     listed = (await client.get("/api/v1/focus/sessions", headers=user.headers)).json()["data"]
     assert len(listed) == 1
+
+
+def later(start: datetime, hours: float) -> datetime:
+    """Real elapsed time (an aware datetime plus a timedelta moves the wall clock instead)."""
+    return start.astimezone(UTC) + timedelta(hours=hours)
+
+
+async def test_dst_days_and_new_years_eve_through_the_api(app, client: AsyncClient) -> None:
+    user = await create_user(app, timezone="America/New_York")
+    # New York, spring forward (2026-03-08 is 23 h) and fall back (2026-11-01 is 25 h).
+    spring = datetime(2026, 3, 7, 23, 30, tzinfo=ZoneInfo("America/New_York"))
+    await record(client, user, spring, later(spring, 24), "America/New_York")
+    heat = await days(client, user, date(2026, 3, 7), date(2026, 3, 9))
+    assert [d["minutes"] for d in heat] == [30, 23 * 60, 30]
+    fall = datetime(2026, 11, 1, 0, 0, tzinfo=ZoneInfo("America/New_York"))
+    await record(client, user, fall, later(fall, 24), "America/New_York")
+    heat = await days(client, user, date(2026, 11, 1), date(2026, 11, 1))
+    assert heat[0]["minutes"] == 24 * 60  # the 25-hour day's first 24 hours
+    # Lord Howe: 2026-10-04 is 23.5 hours long.
+    howe = datetime(2026, 10, 4, 0, 0, tzinfo=ZoneInfo("Australia/Lord_Howe"))
+    await record(client, user, howe, later(howe, 24), "Australia/Lord_Howe")
+    heat = await days(client, user, date(2026, 10, 4), date(2026, 10, 5))
+    assert [d["minutes"] for d in heat] == [23 * 60 + 30, 30]
+    # New Year's Eve in Paris.
+    eve = datetime(2025, 12, 31, 23, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    created = await record(client, user, eve, later(eve, 2), "Europe/Paris")
+    assert [(d["date"], d["seconds"]) for d in created["session"]["days"]] == [
+        ("2025-12-31", 3600),
+        ("2026-01-01", 3600),
+    ]
+
+
+async def test_a_year_of_daily_sessions_in_any_order(app, client: AsyncClient) -> None:
+    """365 daily sessions, sent in a shuffled order: the streak is the same as in order."""
+    import random
+
+    user = await create_user(app)
+    dates = [TODAY - timedelta(days=n) for n in range(365)]
+    random.Random(4).shuffle(dates)
+    for day in dates:
+        await focus_day(client, user, 30, day)
+    figures = await streak(client, user, user.id)
+    assert figures["current_streak"] == 365
+    assert figures["longest_streak"] == 365
+    assert figures["qualified_days_count"] == 365
+    assert figures["freezes_held"] == 2
+    assert figures["last_qualified_date"] == TODAY.isoformat()
