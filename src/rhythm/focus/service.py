@@ -7,8 +7,6 @@ the set of qualified dates (streaks.summarize). Late data is therefore never a s
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +17,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.db import ReadSession, after_commit, commit, rollback
-from rhythm.errors import Conflict, NotFound, RhythmError, Unprocessable
+from rhythm.batching import GroupCommit
+from rhythm.db import ReadSession, after_commit
+from rhythm.errors import Conflict, NotFound, Unprocessable
 from rhythm.focus import repository
 from rhythm.focus.schemas import (
     DayShare,
@@ -87,25 +86,18 @@ def _same(existing: repository.StoredSession, body: FocusSessionIn) -> bool:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
     principal: Principal
     body: FocusSessionIn
     parts: list[DayPart]
-    future: asyncio.Future[Recorded]
 
 
 class SessionWriter:
-    """Group commit of new focus sessions, one writer per API process.
-
-    Requests that arrive while a batch is being written wait for the next one, so under load a
-    transaction carries many sessions and a quiet server writes each alone at once. A batch is
-    one transaction: each session is inserted, its dates' unions and its user's streak are
-    recalculated and its response is stored, all before the commit that answers it. If the
-    batch fails as a whole, each of its sessions is retried alone, so one failure stays one.
-    """
-
-    MAX_BATCH = 200
+    """Records new focus sessions by group commit (batching.GroupCommit), one writer per API
+    process. A batch is one transaction: each session is inserted, its dates' unions and its
+    user's streak are recalculated and its response is stored, all before the commit that
+    answers it."""
 
     def __init__(
         self,
@@ -113,64 +105,26 @@ class SessionWriter:
         standings: Standings,
         threshold_minutes: int,
     ) -> None:
-        self.session_factory = session_factory
         self.standings = standings
         self.threshold_minutes = threshold_minutes
-        self._queue: list[_Pending] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._commits: GroupCommit[_Pending, Recorded] = GroupCommit(
+            session_factory, self._write, "focus"
+        )
 
     async def record(self, principal: Principal, body: FocusSessionIn) -> Recorded:
         _check(body, utc_now())
         parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
-        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(principal, body, parts, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
-        # The batch goes on if this request is cancelled (the client left): shield the wait.
-        return await asyncio.shield(future)
+        return await self._commits.submit(_Pending(principal, body, parts))
 
-    async def _drain(self) -> None:
-        while self._queue:
-            batch = self._queue[: self.MAX_BATCH]
-            del self._queue[: self.MAX_BATCH]
-            outcomes: list[Recorded | BaseException]
-            try:
-                outcomes = list(await self._write(batch))
-            except Exception:
-                if len(batch) == 1:
-                    outcomes = [sys.exc_info()[1] or RuntimeError("focus write failed")]
-                else:
-                    log.warning("focus_batch_failed", size=len(batch), exc_info=True)
-                    outcomes = []
-                    for item in batch:
-                        try:
-                            outcomes.extend(await self._write([item]))
-                        except Exception as exc:
-                            outcomes.append(exc)
-            for item, outcome in zip(batch, outcomes, strict=True):
-                if item.future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    item.future.set_exception(outcome)
-                else:
-                    item.future.set_result(outcome)
-
-    async def _write(self, batch: list[_Pending]) -> list[Recorded | RhythmError]:
-        async with self.session_factory() as session:
-            try:
-                outcomes = await _record_batch(
-                    session, self.standings, batch, self.threshold_minutes
-                )
-            except BaseException:
-                await rollback(session)
-                raise
-            await commit(session)
-            return outcomes
+    async def _write(
+        self, session: AsyncSession, batch: list[_Pending]
+    ) -> list[Recorded | Exception]:
+        return await _record_batch(session, self.standings, batch, self.threshold_minutes)
 
 
 async def _record_batch(
     session: AsyncSession, standings: Standings, batch: list[_Pending], threshold_minutes: int
-) -> list[Recorded | RhythmError]:
+) -> list[Recorded | Exception]:
     now = utc_now()
     await repository.lock_users(session, [item.principal.id for item in batch])
     first: dict[tuple[uuid.UUID, str], int] = {}
@@ -215,7 +169,7 @@ async def _record_batch(
             session, standings, versions, threshold_minutes, anchors, days, now
         )
 
-    outcomes: list[Recorded | RhythmError] = []
+    outcomes: list[Recorded | Exception] = []
     for index, item in enumerate(batch):
         key = (item.principal.id, item.body.session_id)
         origin = first[key]

@@ -1,0 +1,96 @@
+"""Group commit: many requests' writes in one transaction, each request still answered alone.
+
+Requests that arrive while a batch is being written wait for the next batch, so under load a
+transaction carries many writes (one set of round trips and one commit for all), and a quiet
+server writes each at once. Every request is answered only after the commit that made its
+write durable. A batch that fails as a whole is retried one item at a time, so one bad item
+fails only its own request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rhythm.db import commit, rollback
+
+log = structlog.get_logger("rhythm.batching")
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+# Writes a batch in the given session (without committing); one outcome per item, in order:
+# a result, or the exception that item's request must raise.
+BatchWriter = Callable[[AsyncSession, list[Item]], Awaitable[list[Outcome | Exception]]]
+
+
+@dataclass
+class _Waiting(Generic[Item, Outcome]):
+    item: Item
+    future: asyncio.Future[Outcome]
+
+
+class GroupCommit(Generic[Item, Outcome]):
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        write: BatchWriter[Item, Outcome],
+        name: str,
+        max_batch: int = 200,
+    ) -> None:
+        self.session_factory = session_factory
+        self.write = write
+        self.name = name
+        self.max_batch = max_batch
+        self._queue: list[_Waiting[Item, Outcome]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Outcome:
+        """Queue the item; its outcome once the batch that carries it has committed."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(item, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        # If the request is cancelled (the client left), its write still goes on.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            outcomes: list[Outcome | Exception]
+            try:
+                outcomes = await self._commit([w.item for w in batch])
+            except Exception as exc:
+                if len(batch) == 1:
+                    outcomes = [exc]
+                else:
+                    log.warning("batch_failed", writer=self.name, size=len(batch), exc_info=True)
+                    outcomes = []
+                    for waiting in batch:
+                        try:
+                            outcomes.extend(await self._commit([waiting.item]))
+                        except Exception as single:
+                            outcomes.append(single)
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if waiting.future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    waiting.future.set_exception(outcome)
+                else:
+                    waiting.future.set_result(outcome)
+
+    async def _commit(self, items: list[Item]) -> list[Outcome | Exception]:
+        async with self.session_factory() as session:
+            try:
+                outcomes = await self.write(session, items)
+            except BaseException:
+                await rollback(session)
+                raise
+            await commit(session)
+            return outcomes
