@@ -15,6 +15,8 @@ from rhythm.identity.endpoints import auth_router, me_fast, users_router
 from rhythm.sleep.endpoints import following_fast
 from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router
+from rhythm.usage.endpoints import aw_router
+from rhythm.usage.endpoints import router as usage_router
 
 API_PREFIX = "/api/v1"
 
@@ -26,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     sleep_router,
     focus_router,
     focus_users_router,
+    usage_router,
 ]
 
 
@@ -89,3 +92,5 @@ def include_api(app: FastAPI) -> None:
     # route through every level of nesting, and one level less is measurably cheaper per request.
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    # ActivityWatch's own paths, for unmodified aw-client and watchers.
+    app.include_router(aw_router)

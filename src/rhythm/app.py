@@ -28,6 +28,7 @@ from rhythm.pagination import CursorCodec
 from rhythm.ratelimit import RateLimits
 from rhythm.resources import open_resources
 from rhythm.sleep.feeds import FeedCache
+from rhythm.usage.service import HeartbeatWriter
 
 DESCRIPTION = """
 rhythm is a personal time-tracking backend with a social layer.
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.cursor_codec = CursorCodec(key)
         state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
         state.focus_standings = Standings(resources.redis)
+        state.heartbeat_writer = HeartbeatWriter(resources.session_factory)
         state.focus_writer = SessionWriter(
             resources.session_factory, state.focus_standings, settings.focus_qualify_minutes
         )

@@ -69,6 +69,11 @@ def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
+def local_day_start(day: date, zone: str) -> datetime:
+    """start_of_day for a zone given by name."""
+    return start_of_day(day, ZoneInfo(zone))
+
+
 def _next_date_change(instant: datetime, day: date, zone: ZoneInfo) -> datetime:
     """The first instant after `instant` (whose local date is `day`) with another local date.
 

@@ -13,6 +13,7 @@ user's profile). PostgreSQL stays the truth:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -355,6 +356,36 @@ async def current_user(request: Request) -> Principal:
     return await _signed_in(request, authorization)
 
 
+async def api_key_user(request: Request) -> Principal:
+    """The owner of the API key sent as `Authorization: Bearer <key>`, or as the username of
+    HTTP Basic credentials (what ActivityWatch clients send from ~/.netrc or from credentials
+    written in the server address); rate-limited per user."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        raise Unauthorized(
+            "Send an API key: `Authorization: Bearer <key>`, or HTTP Basic with the key as "
+            "the username.",
+            headers={"WWW-Authenticate": 'Basic realm="rhythm"'},
+        )
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credential.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise Unauthorized("Malformed Basic credentials.") from None
+        key = decoded.partition(":")[0]
+    elif scheme.lower() == "bearer":
+        key = credential.strip()
+    else:
+        raise Unauthorized("Use Bearer or Basic authentication with an API key.")
+    if not key.startswith(API_KEY_PREFIX):
+        raise Unauthorized("These routes take an API key.")
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate_api_key(key)
+    await authenticator.limits.enforce("user", authenticator.limits.user, str(principal.id))
+    return principal
+
+
 async def session_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
     if principal.session_id is None:
         raise Unauthorized("This action needs a signed-in device session, not an API key.")
@@ -369,5 +400,6 @@ async def auth_rate_limit(request: Request) -> None:
 
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
+ApiKeyUser = Annotated[Principal, Depends(api_key_user)]
 SessionUser = Annotated[Principal, Depends(session_user)]
 AuthRateLimit = Depends(auth_rate_limit)

@@ -10,6 +10,7 @@ from rhythm.focus import models as _focus  # noqa: F401  (register tables on Bas
 from rhythm.identity import models as _identity  # noqa: F401
 from rhythm.sleep import models as _sleep  # noqa: F401
 from rhythm.social import models as _social  # noqa: F401
+from rhythm.usage import models as _usage  # noqa: F401
 
 MIGRATION_LOCK = 7_263_533_001
 

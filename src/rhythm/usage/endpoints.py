@@ -1,0 +1,323 @@
+"""HTTP routes of the usage context: rhythm's own (/api/v1/usage) and ActivityWatch's (/api/0)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from rhythm import __version__
+from rhythm.db import DbSession
+from rhythm.errors import RhythmError, Unprocessable, problem_doc
+from rhythm.identity.auth import ApiKeyUser, CurrentUser
+from rhythm.pagination import Page, PageParams
+from rhythm.timezones import TimeZoneName
+from rhythm.usage import repository, service
+from rhythm.usage.merge import Event
+from rhythm.usage.models import UsageBucket
+from rhythm.usage.schemas import (
+    MAX_BULK,
+    Accepted,
+    AwBucketIn,
+    AwEventIn,
+    DayReport,
+    GroupBy,
+    HeartbeatIn,
+    IntervalOut,
+    RangeReport,
+    UsageItem,
+)
+from rhythm.usage.service import Delivery, Heartbeat
+
+router = APIRouter(prefix="/usage", tags=["usage"], responses=problem_doc(401, 429))
+aw_router = APIRouter(prefix="/api/0", tags=["activitywatch"], responses=problem_doc(401, 429))
+
+
+def _writer(request: Request) -> service.HeartbeatWriter:
+    writer: service.HeartbeatWriter = request.app.state.heartbeat_writer
+    return writer
+
+
+def _heartbeat(body: HeartbeatIn) -> Heartbeat:
+    start = body.timestamp
+    event = Event(start, start + timedelta(seconds=body.duration), body.data())
+    return Heartbeat(body.source, event, body.pulsetime)
+
+
+@router.post(
+    "/heartbeats",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_doc(422),
+    summary="Send one heartbeat (answered once it is durably merged)",
+)
+async def heartbeat(body: HeartbeatIn, principal: CurrentUser, request: Request) -> Accepted:
+    await _writer(request).deliver(Delivery(principal.id, [_heartbeat(body)], True))
+    return Accepted(accepted=1)
+
+
+@router.post(
+    "/heartbeats/bulk",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_doc(422),
+    summary="Send up to 1,000 heartbeats, all or nothing",
+    description="Applied in the order given. A bad item makes the whole request a 422 whose "
+    "`errors` name the items by index (`3.timestamp`).",
+)
+async def heartbeats_bulk(
+    body: Annotated[list[HeartbeatIn], Body(min_length=1, max_length=MAX_BULK)],
+    principal: CurrentUser,
+    request: Request,
+) -> Accepted:
+    await _writer(request).deliver(Delivery(principal.id, [_heartbeat(b) for b in body], True))
+    return Accepted(accepted=len(body))
+
+
+def _items(usage: service.DayUsage) -> list[UsageItem]:
+    return [UsageItem(key=k, seconds=s) for k, s in usage.items]
+
+
+@router.get(
+    "/report",
+    response_model=DayReport | RangeReport,
+    responses=problem_doc(422),
+    summary="Usage per app, domain or title for a local day (or each day of a range)",
+    description="`date` for one day, or `from` and `to` (at most 92 days) for a daily "
+    "breakdown. Intervals crossing local midnight are split at it; `total_seconds` is the "
+    "union over all sources, and each item the union of its key's intervals.",
+)
+async def report(
+    principal: CurrentUser,
+    db: DbSession,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    timezone: Annotated[TimeZoneName | None, Query()] = None,
+    group_by: GroupBy = "app",
+) -> DayReport | RangeReport:
+    zone = timezone or principal.timezone
+    if day is not None and (first is not None or last is not None):
+        raise Unprocessable("Give `date`, or `from` and `to`, not both.", field="query.date")
+    if day is not None:
+        (usage,) = await service.usage_by_day(db, principal.id, day, day, zone, group_by)
+        return DayReport(
+            date=day, timezone=zone, total_seconds=usage.total_seconds, items=_items(usage)
+        )
+    if first is None or last is None:
+        raise Unprocessable("Give `date`, or both `from` and `to`.", field="query.date")
+    days = await service.usage_by_day(db, principal.id, first, last, zone, group_by)
+    return RangeReport.model_validate(
+        {
+            "from": first,
+            "to": last,
+            "timezone": zone,
+            "days": [
+                DayReport(date=u.day, timezone=zone, total_seconds=u.total_seconds, items=_items(u))
+                for u in days
+            ],
+        }
+    )
+
+
+@router.get(
+    "/intervals",
+    response_model=Page[IntervalOut],
+    responses=problem_doc(422),
+    summary="Your usage intervals, latest first",
+)
+async def intervals(
+    principal: CurrentUser,
+    db: DbSession,
+    page: PageParams,
+    first: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    last: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    source: Annotated[str | None, Query(max_length=256)] = None,
+) -> Page[IntervalOut]:
+    if first is not None and last is not None and first > last:
+        raise Unprocessable("`from` must not be after `to`.", field="query.from")
+    buckets = await repository.buckets_of(db, principal.id)
+    if source is not None:
+        buckets = [b for b in buckets if b.name == source]
+    names = {b.id: b.name for b in buckets}
+    kind = "usage-intervals"
+    after = page.position(kind)
+    position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
+    found = (
+        await repository.events(db, list(names), first, last, position, page.limit + 1)
+        if names
+        else []
+    )
+    rows, cursor = page.page(kind, found, lambda r: [r[1].start.isoformat(), r[1].id])
+    return Page(
+        data=[
+            IntervalOut(
+                id=e.id or 0,
+                source=names[pk],
+                start=e.start,
+                end=e.end,
+                duration_seconds=e.duration.total_seconds(),
+                data=e.data,
+            )
+            for pk, e in rows
+        ],
+        next_cursor=cursor,
+    )
+
+
+# ActivityWatch's API: the routes aw-client and the watchers use. Each bucket is one source
+# of the API key's user.
+
+
+class MissingPulsetime(RhythmError):
+    status = 400
+    slug = "missing-pulsetime"
+    title = "Missing pulsetime"
+
+
+def _json(value: Any, status_code: int = 200) -> Response:
+    return Response(
+        json.dumps(value, separators=(",", ":")),
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
+def _bucket_json(bucket: UsageBucket) -> dict[str, Any]:
+    return {
+        "id": bucket.name,
+        "name": bucket.name,
+        "type": bucket.type,
+        "client": bucket.client,
+        "hostname": bucket.hostname,
+        "created": bucket.created_at.astimezone(UTC).isoformat(),
+        "data": {},
+    }
+
+
+@aw_router.get("/info", summary="Server information, as aw-server gives it")
+async def aw_info(principal: ApiKeyUser) -> Response:
+    return _json(
+        {
+            "hostname": socket.gethostname(),
+            "version": f"v0.13.2 (rhythm {__version__})",
+            "testing": False,
+            "device_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"rhythm:{principal.id}")),
+        }
+    )
+
+
+@aw_router.get("/buckets/", summary="Your buckets, by id")
+async def aw_buckets(principal: ApiKeyUser, db: DbSession) -> Response:
+    buckets = await repository.buckets_of(db, principal.id)
+    return _json({b.name: _bucket_json(b) for b in buckets})
+
+
+@aw_router.post(
+    "/buckets/{bucket_id}",
+    responses={304: {"description": "The bucket exists already."}, **problem_doc(422)},
+    summary="Create a bucket (200), or 304 if it exists",
+)
+async def aw_create_bucket(
+    bucket_id: str, body: AwBucketIn, principal: ApiKeyUser, db: DbSession
+) -> Response:
+    created = await repository.create_bucket(
+        db, principal.id, bucket_id, body.type, body.client, body.hostname
+    )
+    return Response(status_code=200 if created else 304)
+
+
+@aw_router.get("/buckets/{bucket_id}", responses=problem_doc(404), summary="One bucket")
+async def aw_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession) -> Response:
+    return _json(_bucket_json(await service.require_bucket(db, principal.id, bucket_id)))
+
+
+@aw_router.delete(
+    "/buckets/{bucket_id}", responses=problem_doc(404), summary="Delete a bucket and its events"
+)
+async def aw_delete_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession) -> Response:
+    if not await repository.delete_bucket(db, principal.id, bucket_id):
+        raise service.BucketNotFound(f"No bucket {bucket_id!r}.")
+    return _json(None)
+
+
+@aw_router.post(
+    "/buckets/{bucket_id}/heartbeat",
+    responses=problem_doc(400, 404, 422),
+    summary="Merge a heartbeat (aw-server's semantics); the resulting event",
+)
+async def aw_heartbeat(
+    bucket_id: str,
+    body: AwEventIn,
+    principal: ApiKeyUser,
+    request: Request,
+    pulsetime: Annotated[float | None, Query(ge=0, le=86_400)] = None,
+) -> Response:
+    if pulsetime is None:
+        raise MissingPulsetime("The pulsetime query parameter is required.")
+    start = body.timestamp
+    event = Event(start, start + timedelta(seconds=body.duration), body.data)
+    result = await _writer(request).deliver(
+        Delivery(principal.id, [Heartbeat(bucket_id, event, pulsetime)], False)
+    )
+    return _json(service.event_json(result or event))
+
+
+@aw_router.post(
+    "/buckets/{bucket_id}/events",
+    responses=problem_doc(404, 409, 422),
+    summary="Insert events as they are",
+)
+async def aw_insert_events(
+    bucket_id: str,
+    body: AwEventIn | list[AwEventIn],
+    principal: ApiKeyUser,
+    db: DbSession,
+) -> Response:
+    bucket = await service.require_bucket(db, principal.id, bucket_id)
+    items = body if isinstance(body, list) else [body]
+    events = [
+        Event(e.timestamp, e.timestamp + timedelta(seconds=e.duration), e.data) for e in items
+    ]
+    await service.insert_events(db, bucket, events)
+    if isinstance(body, list):
+        return _json(None)
+    return _json(service.event_json(events[0]))
+
+
+@aw_router.get(
+    "/buckets/{bucket_id}/events",
+    responses=problem_doc(404, 422),
+    summary="A bucket's events, newest first",
+)
+async def aw_events(
+    bucket_id: str,
+    principal: ApiKeyUser,
+    db: DbSession,
+    start: Annotated[AwareDatetime | None, Query()] = None,
+    end: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int | None, Query(ge=-1)] = None,
+) -> Response:
+    bucket = await service.require_bucket(db, principal.id, bucket_id)
+    count = None if limit is None or limit < 0 else limit
+    found = await repository.events(db, [bucket.id], start, end, None, count)
+    return _json([service.event_json(e) for _, e in found])
+
+
+@aw_router.delete(
+    "/buckets/{bucket_id}/events/{event_id}",
+    responses=problem_doc(404),
+    summary="Delete one event",
+)
+async def aw_delete_event(
+    bucket_id: str, event_id: int, principal: ApiKeyUser, db: DbSession
+) -> Response:
+    bucket = await service.require_bucket(db, principal.id, bucket_id)
+    if not await repository.delete_event(db, bucket.id, event_id):
+        raise service.EventNotFound(f"No event {event_id} in {bucket_id!r}.")
+    return _json(None)

@@ -1,0 +1,301 @@
+"""Every SQL statement of the usage context.
+
+Heartbeat writes go straight to asyncpg (db.driver_connection) and take arrays: they come in
+batches (service.HeartbeatWriter), and they are the hottest write path of the service.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.db import driver_connection
+from rhythm.usage.merge import Event, derived
+from rhythm.usage.models import UsageBucket
+
+_ENSURE_BUCKETS = """
+WITH wanted AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[]) AS t (u, name, typ, make)
+),
+made AS (
+    INSERT INTO usage_buckets (id, user_id, name, type, client, hostname)
+    SELECT gen_random_uuid(), u, name, typ, 'rhythm', '' FROM wanted WHERE make
+    ON CONFLICT (user_id, name) DO NOTHING
+    RETURNING id, user_id, name, type
+)
+SELECT id, user_id, name, type FROM made
+UNION ALL
+SELECT b.id, b.user_id, b.name, b.type FROM usage_buckets AS b
+JOIN wanted ON b.user_id = wanted.u AND b.name = wanted.name
+"""
+
+_LOCK_BUCKETS = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1) AS o
+"""
+
+_LAST_EVENTS = """
+SELECT b.pk, l.id, l.starts_at, l.ends_at, l.data
+FROM unnest($1::uuid[]) AS b (pk)
+CROSS JOIN LATERAL (
+    SELECT id, starts_at, ends_at, data FROM usage_events
+    WHERE bucket_pk = b.pk ORDER BY starts_at DESC, id DESC LIMIT 1
+) AS l
+"""
+
+_SET_ENDS = """
+UPDATE usage_events AS e SET ends_at = t.ends_at
+FROM unnest($1::bigint[], $2::timestamptz[]) AS t (id, ends_at)
+WHERE e.id = t.id
+"""
+
+_INSERT_EVENTS = """
+INSERT INTO usage_events
+    (bucket_pk, user_id, starts_at, ends_at, data, app, title, url, domain)
+SELECT b, u, s, e, d::jsonb, a, t, l, m
+FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+            $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
+    AS x (b, u, s, e, d, a, t, l, m, n)
+ORDER BY n
+RETURNING id
+"""
+
+_AROUND = """
+SELECT
+    (SELECT row(id, starts_at, ends_at, data::text) FROM usage_events
+     WHERE bucket_pk = $1 AND starts_at <= $2 ORDER BY starts_at DESC, id DESC LIMIT 1),
+    (SELECT min(starts_at) FROM usage_events WHERE bucket_pk = $1 AND starts_at > $2)
+"""
+
+# Each day's usage: the intervals of the report types overlapping the day, clipped to it; the
+# union of all of them, and the union per key.
+_REPORT = """
+WITH days AS (
+    SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
+),
+clipped AS (
+    SELECT days.day, e.{key} AS key,
+           tstzrange(greatest(e.starts_at, days.ds), least(e.ends_at, days.de), '[)') AS r
+    FROM days
+    JOIN usage_events AS e
+      ON e.user_id = $1
+     AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
+    JOIN usage_buckets AS b ON b.id = e.bucket_pk AND b.type = ANY($5::text[])
+),
+per_key AS (
+    SELECT day, key, range_agg(r) AS spans FROM clipped WHERE key IS NOT NULL GROUP BY day, key
+),
+total AS (SELECT day, range_agg(r) AS spans FROM clipped GROUP BY day)
+SELECT day, NULL AS key, (SELECT extract(epoch FROM sum(upper(s) - lower(s)))
+                          FROM unnest(spans) AS s) AS seconds
+FROM total
+UNION ALL
+SELECT day, key, (SELECT extract(epoch FROM sum(upper(s) - lower(s))) FROM unnest(spans) AS s)
+FROM per_key
+"""
+
+REPORT_KEYS = {"app": "app", "domain": "domain", "title": "title"}
+
+
+@dataclass(frozen=True)
+class BucketRef:
+    pk: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    type: str
+
+
+async def ensure_buckets(
+    session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, str, str, bool]]
+) -> dict[tuple[uuid.UUID, str], BucketRef]:
+    """The buckets (user, name), creating those flagged (with the given type) if missing."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _ENSURE_BUCKETS,
+        [w[0] for w in wanted],
+        [w[1] for w in wanted],
+        [w[2] for w in wanted],
+        [w[3] for w in wanted],
+    )
+    return {
+        (r["user_id"], r["name"]): BucketRef(r["id"], r["user_id"], r["name"], r["type"])
+        for r in rows
+    }
+
+
+async def lock_buckets(session: AsyncSession, bucket_pks: Sequence[uuid.UUID]) -> None:
+    """Serialize writes per bucket until the transaction ends (in one order for everyone):
+    merging reads the bucket's last event and must not interleave with another writer."""
+    driver = await driver_connection(session)
+    await driver.fetchval(_LOCK_BUCKETS, [f"usage:{pk}" for pk in sorted(set(bucket_pks))])
+
+
+def _event(row_id: int, start: datetime, end: datetime, data: Any) -> Event:
+    return Event(start, end, json.loads(data) if isinstance(data, str) else data, row_id)
+
+
+async def last_events(
+    session: AsyncSession, bucket_pks: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Event]:
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_LAST_EVENTS, list(bucket_pks))
+    return {r["pk"]: _event(r["id"], r["starts_at"], r["ends_at"], r["data"]) for r in rows}
+
+
+async def set_ends(session: AsyncSession, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    driver = await driver_connection(session)
+    await driver.execute(_SET_ENDS, [e.id for e in events], [e.end for e in events])
+
+
+async def insert_events(session: AsyncSession, events: Sequence[tuple[BucketRef, Event]]) -> None:
+    """Insert new events (their ids are set)."""
+    if not events:
+        return
+    columns: list[list[Any]] = [[] for _ in range(9)]
+    for bucket, event in events:
+        app, title, url, domain = derived(event.data)
+        values = [
+            bucket.pk,
+            bucket.user_id,
+            event.start,
+            event.end,
+            json.dumps(event.data, separators=(",", ":")),
+            app,
+            title,
+            url,
+            domain,
+        ]
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_INSERT_EVENTS, *columns)
+    for (_, event), row in zip(events, rows, strict=True):
+        event.id = row["id"]
+
+
+async def around(
+    session: AsyncSession, bucket_pk: uuid.UUID, instant: datetime
+) -> tuple[Event | None, datetime | None]:
+    """The bucket's event starting at or before `instant`, and the next event's start."""
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(_AROUND, bucket_pk, instant)
+    previous = row[0]
+    event = _event(previous[0], previous[1], previous[2], previous[3]) if previous else None
+    return event, row[1]
+
+
+async def report(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    days: Sequence[tuple[date, datetime, datetime]],
+    key: str,
+    types: Sequence[str],
+) -> list[tuple[date, str | None, float]]:
+    """(date, key, seconds) rows: key None is the day's total."""
+    column = REPORT_KEYS[key]
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _REPORT.format(key=column),
+        user_id,
+        [d[0] for d in days],
+        [d[1] for d in days],
+        [d[2] for d in days],
+        list(types),
+    )
+    return [(r["day"], r["key"], float(r["seconds"] or 0)) for r in rows]
+
+
+async def buckets_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[UsageBucket]:
+    result = await session.execute(
+        select(UsageBucket).where(UsageBucket.user_id == user_id).order_by(UsageBucket.name)
+    )
+    return result.scalars().all()
+
+
+async def bucket(session: AsyncSession, user_id: uuid.UUID, name: str) -> UsageBucket | None:
+    result = await session.execute(
+        select(UsageBucket).where(UsageBucket.user_id == user_id, UsageBucket.name == name)
+    )
+    return result.scalar_one_or_none()
+
+
+async def create_bucket(
+    session: AsyncSession, user_id: uuid.UUID, name: str, type_: str, client: str, hostname: str
+) -> bool:
+    """Create the bucket unless it exists; whether it was created."""
+    driver = await driver_connection(session)
+    created = await driver.fetchval(
+        "INSERT INTO usage_buckets (id, user_id, name, type, client, hostname)"
+        " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5)"
+        " ON CONFLICT (user_id, name) DO NOTHING RETURNING id",
+        user_id,
+        name,
+        type_,
+        client,
+        hostname,
+    )
+    return created is not None
+
+
+async def delete_bucket(session: AsyncSession, user_id: uuid.UUID, name: str) -> bool:
+    result = await session.execute(
+        delete(UsageBucket)
+        .where(UsageBucket.user_id == user_id, UsageBucket.name == name)
+        .returning(UsageBucket.id)
+    )
+    return result.first() is not None
+
+
+_EVENTS = """
+SELECT bucket_pk, id, starts_at, ends_at, data FROM usage_events
+WHERE bucket_pk = ANY($1::uuid[])
+  AND ($2::timestamptz IS NULL OR ends_at >= $2)
+  AND ($3::timestamptz IS NULL OR starts_at <= $3)
+  AND ($4::timestamptz IS NULL OR (starts_at, id) < ($4, $5::bigint))
+ORDER BY starts_at DESC, id DESC
+LIMIT $6
+"""
+
+
+async def events(
+    session: AsyncSession,
+    bucket_pks: Sequence[uuid.UUID],
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int | None,
+) -> list[tuple[uuid.UUID, Event]]:
+    """Events of the buckets overlapping [start, end], newest first, after the (starts_at, id)
+    position."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _EVENTS,
+        list(bucket_pks),
+        start,
+        end,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [
+        (r["bucket_pk"], _event(r["id"], r["starts_at"], r["ends_at"], r["data"])) for r in rows
+    ]
+
+
+async def delete_event(session: AsyncSession, bucket_pk: uuid.UUID, event_id: int) -> bool:
+    driver = await driver_connection(session)
+    found = await driver.fetchval(
+        "DELETE FROM usage_events WHERE bucket_pk = $1 AND id = $2 RETURNING id",
+        bucket_pk,
+        event_id,
+    )
+    return found is not None

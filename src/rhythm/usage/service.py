@@ -1,0 +1,204 @@
+"""Usage rules: heartbeats merged into intervals as ActivityWatch merges them, durably, and
+reports per app, domain or title for local days.
+
+Heartbeats are written by group commit (batching.GroupCommit): a request is answered once the
+transaction that merged its heartbeats has committed, so an acknowledged heartbeat survives a
+crash. Within a batch, each bucket's heartbeats are applied in arrival order under a per-bucket
+lock (merge.BucketStream); heartbeats older than the bucket's last event are placed with
+merge.fill_gap.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rhythm.batching import GroupCommit
+from rhythm.errors import Conflict, NotFound, Unprocessable
+from rhythm.timeutil import local_day_start, utc_now
+from rhythm.usage import repository
+from rhythm.usage.merge import BucketStream, Event, fill_gap
+from rhythm.usage.models import UsageBucket
+from rhythm.usage.repository import BucketRef
+
+log = structlog.get_logger("rhythm.usage")
+
+MAX_AHEAD = timedelta(minutes=5)
+MAX_REPORT_DAYS = 92
+REPORT_TYPES = ("currentwindow", "web.tab.current")
+V1_BUCKET_TYPE = "currentwindow"
+EXCLUSION_VIOLATION = "23P01"
+
+
+class BucketNotFound(NotFound):
+    slug = "bucket-not-found"
+    title = "Bucket not found"
+
+
+class EventNotFound(NotFound):
+    slug = "event-not-found"
+    title = "Event not found"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    bucket: str  # the bucket's name: the v1 `source`, or the AW bucket id
+    event: Event  # [timestamp, timestamp + duration] and its data
+    pulsetime: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One request's heartbeats, in order: written all or nothing."""
+
+    user_id: uuid.UUID
+    heartbeats: Sequence[Heartbeat]
+    create_buckets: bool  # the v1 API makes a source's bucket on first use; /api/0 does not
+
+
+def too_far_ahead(timestamp: datetime) -> bool:
+    return timestamp > utc_now() + MAX_AHEAD
+
+
+class HeartbeatWriter:
+    """Merges deliveries by group commit; each delivery's outcome is the event its last
+    heartbeat ended in (None when that heartbeat was late and dropped)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._commits: GroupCommit[Delivery, Event | None] = GroupCommit(
+            session_factory, _write, "usage", max_batch=100
+        )
+
+    async def deliver(self, delivery: Delivery) -> Event | None:
+        return await self._commits.submit(delivery)
+
+
+async def _write(session: AsyncSession, batch: list[Delivery]) -> list[Event | Exception | None]:
+    wanted = {
+        (d.user_id, h.bucket): (d.user_id, h.bucket, V1_BUCKET_TYPE, d.create_buckets)
+        for d in batch
+        for h in d.heartbeats
+    }
+    buckets = await repository.ensure_buckets(session, list(wanted.values()))
+    found = [buckets[key] for key in wanted if key in buckets]
+    await repository.lock_buckets(session, [b.pk for b in found])
+    lasts = await repository.last_events(session, [b.pk for b in found])
+    streams = {b.pk: BucketStream(lasts.get(b.pk)) for b in found}
+    outcomes: list[Event | Exception | None] = []
+    for delivery in batch:
+        missing = [
+            h.bucket for h in delivery.heartbeats if (delivery.user_id, h.bucket) not in buckets
+        ]
+        if missing:
+            outcomes.append(BucketNotFound(f"No bucket {missing[0]!r}."))
+            continue
+        result: Event | None = None
+        for heartbeat in delivery.heartbeats:
+            stream = streams[buckets[(delivery.user_id, heartbeat.bucket)].pk]
+            result = stream.push(heartbeat.event, heartbeat.pulsetime)
+        outcomes.append(result)
+    by_pk = {b.pk: b for b in found}
+    await repository.set_ends(session, [e for s in streams.values() for e in s.updated.values()])
+    await repository.insert_events(
+        session, [(by_pk[pk], e) for pk, s in streams.items() for e in s.inserted]
+    )
+    for pk, stream in streams.items():
+        for late, pulsetime in stream.late:
+            await _place_late(session, by_pk[pk], late, pulsetime)
+    return outcomes
+
+
+async def _place_late(
+    session: AsyncSession, bucket: BucketRef, heartbeat: Event, pulsetime: float
+) -> None:
+    previous, next_start = await repository.around(session, bucket.pk, heartbeat.start)
+    placed = fill_gap(previous, next_start, heartbeat, pulsetime)
+    if placed.extend is not None:
+        await repository.set_ends(session, [placed.extend])
+    if placed.insert is not None:
+        await repository.insert_events(session, [(bucket, placed.insert)])
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    day: date
+    total_seconds: float
+    items: list[tuple[str, float]]  # (key, seconds), most first
+
+
+def day_bounds(first: date, last: date, zone: str) -> list[tuple[date, datetime, datetime]]:
+    days: list[tuple[date, datetime, datetime]] = []
+    day = first
+    while day <= last:
+        following = day + timedelta(days=1)
+        days.append((day, local_day_start(day, zone), local_day_start(following, zone)))
+        day = following
+    return days
+
+
+async def usage_by_day(
+    session: AsyncSession, user_id: uuid.UUID, first: date, last: date, zone: str, group_by: str
+) -> list[DayUsage]:
+    """Each local date's usage: the union over all sources, and per key the union of that
+    key's intervals; intervals crossing local midnight are split at it."""
+    if first > last:
+        raise Unprocessable("`from` must not be after `to`.", field="query.from")
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise Unprocessable(f"At most {MAX_REPORT_DAYS} days per call.", field="query.to")
+    rows = await repository.report(
+        session, user_id, day_bounds(first, last, zone), group_by, REPORT_TYPES
+    )
+    totals: dict[date, float] = {}
+    items: dict[date, list[tuple[str, float]]] = {}
+    for day, key, seconds in rows:
+        if key is None:
+            totals[day] = seconds
+        else:
+            items.setdefault(day, []).append((key, seconds))
+    out: list[DayUsage] = []
+    day = first
+    while day <= last:
+        ranked = sorted(items.get(day, []), key=lambda kv: (-kv[1], kv[0]))
+        out.append(DayUsage(day, totals.get(day, 0.0), ranked))
+        day += timedelta(days=1)
+    return out
+
+
+async def require_bucket(session: AsyncSession, user_id: uuid.UUID, name: str) -> UsageBucket:
+    found = await repository.bucket(session, user_id, name)
+    if found is None:
+        raise BucketNotFound(f"No bucket {name!r}.")
+    return found
+
+
+class Overlap(Conflict):
+    slug = "overlapping-events"
+    title = "Overlapping events"
+
+
+async def insert_events(session: AsyncSession, bucket: UsageBucket, events: list[Event]) -> None:
+    """Insert events as they are; a bucket's events never overlap, so one that would is a 409."""
+    ref = BucketRef(bucket.id, bucket.user_id, bucket.name, bucket.type)
+    await repository.lock_buckets(session, [bucket.id])
+    try:
+        await repository.insert_events(session, [(ref, e) for e in events])
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise Overlap("An event overlaps another event of this bucket.") from None
+        raise
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event in ActivityWatch's shape."""
+    return {
+        "id": event.id,
+        "timestamp": event.start.isoformat(),
+        "duration": event.duration.total_seconds(),
+        "data": event.data,
+    }
