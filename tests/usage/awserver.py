@@ -170,13 +170,20 @@ _START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def heartbeat_stream(
-    seed: int, n: int, *, pulsetime: float = 5.0, submillisecond: bool = False
+    seed: int,
+    n: int,
+    *,
+    pulsetime: float = 5.0,
+    submillisecond: bool = False,
+    null_id: bool = True,
 ) -> Iterator[Heartbeat]:
-    """`n` heartbeats as aw-client sends them: UTC ISO 8601 with microseconds, never going back.
+    """`n` heartbeats shaped as aw-client 0.5 sends them; timestamps never go back.
 
-    Gaps fall around `pulsetime` (1-50 ms under, exactly on, 1-50 ms over), with bursts at the
-    same or nearly the same instant. aw-client truncates to milliseconds, and so does aw-server on
-    input; `submillisecond=True` adds sub-millisecond noise to probe that truncation.
+    aw-client posts Event.to_json_dict(): {"id": null, "timestamp": UTC isoformat() with
+    microseconds only when non-zero, "duration": float seconds, "data": {...}}, its timestamps
+    cut to milliseconds (aw-server cuts them too, on input). `submillisecond=True` adds
+    sub-millisecond noise to probe that cut. Gaps fall around `pulsetime` (1-50 ms under,
+    exactly on, 1-50 ms over), with bursts at the same or nearly the same instant.
     """
     rng = random.Random(seed)
     pulse_us = round(pulsetime * 1_000_000)
@@ -206,8 +213,8 @@ def heartbeat_stream(
             t_us += rng.randrange(1000)
         ts = _START + timedelta(microseconds=t_us)
         duration = 0.0 if rng.random() < 0.8 else rng.randint(1, 3000) / 1000
-        yield {
-            "timestamp": ts.isoformat(timespec="microseconds"),
-            "duration": duration,
-            "data": {"app": app, "title": title},
-        }
+        heartbeat: Heartbeat = {"id": None} if null_id else {}
+        heartbeat["timestamp"] = ts.isoformat()
+        heartbeat["duration"] = duration
+        heartbeat["data"] = {"app": app, "title": title}
+        yield heartbeat

@@ -6,14 +6,17 @@ bucket's last event, else start a new one), with two rules of rhythm's where aw-
 a bucket's events overlap:
 
 - a heartbeat that starts before the end of the last event (possible only with durations) and
-  does not merge into it ends that event where the new one starts: the newer report wins;
+  does not merge into it starts its event where the last one ends: time already recorded is
+  never taken back (so a retry cannot undo what came after it);
 - a heartbeat older than the last event's start (late: a retry, or a device's clock) never
   touches the last event. `fill_gap` puts it in the time around it: merged into the event it
   falls in or follows within the pulsetime when their data are equal (never past the next
   event's start), dropped when it falls inside an event with other data, else a new event
   clipped at the next event's start.
 
-An exact retry of a heartbeat already merged changes nothing under these rules.
+An exact retry of a heartbeat already merged never changes any event's span or the time
+counted. The one trace it can leave is aw-server's too: a zero-length event, when the retried
+heartbeat shares its instant with a later data change (a burst A, B, A at one timestamp).
 """
 
 from __future__ import annotations
@@ -71,7 +74,11 @@ class BucketStream:
                 self._set_end(last, merged.end)
                 return last
             if last.end > heartbeat.start:
-                self._set_end(last, heartbeat.start)
+                start = last.end
+                event = Event(start, max(start, heartbeat.end), heartbeat.data)
+                self.inserted.append(event)
+                self.last = event
+                return event
         event = Event(heartbeat.start, heartbeat.end, heartbeat.data)
         self.inserted.append(event)
         self.last = event

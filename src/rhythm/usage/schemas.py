@@ -22,14 +22,14 @@ def _not_ahead(value: datetime) -> datetime:
 
 class HeartbeatIn(RequestModel):
     timestamp: AwareDatetime = Field(description="With an offset; at most 5 minutes ahead.")
-    duration: float = Field(default=0, ge=0, le=86_400, description="Seconds.")
+    duration: float = Field(default=0, ge=0, le=86_400, strict=True, description="Seconds.")
     app: str = Field(min_length=1, max_length=512, description="Trimmed.")
     title: str | None = Field(default=None, max_length=4096)
     url: str | None = Field(default=None, max_length=4096)
     source: str = Field(
         default="default", min_length=1, max_length=256, description="Device or watcher name."
     )
-    pulsetime: float = Field(default=30, ge=0, le=600, description="Seconds.")
+    pulsetime: float = Field(default=30, ge=0, le=600, strict=True, description="Seconds.")
 
     @field_validator("timestamp")
     @classmethod
@@ -95,7 +95,7 @@ class AwEventIn(BaseModel):
     """An ActivityWatch event or heartbeat as aw-client sends it (unknown fields ignored)."""
 
     timestamp: AwareDatetime
-    duration: float = Field(default=0, ge=0)
+    duration: float = Field(default=0, ge=0, strict=True)
     data: dict[str, Any] = Field(default_factory=dict)
     id: int | None = None
 
