@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -25,6 +24,7 @@ from rhythm.focus.standings import Standings
 from rhythm.identity.auth import CurrentUser, current_user
 from rhythm.identity.schemas import UserSummary
 from rhythm.pagination import Page, PageParams
+from rhythm.schemas import IsoDate
 
 router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
 users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))
@@ -106,8 +106,8 @@ async def focus_days(
     principal: CurrentUser,
     db: DbSession,
     request: Request,
-    first: Annotated[date, Query(alias="from", description="First date, inclusive.")],
-    last: Annotated[date, Query(alias="to", description="Last date, inclusive.")],
+    first: Annotated[IsoDate, Query(alias="from", description="First date, inclusive.")],
+    last: Annotated[IsoDate, Query(alias="to", description="Last date, inclusive.")],
 ) -> list[FocusDayOut]:
     return await service.focus_days(db, principal, first, last, _threshold(request))
 

@@ -6,10 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
-from rhythm.schemas import RequestModel
+from rhythm.schemas import IsoDatetime, RequestModel
 from rhythm.timezones import TimeZoneName
 
 # Any character but control characters and "/" (it names the session in a URL path).
@@ -29,8 +29,8 @@ SessionId = Annotated[
 
 class FocusSessionIn(RequestModel):
     session_id: SessionId
-    started_at: AwareDatetime = Field(description="With an offset; at most 1 h in the future.")
-    ended_at: AwareDatetime = Field(description="After started_at, at most 24 h later.")
+    started_at: IsoDatetime = Field(description="With an offset; at most 1 h in the future.")
+    ended_at: IsoDatetime = Field(description="After started_at, at most 24 h later.")
     timezone: TimeZoneName = Field(description="IANA zone whose local midnights split it.")
 
 

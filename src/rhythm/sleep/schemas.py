@@ -6,17 +6,17 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
-from rhythm.schemas import RequestModel
+from rhythm.schemas import IsoDatetime, RequestModel
 from rhythm.sleep.models import SleepRecord
 from rhythm.timeutil import local_iso
 from rhythm.timezones import TimeZoneName
 
 
 class ClockIn(RequestModel):
-    at: AwareDatetime | None = Field(
+    at: IsoDatetime | None = Field(
         default=None, description="Bedtime with an offset; defaults to now."
     )
     timezone: TimeZoneName | None = Field(
@@ -25,7 +25,7 @@ class ClockIn(RequestModel):
 
 
 class ClockOut(RequestModel):
-    at: AwareDatetime | None = Field(
+    at: IsoDatetime | None = Field(
         default=None, description="Wake time with an offset; defaults to now."
     )
     timezone: TimeZoneName | None = Field(
@@ -34,8 +34,8 @@ class ClockOut(RequestModel):
 
 
 class Backfill(RequestModel):
-    sleep_at: AwareDatetime
-    wake_at: AwareDatetime
+    sleep_at: IsoDatetime
+    wake_at: IsoDatetime
     sleep_timezone: TimeZoneName | None = None
     wake_timezone: TimeZoneName | None = None
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from rhythm import __version__
 from rhythm.db import DbSession
 from rhythm.errors import RhythmError, Unprocessable, problem_doc
 from rhythm.identity.auth import ApiKeyUser, CurrentUser
 from rhythm.pagination import Page, PageParams
+from rhythm.schemas import IsoDate, IsoDatetime
 from rhythm.timezones import TimeZoneName
 from rhythm.usage import repository, service
 from rhythm.usage.merge import Event
@@ -95,9 +95,9 @@ def _items(usage: service.DayUsage) -> list[UsageItem]:
 async def report(
     principal: CurrentUser,
     db: DbSession,
-    day: Annotated[date | None, Query(alias="date")] = None,
-    first: Annotated[date | None, Query(alias="from")] = None,
-    last: Annotated[date | None, Query(alias="to")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date")] = None,
+    first: Annotated[IsoDate | None, Query(alias="from")] = None,
+    last: Annotated[IsoDate | None, Query(alias="to")] = None,
     timezone: Annotated[TimeZoneName | None, Query()] = None,
     group_by: GroupBy = "app",
 ) -> DayReport | RangeReport:
@@ -135,8 +135,8 @@ async def intervals(
     principal: CurrentUser,
     db: DbSession,
     page: PageParams,
-    first: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    last: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    first: Annotated[IsoDatetime | None, Query(alias="from")] = None,
+    last: Annotated[IsoDatetime | None, Query(alias="to")] = None,
     source: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Page[IntervalOut]:
     if first is not None and last is not None and first > last:
@@ -299,8 +299,8 @@ async def aw_events(
     bucket_id: str,
     principal: ApiKeyUser,
     db: DbSession,
-    start: Annotated[AwareDatetime | None, Query()] = None,
-    end: Annotated[AwareDatetime | None, Query()] = None,
+    start: Annotated[IsoDatetime | None, Query()] = None,
+    end: Annotated[IsoDatetime | None, Query()] = None,
     limit: Annotated[int | None, Query(ge=-1)] = None,
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)

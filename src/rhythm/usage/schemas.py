@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from rhythm.schemas import RequestModel
+from rhythm.schemas import IsoDatetime, RequestModel
 
 MAX_BULK = 1000
 
@@ -21,7 +21,7 @@ def _not_ahead(value: datetime) -> datetime:
 
 
 class HeartbeatIn(RequestModel):
-    timestamp: AwareDatetime = Field(description="With an offset; at most 5 minutes ahead.")
+    timestamp: IsoDatetime = Field(description="With an offset; at most 5 minutes ahead.")
     duration: float = Field(default=0, ge=0, le=86_400, strict=True, description="Seconds.")
     app: str = Field(min_length=1, max_length=512, description="Trimmed.")
     title: str | None = Field(default=None, max_length=4096)
@@ -94,7 +94,7 @@ GroupBy = Literal["app", "domain", "title"]
 class AwEventIn(BaseModel):
     """An ActivityWatch event or heartbeat as aw-client sends it (unknown fields ignored)."""
 
-    timestamp: AwareDatetime
+    timestamp: IsoDatetime
     duration: float = Field(default=0, ge=0, strict=True)
     data: dict[str, Any] = Field(default_factory=dict)
     id: int | None = None
