@@ -176,6 +176,7 @@ def heartbeat_stream(
     pulsetime: float = 5.0,
     submillisecond: bool = False,
     null_id: bool = True,
+    durations: bool = True,
 ) -> Iterator[Heartbeat]:
     """`n` heartbeats shaped as aw-client 0.5 sends them; timestamps never go back.
 
@@ -184,6 +185,9 @@ def heartbeat_stream(
     cut to milliseconds (aw-server cuts them too, on input). `submillisecond=True` adds
     sub-millisecond noise to probe that cut. Gaps fall around `pulsetime` (1-50 ms under,
     exactly on, 1-50 ms over), with bursts at the same or nearly the same instant.
+    `durations=False` sends every heartbeat with duration 0, as the window watchers do: with
+    durations, a heartbeat can start inside the previous event, where aw-server lets events
+    overlap and rhythm does not.
     """
     rng = random.Random(seed)
     pulse_us = round(pulsetime * 1_000_000)
@@ -212,7 +216,7 @@ def heartbeat_stream(
         if submillisecond and rng.random() < 0.3:
             t_us += rng.randrange(1000)
         ts = _START + timedelta(microseconds=t_us)
-        duration = 0.0 if rng.random() < 0.8 else rng.randint(1, 3000) / 1000
+        duration = 0.0 if not durations or rng.random() < 0.8 else rng.randint(1, 3000) / 1000
         heartbeat: Heartbeat = {"id": None} if null_id else {}
         heartbeat["timestamp"] = ts.isoformat()
         heartbeat["duration"] = duration

@@ -229,7 +229,7 @@ async def aw_create_bucket(
     created = await repository.create_bucket(
         db, principal.id, bucket_id, body.type, body.client, body.hostname
     )
-    return Response(status_code=200 if created else 304)
+    return _json({}) if created else Response(status_code=304)
 
 
 @aw_router.get("/buckets/{bucket_id}", responses=problem_doc(404), summary="One bucket")
@@ -243,7 +243,7 @@ async def aw_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession) -> Res
 async def aw_delete_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession) -> Response:
     if not await repository.delete_bucket(db, principal.id, bucket_id):
         raise service.BucketNotFound(f"No bucket {bucket_id!r}.")
-    return _json(None)
+    return _json({})
 
 
 @aw_router.post(
@@ -285,9 +285,7 @@ async def aw_insert_events(
         Event(e.timestamp, e.timestamp + timedelta(seconds=e.duration), e.data) for e in items
     ]
     await service.insert_events(db, bucket, events)
-    if isinstance(body, list):
-        return _json(None)
-    return _json(service.event_json(events[0]))
+    return _json(None)  # as aw-server answers
 
 
 @aw_router.get(
@@ -306,7 +304,14 @@ async def aw_events(
     bucket = await service.require_bucket(db, principal.id, bucket_id)
     count = None if limit is None or limit < 0 else limit
     found = await repository.events(db, [bucket.id], start, end, None, count)
-    return _json([service.event_json(e) for _, e in found])
+    # Like aw-server, events reaching outside [start, end] are clipped to it.
+    return _json([service.event_json(_clip(e, start, end)) for _, e in found])
+
+
+def _clip(event: Event, start: datetime | None, end: datetime | None) -> Event:
+    begin = max(event.start, start) if start is not None else event.start
+    finish = min(event.end, end) if end is not None else event.end
+    return Event(begin, max(begin, finish), event.data, event.id)
 
 
 @aw_router.delete(
@@ -320,4 +325,4 @@ async def aw_delete_event(
     bucket = await service.require_bucket(db, principal.id, bucket_id)
     if not await repository.delete_event(db, bucket.id, event_id):
         raise service.EventNotFound(f"No event {event_id} in {bucket_id!r}.")
-    return _json(None)
+    return _json({"success": 1})

@@ -92,7 +92,10 @@ GroupBy = Literal["app", "domain", "title"]
 
 
 class AwEventIn(BaseModel):
-    """An ActivityWatch event or heartbeat as aw-client sends it (unknown fields ignored)."""
+    """An ActivityWatch event or heartbeat as aw-client sends it (unknown fields ignored).
+
+    Timestamps are cut to the millisecond, as aw-server stores them, so that a stream sent to
+    both gives identical events."""
 
     timestamp: IsoDatetime
     duration: float = Field(default=0, ge=0, strict=True)
@@ -102,7 +105,8 @@ class AwEventIn(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _timestamp(cls, value: datetime) -> datetime:
-        return _not_ahead(value)
+        value = _not_ahead(value)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 class AwBucketIn(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -195,10 +195,10 @@ async def insert_events(session: AsyncSession, bucket: UsageBucket, events: list
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    """An event in ActivityWatch's shape."""
+    """An event in ActivityWatch's shape (UTC, `+00:00`)."""
     return {
         "id": event.id,
-        "timestamp": event.start.isoformat(),
+        "timestamp": event.start.astimezone(UTC).isoformat(),
         "duration": event.duration.total_seconds(),
         "data": event.data,
     }
