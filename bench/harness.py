@@ -15,6 +15,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -174,7 +175,10 @@ def wrk(
     if script is not None:
         argv += ["-s", str(script)]
     argv.append(url)
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    run = subprocess.run(argv, capture_output=True, text=True, check=True)
+    if run.stderr.strip():  # what a script reports, e.g. the first non-2xx answers
+        print(run.stderr.strip(), file=sys.stderr)
+    out = run.stdout
     lat = {m.group(1): _to_ms(m.group(2), m.group(3)) for m in _LAT.finditer(out)}
     rps = float(_RPS.search(out).group(1))  # type: ignore[union-attr]
     err = _ERR.search(out)

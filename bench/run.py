@@ -12,12 +12,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import focus_scenario, platform_scenario, sleep_scenario
+from bench import focus_scenario, platform_scenario, sleep_scenario, usage_scenario
 
 SCENARIOS = {
     "platform": platform_scenario.run,
     "sleep": sleep_scenario.run,
     "focus": focus_scenario.run,
+    "usage": usage_scenario.run,
 }
 
 

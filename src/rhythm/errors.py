@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 PROBLEM_BASE = "https://rhythm.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -225,7 +227,23 @@ async def render_error(request: Request, exc: Exception) -> JSONResponse:
     """The problem response for an error raised outside FastAPI's handlers (api.FastLane)."""
     if isinstance(exc, RhythmError):
         return await _rhythm_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await _validation_error(request, exc)
     return await _unhandled(request, exc)
+
+
+def parse_body(model: type[ModelT], raw: bytes) -> ModelT:
+    """A JSON request body validated as FastAPI would (errors located under `body`), for the
+    routes of the fast lane."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors: list[dict[str, Any]] = []
+        for error in exc.errors(include_url=False):
+            located = dict(error)
+            located["loc"] = ("body", *error.get("loc", ()))
+            errors.append(located)
+        raise RequestValidationError(errors) from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

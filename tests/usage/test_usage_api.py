@@ -291,3 +291,47 @@ async def test_activitywatch_routes(app, client: AsyncClient) -> None:
     )
     assert (await client.delete("/api/0/buckets/win_box", headers=headers)).status_code == 200
     problem(await client.get("/api/0/buckets/win_box", headers=headers), 404)
+
+
+async def test_single_heartbeat_errors_match_the_documented_route(app, client: AsyncClient) -> None:
+    """POST /usage/heartbeats is served on the fast lane: its errors are the same problems."""
+    user = await create_user(app)
+    url = "/api/v1/usage/heartbeats"
+    body = problem(await client.post(url, content=b"{not json", headers=user.headers), 422)
+    assert body["errors"]
+    body = problem(await client.post(url, json={"app": "x"}, headers=user.headers), 422)
+    assert [e["field"] for e in body["errors"]] == ["timestamp"]
+    body = problem(
+        await client.post(url, json={**hb(T0), "pulsetime": "30"}, headers=user.headers), 422
+    )
+    assert [e["field"] for e in body["errors"]] == ["pulsetime"]
+    problem(await client.post(url, json=hb(T0)), 401)
+    problem(await client.post(url, json=[hb(T0)], headers=user.headers), 422)
+
+
+async def test_two_processes_creating_one_source_at_once(app, settings) -> None:  # type: ignore[no-untyped-def]
+    """Two API processes (two writers) see a user's new source at the same moment: both
+    requests are accepted and one bucket exists."""
+    from rhythm.app import create_app
+    from tests.conftest import client_for, started
+
+    first = app
+    async for second in started(create_app(settings)):
+        user = await create_user(first)
+        for round_ in range(5):
+            source = f"device-{round_}"
+            async with client_for(first) as a, client_for(second) as b:
+                answers = await asyncio.gather(
+                    *[
+                        c.post(
+                            "/api/v1/usage/heartbeats",
+                            json=hb(T0 + timedelta(seconds=i), source=source),
+                            headers=user.headers,
+                        )
+                        for i, c in enumerate([a, b] * 4)
+                    ]
+                )
+            assert [r.status_code for r in answers] == [202] * 8
+        async with client_for(first) as a:
+            found = await intervals(a, user)
+        assert {i["source"] for i in found} == {f"device-{r}" for r in range(5)}

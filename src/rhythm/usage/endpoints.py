@@ -12,8 +12,8 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from rhythm import __version__
 from rhythm.db import DbSession
-from rhythm.errors import RhythmError, Unprocessable, problem_doc
-from rhythm.identity.auth import ApiKeyUser, CurrentUser
+from rhythm.errors import RhythmError, Unprocessable, parse_body, problem_doc
+from rhythm.identity.auth import ApiKeyUser, CurrentUser, current_user
 from rhythm.pagination import Page, PageParams
 from rhythm.schemas import IsoDate, IsoDatetime
 from rhythm.timezones import TimeZoneName
@@ -47,6 +47,15 @@ def _heartbeat(body: HeartbeatIn) -> Heartbeat:
     start = body.timestamp
     event = Event(start, start + timedelta(seconds=body.duration), body.data())
     return Heartbeat(body.source, event, body.pulsetime)
+
+
+async def heartbeat_fast(request: Request) -> Response:
+    """POST /usage/heartbeats on the fast lane (api.FastLane): a tracker sends one every few
+    seconds. `heartbeat` below declares the operation for OpenAPI."""
+    principal = await current_user(request)
+    body = parse_body(HeartbeatIn, await request.body())
+    await _writer(request).deliver(Delivery(principal.id, [_heartbeat(body)], True))
+    return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
 
 
 @router.post(

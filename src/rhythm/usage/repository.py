@@ -117,17 +117,25 @@ async def ensure_buckets(
 ) -> dict[tuple[uuid.UUID, str], BucketRef]:
     """The buckets (user, name), creating those flagged (with the given type) if missing."""
     driver = await driver_connection(session)
-    rows = await driver.fetch(
-        _ENSURE_BUCKETS,
-        [w[0] for w in wanted],
-        [w[1] for w in wanted],
-        [w[2] for w in wanted],
-        [w[3] for w in wanted],
-    )
-    return {
-        (r["user_id"], r["name"]): BucketRef(r["id"], r["user_id"], r["name"], r["type"])
-        for r in rows
-    }
+    found: dict[tuple[uuid.UUID, str], BucketRef] = {}
+    for _ in range(2):
+        todo = [w for w in wanted if (w[0], w[1]) not in found]
+        rows = await driver.fetch(
+            _ENSURE_BUCKETS,
+            [w[0] for w in todo],
+            [w[1] for w in todo],
+            [w[2] for w in todo],
+            [w[3] for w in todo],
+        )
+        for r in rows:
+            found[(r["user_id"], r["name"])] = BucketRef(
+                r["id"], r["user_id"], r["name"], r["type"]
+            )
+        # A bucket another transaction created while this statement waited on it is not in
+        # this statement's snapshot; the next statement sees it.
+        if all((w[0], w[1]) in found for w in wanted if w[3]):
+            break
+    return found
 
 
 async def lock_buckets(session: AsyncSession, bucket_pks: Sequence[uuid.UUID]) -> None:
@@ -182,15 +190,27 @@ async def insert_events(session: AsyncSession, events: Sequence[tuple[BucketRef,
         event.id = row["id"]
 
 
-async def around(
-    session: AsyncSession, bucket_pk: uuid.UUID, instant: datetime
-) -> tuple[Event | None, datetime | None]:
-    """The bucket's event starting at or before `instant`, and the next event's start."""
+_WINDOW = """
+(SELECT id, starts_at, ends_at, data FROM usage_events
+ WHERE bucket_pk = $1 AND ends_at >= $2 AND starts_at <= $3)
+UNION
+(SELECT id, starts_at, ends_at, data FROM usage_events
+ WHERE bucket_pk = $1 AND starts_at <= $2 ORDER BY starts_at DESC, id DESC LIMIT 1)
+UNION
+(SELECT id, starts_at, ends_at, data FROM usage_events
+ WHERE bucket_pk = $1 AND starts_at > $3 ORDER BY starts_at, id LIMIT 1)
+ORDER BY starts_at, id
+"""
+
+
+async def window(
+    session: AsyncSession, bucket_pk: uuid.UUID, first: datetime, last: datetime
+) -> list[Event]:
+    """The bucket's events that reach into [first, last], with the one starting last at or
+    before `first` and the first one starting after `last`; oldest first."""
     driver = await driver_connection(session)
-    row = await driver.fetchrow(_AROUND, bucket_pk, instant)
-    previous = row[0]
-    event = _event(previous[0], previous[1], previous[2], previous[3]) if previous else None
-    return event, row[1]
+    rows = await driver.fetch(_WINDOW, bucket_pk, first, last)
+    return [_event(r["id"], r["starts_at"], r["ends_at"], r["data"]) for r in rows]
 
 
 async def report(

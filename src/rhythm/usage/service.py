@@ -10,6 +10,7 @@ merge.fill_gap.
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,20 +110,38 @@ async def _write(session: AsyncSession, batch: list[Delivery]) -> list[Event | E
         session, [(by_pk[pk], e) for pk, s in streams.items() for e in s.inserted]
     )
     for pk, stream in streams.items():
-        for late, pulsetime in stream.late:
-            await _place_late(session, by_pk[pk], late, pulsetime)
+        if stream.late:
+            await _place_late(session, by_pk[pk], stream.late)
     return outcomes
 
 
 async def _place_late(
-    session: AsyncSession, bucket: BucketRef, heartbeat: Event, pulsetime: float
+    session: AsyncSession, bucket: BucketRef, late: list[tuple[Event, float]]
 ) -> None:
-    previous, next_start = await repository.around(session, bucket.pk, heartbeat.start)
-    placed = fill_gap(previous, next_start, heartbeat, pulsetime)
-    if placed.extend is not None:
-        await repository.set_ends(session, [placed.extend])
-    if placed.insert is not None:
-        await repository.insert_events(session, [(bucket, placed.insert)])
+    """Place heartbeats older than their bucket's last event (merge.fill_gap), reading the
+    events around them once and writing the changes together."""
+    reach = timedelta(seconds=max(p for _, p in late))
+    first = min(h.start for h, _ in late) - reach
+    last = max(h.end for h, _ in late)
+    events = await repository.window(session, bucket.pk, first, last)
+    starts = [e.start for e in events]
+    changed: dict[int, Event] = {}
+    added: list[Event] = []
+    for heartbeat, pulsetime in late:
+        at = bisect.bisect_right(starts, heartbeat.start)
+        previous = events[at - 1] if at > 0 else None
+        next_start = starts[at] if at < len(starts) else None
+        placed = fill_gap(previous, next_start, heartbeat, pulsetime)
+        if placed.extend is not None and previous is not None:
+            previous.end = placed.extend.end
+            if previous.id is not None:
+                changed[previous.id] = previous
+        if placed.insert is not None:
+            events.insert(at, placed.insert)
+            starts.insert(at, placed.insert.start)
+            added.append(placed.insert)
+    await repository.set_ends(session, list(changed.values()))
+    await repository.insert_events(session, [(bucket, e) for e in added])
 
 
 @dataclass(frozen=True)
