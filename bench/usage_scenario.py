@@ -74,7 +74,7 @@ for line in io.lines("%s") do
 end
 local n = 0
 request = function()
-  n = n %% #bodies + 1
+  n = n %% #bodies + 1  -- wraps only if the run outlasts the bodies (then: retries)
   local headers = {["Authorization"] = "Bearer " .. tokens[n],
                    ["Content-Type"] = "application/json"}
   return wrk.format("POST", "/api/v1/usage/heartbeats/bulk", headers, bodies[n])
@@ -103,10 +103,19 @@ end
 """
 
 
-def bulk_bodies(users: list[uuid.UUID], tokens: list[str], count: int) -> Path:
-    """`count` bulk bodies of 1,000 heartbeats, each continuing a random user's timeline."""
-    rng = random.Random(5)
-    clock = {u: datetime.now(UTC) - timedelta(days=3) for u in users}
+def bulk_bodies(
+    users: list[uuid.UUID],
+    tokens: list[str],
+    count: int,
+    clock: dict[uuid.UUID, datetime] | None = None,
+) -> Path:
+    """`count` bulk bodies of 1,000 heartbeats, each continuing a random user's timeline
+    (`clock`, carried from one call to the next, so no body repeats another's time)."""
+    rng = random.Random(len(clock or ()) + count)
+    if clock is None:
+        clock = {}
+    for u in users:
+        clock.setdefault(u, datetime.now(UTC) - timedelta(days=3))
     lines = []
     for _ in range(count):
         i = rng.randrange(len(users))
@@ -196,9 +205,7 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
             tokens = mint_tokens(conn, users)
         token_file = Path(tempfile.mkstemp(suffix=".tokens")[1])
         token_file.write_text("\n".join(tokens))
-        bodies = bulk_bodies(users, tokens, 60 * rounds)
-        bulk_script = Path(tempfile.mkstemp(suffix=".lua")[1])
-        bulk_script.write_text(BULK_LUA % bodies)
+        clock: dict[uuid.UUID, datetime] = {}
 
         env = rhythm_env(database_url, redis_url, RHYTHM_SECRET_KEY=SECRET)
         hello_env = {k: v for k, v in os.environ.items() if not k.startswith("RHYTHM_")}
@@ -223,6 +230,10 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
                 aw_rhythm.write_text(AW_LUA % (now - 86_400 * (round_ + 2), basic))
                 aw_real = Path(tempfile.mkstemp(suffix=".lua")[1])
                 aw_real.write_text(AW_LUA % (now - 86_400 * (round_ + 2), ""))
+                # Fresh bodies every round (each used once: ~120 requests/s for 5 s).
+                bodies = bulk_bodies(users, tokens, 800, clock)
+                bulk_script = Path(tempfile.mkstemp(suffix=".lua")[1])
+                bulk_script.write_text(BULK_LUA % bodies)
                 for key_, label, url, connections, script in [
                     ("hello", "hello-world (baseline)", hello + "/hello", 64, None),
                     (
@@ -254,11 +265,10 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
                     )
                     result.label = f"{label}, {connections} connections"
                     results.setdefault(key_, []).append(result)
-                for path in (single, aw_rhythm, aw_real):
+                for path in (single, aw_rhythm, aw_real, bodies, bulk_script):
                     path.unlink()
             sent, timings = report_timings(api, tokens[1])
-        for path in (token_file, bodies, bulk_script):
-            path.unlink()
+        token_file.unlink()
 
     medians = {k: median_result(v) for k, v in results.items()}
     print(f"medians of {rounds} rounds; {USERS:,} users\n")

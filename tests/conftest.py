@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -177,12 +180,10 @@ def wait_until_up(url: str, timeout: float = 60.0, process=None) -> None:  # typ
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Settings) -> Iterator[str]:
-    """The real server process (Granian, one worker) on this worker's test database."""
-    import subprocess
-    import sys
-
+@contextmanager
+def serving(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The real server process (Granian, one worker) on the settings' database and Redis:
+    (process, base URL)."""
     port = free_port()
     env = {
         **os.environ,
@@ -214,11 +215,20 @@ def live_server(settings: Settings) -> Iterator[str]:
             "rhythm.app:create_app",
         ],
         env=env,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/health", process=process)
-        yield base
+        yield process, base
     finally:
-        process.terminate()
-        process.wait(15)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(15)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real server process (Granian, one worker) on this worker's test database."""
+    with serving(settings) as (_, base):
+        yield base
