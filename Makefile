@@ -35,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py all
 
 clean:
-	rm -rf $(VENV) .rhythm .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-aw .rhythm .mypy_cache .ruff_cache
