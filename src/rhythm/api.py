@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from rhythm.catalog.endpoints import admin_router, search_fast, search_router
+from rhythm.catalog.endpoints import router as catalog_router
 from rhythm.errors import render_error
 from rhythm.focus.endpoints import router as focus_router
 from rhythm.focus.endpoints import streak_fast
@@ -29,6 +31,8 @@ ROUTERS: list[APIRouter] = [
     focus_router,
     focus_users_router,
     usage_router,
+    catalog_router,
+    admin_router,
 ]
 
 
@@ -36,10 +40,11 @@ ROUTERS: list[APIRouter] = [
 # identity.endpoints.me_fast, sleep.endpoints.following_fast, focus.endpoints.streak_fast).
 # Their FastAPI twins in the routers below declare the same operations for the OpenAPI document.
 FAST_ROUTES = [
-    ("GET", "/users/me", me_fast),
-    ("GET", "/sleep/following", following_fast),
-    ("GET", "/users/{user_id}/streak", streak_fast),
-    ("POST", "/usage/heartbeats", heartbeat_fast),
+    ("GET", API_PREFIX + "/users/me", me_fast),
+    ("GET", API_PREFIX + "/sleep/following", following_fast),
+    ("GET", API_PREFIX + "/users/{user_id}/streak", streak_fast),
+    ("POST", API_PREFIX + "/usage/heartbeats", heartbeat_fast),
+    ("GET", "/search", search_fast),
 ]
 
 
@@ -54,7 +59,7 @@ class FastLane:
 
     def __init__(self) -> None:
         self.routes = [
-            (method, Route(API_PREFIX + path, endpoint, methods=[method]))
+            (method, Route(path, endpoint, methods=[method]))
             for method, path, endpoint in FAST_ROUTES
         ]
         self.exact = {
@@ -101,5 +106,7 @@ def include_api(app: FastAPI) -> None:
     # route through every level of nesting, and one level less is measurably cheaper per request.
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    # ActivityWatch's own paths, for unmodified aw-client and watchers.
+    # ActivityWatch's own paths, for unmodified aw-client and watchers; the provider
+    # integration's public search.
     app.include_router(aw_router)
+    app.include_router(search_router)

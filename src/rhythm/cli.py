@@ -181,3 +181,95 @@ def migrate() -> None:
         upgrade(database_url)
     finally:
         embedded.postgres.stop()
+
+
+catalog_cli = typer.Typer(help="The event provider's catalog.", no_args_is_help=True)
+users_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
+cli.add_typer(catalog_cli, name="catalog")
+cli.add_typer(users_cli, name="users")
+
+
+async def _run_with_resources(settings: Settings, action):  # type: ignore[no-untyped-def]
+    from rhythm.resources import open_resources
+
+    resources = open_resources(settings)
+    try:
+        return await action(resources)
+    finally:
+        await resources.close()
+
+
+def _operate(action) -> object:  # type: ignore[no-untyped-def]
+    """Run an async action against the configured servers, or the embedded ones."""
+    settings = _settings()
+    embedded = None
+    if settings.embedded:
+        from rhythm.migrations import upgrade
+
+        embedded = EmbeddedServers(settings.data_dir)
+        database_url, redis_url = embedded.start()
+        upgrade(database_url)
+        settings = settings.model_copy(
+            update={"database_url": database_url, "redis_url": redis_url}
+        )
+    try:
+        return asyncio.run(_run_with_resources(settings, action))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@catalog_cli.command("sync")
+def catalog_sync(
+    url: Annotated[str | None, typer.Option(help="The feed's URL (default: the setting).")] = None,
+    file: Annotated[Path | None, typer.Option(help="Sync from a local XML file.")] = None,
+) -> None:
+    """Sync the catalog once, now, and print the run's record."""
+    from rhythm.catalog import service
+
+    settings = _settings()
+    if url is None and file is None:
+        url = settings.catalog_provider_url
+    if url is None and file is None:
+        typer.echo("Give --url or --file, or set RHYTHM_CATALOG_PROVIDER_URL.", err=True)
+        raise typer.Exit(2)
+
+    async def run(resources):  # type: ignore[no-untyped-def]
+        return await service.sync(
+            resources.session_factory,
+            resources.redis,
+            url=url,
+            path=file,
+            max_bytes=settings.catalog_max_bytes,
+        )
+
+    result = _operate(run)
+    typer.echo(
+        f"sync {result.sync_id}: {result.status}; {result.counts}; "  # type: ignore[attr-defined]
+        f"catalog version {result.catalog_version}"  # type: ignore[attr-defined]
+    )
+    for error in result.errors[:20]:  # type: ignore[attr-defined]
+        typer.echo(f"  {error}")
+    if result.status == "failed":  # type: ignore[attr-defined]
+        raise typer.Exit(1)
+
+
+@users_cli.command("promote")
+def users_promote(email: str) -> None:
+    """Make the account with this email an administrator."""
+    from rhythm.db import commit
+    from rhythm.identity import service as identity_service
+    from rhythm.identity.auth import AuthCache
+    from rhythm.ratelimit import RateLimits
+
+    async def run(resources):  # type: ignore[no-untyped-def]
+        cache = AuthCache(resources.redis, RateLimits(resources.settings, resources.redis_url))
+        async with resources.session_factory() as session:
+            promoted = await identity_service.promote(session, cache, email)
+            await commit(session)
+            return promoted
+
+    if not _operate(run):
+        typer.echo(f"No account with the email {email}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{email} is an administrator.")

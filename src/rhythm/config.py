@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # A day qualifies for a focus streak at this many focused minutes or more.
     focus_qualify_minutes: int = Field(default=30, ge=1, le=1440)
 
+    # The event provider's XML feed; unset disables the scheduled sync.
+    catalog_provider_url: str | None = None
+    catalog_sync_cron: str = "*/5 * * * *"
+    catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
     log_json: bool = True

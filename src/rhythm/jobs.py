@@ -10,12 +10,17 @@ from typing import Any
 
 import procrastinate
 
+from rhythm.catalog import tasks as catalog_tasks
 from rhythm.db import libpq_url
 from rhythm.identity import tasks as identity_tasks
 from rhythm.resources import Resources
 from rhythm.sleep import tasks as sleep_tasks
 
-BLUEPRINTS = {"identity": identity_tasks.blueprint, "sleep": sleep_tasks.blueprint}
+BLUEPRINTS = {
+    "identity": identity_tasks.blueprint,
+    "sleep": sleep_tasks.blueprint,
+    "catalog": catalog_tasks.blueprint,
+}
 
 
 # Tasks are registered once per process; each database gets a copy with its own connector.

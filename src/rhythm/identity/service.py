@@ -320,6 +320,18 @@ async def cached_user_names(
     return {user_id: card.name for user_id, card in cards.items()}
 
 
+async def promote(session: AsyncSession, cache: AuthCache, email: str) -> bool:
+    """Make an account an administrator (`rhythm users promote`); whether it exists. The
+    cached profile is replaced after the commit."""
+    user = await repository.get_user_by_email(session, email)
+    if user is None:
+        return False
+    updated = await repository.update_user(session, user.id, is_admin=True)
+    assert updated is not None
+    _cache_profile_after_commit(session, cache, updated)
+    return True
+
+
 async def update_me(
     session: AsyncSession, cache: AuthCache, user_id: uuid.UUID, changes: dict[str, Any]
 ) -> User:

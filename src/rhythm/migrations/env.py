@@ -5,8 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
+from rhythm.catalog import models as _catalog  # noqa: F401  (register tables on Base)
 from rhythm.db import Base
-from rhythm.focus import models as _focus  # noqa: F401  (register tables on Base)
+from rhythm.focus import models as _focus  # noqa: F401
 from rhythm.identity import models as _identity  # noqa: F401
 from rhythm.sleep import models as _sleep  # noqa: F401
 from rhythm.social import models as _social  # noqa: F401

@@ -1,0 +1,167 @@
+"""HTTP routes of the catalog: the provider integration's public search (/search), the richer
+/api/v1/events, and the admin routes that start and list syncs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from redis.exceptions import RedisError
+from starlette.responses import JSONResponse
+
+from rhythm.catalog import repository, service
+from rhythm.catalog.service import InvalidSearch
+from rhythm.db import DbSession, ReadSession
+from rhythm.errors import RhythmError, Unprocessable, problem_doc
+from rhythm.identity.auth import CurrentUser, Principal
+from rhythm.jobs import create_job_app
+
+search_router = APIRouter(tags=["catalog"])
+router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401, 429))
+admin_router = APIRouter(prefix="/admin/catalog", tags=["admin"], responses=problem_doc(401, 403))
+
+CACHE_CONTROL = "public, max-age=0, must-revalidate"
+
+# One call: the catalog version and, under it, the cached answer of the query.
+_CACHED = """
+local version = redis.call('GET', KEYS[1])
+if not version then return {false, false} end
+return {version, redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])}
+"""
+
+
+class Forbidden(RhythmError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+def _search_error(message: str) -> Response:
+    return JSONResponse(
+        {"error": {"code": "invalid_parameter", "message": message}, "data": None},
+        status_code=400,
+    )
+
+
+async def _version_and_cached(request: Request, query: str) -> tuple[int | None, bytes | None]:
+    redis = request.app.state.redis
+    script = getattr(request.app.state, "catalog_cached", None)
+    if script is None:
+        script = request.app.state.catalog_cached = redis.register_script(_CACHED)
+    try:
+        version, body = await script(keys=[service.VERSION_KEY], args=["catalog:search:", query])
+    except RedisError:
+        return None, None
+    return (int(version) if version is not None else None), body
+
+
+async def search_fast(request: Request) -> Response:
+    """GET /search: the provider integration's public contract, answered from rhythm's data."""
+    params = request.query_params
+    try:
+        starts = service.parse_bound("starts_at", params.get("starts_at"))
+        ends = service.parse_bound("ends_at", params.get("ends_at"))
+    except InvalidSearch as exc:
+        return _search_error(str(exc))
+    if starts is not None and ends is not None and starts > ends:
+        return _search_error("starts_at is after ends_at")
+    query = f"{starts.isoformat() if starts else ''}|{ends.isoformat() if ends else ''}"
+    version, body = await _version_and_cached(request, query)
+    async with ReadSession(request.app.state.session_factory) as db:
+        if version is None:
+            version = await repository.current_version(await db())
+            await service.publish_version(request.app.state.redis, version)
+        key = service.search_key(version, starts, ends)
+        etag = service.etag_for(key)
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        if body is None:
+            text = service.search_body(await repository.search(await db(), starts, ends))
+            body = text.encode()
+            with contextlib.suppress(RedisError):
+                await request.app.state.redis.set(key, body, ex=service.CACHE_TTL)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@search_router.get(
+    "/search",
+    summary="Events by date range (the provider integration's public contract)",
+    description="No authentication. `starts_at` and `ends_at` are optional ISO date-times on "
+    "the provider's wall clock; a slot matches when it starts at or after `starts_at` and "
+    "ends at or before `ends_at`. Errors are 400 with `{error: {code, message}, data: null}`.",
+    responses={400: {"description": "A malformed parameter, or starts_at after ends_at."}},
+)
+async def search(
+    request: Request,
+    starts_at: Annotated[str | None, Query()] = None,
+    ends_at: Annotated[str | None, Query()] = None,
+) -> Response:
+    return await search_fast(request)
+
+
+@router.get("", responses=problem_doc(422), summary="The catalog, base events with slots and zones")
+async def events(
+    principal: CurrentUser,
+    db: DbSession,
+    request: Request,
+    starts_at: Annotated[str | None, Query()] = None,
+    ends_at: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    try:
+        starts = service.parse_bound("starts_at", starts_at)
+        ends = service.parse_bound("ends_at", ends_at)
+    except InvalidSearch as exc:
+        raise Unprocessable(str(exc), field="query.starts_at") from None
+    if starts is not None and ends is not None and starts > ends:
+        raise Unprocessable("starts_at is after ends_at", field="query.starts_at")
+    codec = request.app.state.cursor_codec
+    after = int(codec.decode("catalog-events", cursor)[0]) if cursor else None
+    found = await repository.base_events(db, starts, ends, after, limit + 1)
+    next_cursor = None
+    if len(found) > limit:
+        found = found[:limit]
+        next_cursor = codec.encode("catalog-events", [found[-1]["base_event_id"]])
+    return Response(
+        json.dumps({"data": found, "next_cursor": next_cursor}, default=_json_default),
+        media_type="application/json",
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("Only administrators may do this.")
+
+
+@admin_router.post("/sync", status_code=202, summary="Start a catalog sync now (admins)")
+async def start_sync(principal: CurrentUser, request: Request) -> Response:
+    _admin(principal)
+    app = create_job_app(request.app.state.resources.database_url)
+    async with app.open_async():
+        job_id = await app.configure_task("catalog:sync_feed").defer_async(timestamp=0)
+    return JSONResponse({"job_id": job_id}, status_code=202)
+
+
+@admin_router.get("/syncs", summary="Sync runs, latest first (admins)")
+async def list_syncs(
+    principal: CurrentUser,
+    db: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    _admin(principal)
+    rows = await repository.syncs(db, before, limit)
+    return Response(
+        json.dumps({"data": rows}, default=_json_default), media_type="application/json"
+    )

@@ -1,0 +1,352 @@
+"""Catalog rules: syncs of the provider's feed into rhythm's own data, with full history, and
+the searches that answer from that data whatever state the provider is in.
+
+A sync is recorded first (its own transaction), then the feed is fetched, parsed as a stream
+(catalog.feed) and applied in one transaction, chunk by chunk: base events and slots upserted,
+a version written for every slot that is new, changed or gone (zones are part of a slot's
+version, so every zone change is one too), and what this feed no longer lists marked so. Only
+base events that were online in at least one sync are searchable; they stay so, with their
+latest known values. A sync that changed anything bumps the catalog version, which keys the
+search cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rhythm.catalog import repository
+from rhythm.catalog.feed import BaseEvent, FeedError, Rejected, Slot, parse_feed
+from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
+from rhythm.db import commit
+
+log = structlog.get_logger("rhythm.catalog")
+
+SLOT_NAMESPACE = uuid.UUID("7d7c51f4-59a4-4a8e-9b63-0b8c3c1a2f10")
+CHUNK = 250
+MAX_ERRORS_KEPT = 1000
+VERSION_KEY = "catalog:version"
+CACHE_TTL = 3600
+
+
+def slot_id(base_event_id: int, event_id: int) -> uuid.UUID:
+    """The slot's id: the same for (base_event_id, event_id) in every sync."""
+    return uuid.uuid5(SLOT_NAMESPACE, f"{base_event_id}:{event_id}")
+
+
+def zone_rows(slot: Slot) -> list[dict[str, Any]]:
+    """The slot's zones with their identity: zone_id and its occurrence among equal ids (one
+    slot can list a zone_id twice, with other prices; both are kept)."""
+    seen: dict[int, int] = {}
+    rows = []
+    for zone in slot.zones:
+        ordinal = seen.get(zone.zone_id, 0)
+        seen[zone.zone_id] = ordinal + 1
+        rows.append(
+            {
+                "zone_id": zone.zone_id,
+                "ordinal": ordinal,
+                "name": zone.name,
+                "capacity": zone.capacity,
+                "price": str(zone.price),
+                "numbered": zone.numbered,
+            }
+        )
+    return rows
+
+
+def slot_state(base: BaseEvent, slot: Slot) -> dict[str, Any]:
+    return {
+        "base_event_id": base.base_event_id,
+        "event_id": slot.event_id,
+        "title": base.title,
+        "sell_mode": base.sell_mode,
+        "organizer_company_id": base.organizer_company_id,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "sell_from": slot.sell_from.isoformat() if slot.sell_from else None,
+        "sell_to": slot.sell_to.isoformat() if slot.sell_to else None,
+        "sold_out": slot.sold_out,
+        "zones": zone_rows(slot),
+    }
+
+
+@dataclass
+class Counts:
+    events_added: int = 0
+    events_changed: int = 0
+    events_removed: int = 0
+    zones_added: int = 0
+    zones_changed: int = 0
+    zones_removed: int = 0
+    rejected: int = 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return any(
+            (
+                self.events_added,
+                self.events_changed,
+                self.events_removed,
+                self.zones_added,
+                self.zones_changed,
+                self.zones_removed,
+            )
+        )
+
+
+def _zone_key(zone: dict[str, Any]) -> tuple[int, int]:
+    return zone["zone_id"], zone["ordinal"]
+
+
+def count_zone_changes(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], counts: Counts
+) -> None:
+    old = {_zone_key(z): z for z in before}
+    new = {_zone_key(z): z for z in after}
+    counts.zones_added += len(new.keys() - old.keys())
+    counts.zones_removed += len(old.keys() - new.keys())
+    counts.zones_changed += sum(1 for k in new.keys() & old.keys() if new[k] != old[k])
+
+
+@dataclass
+class Applied:
+    counts: Counts = field(default_factory=Counts)
+    errors: list[str] = field(default_factory=list)
+    seen_slots: set[uuid.UUID] = field(default_factory=set)
+    seen_bases: set[int] = field(default_factory=set)
+
+
+async def apply_feed(
+    session: AsyncSession, sync_id: int, items: Iterable[BaseEvent | Rejected], now: datetime
+) -> Applied:
+    """Apply a parsed feed in the session's transaction (not committed)."""
+    applied = Applied()
+    chunk: list[BaseEvent] = []
+    for item in items:
+        if isinstance(item, Rejected):
+            applied.counts.rejected += 1
+            message = f"base_event {item.base_event_id} event {item.event_id}: {item.reason}"
+            log.warning("catalog_event_rejected", detail=message)
+            if len(applied.errors) < MAX_ERRORS_KEPT:
+                applied.errors.append(message)
+            continue
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            await _apply_chunk(session, sync_id, chunk, now, applied)
+            chunk = []
+    if chunk:
+        await _apply_chunk(session, sync_id, chunk, now, applied)
+    gone = await repository.unlist_missing(
+        session, sync_id, list(applied.seen_slots), list(applied.seen_bases), now
+    )
+    applied.counts.events_removed += len(gone)
+    applied.counts.zones_removed += sum(zones for _, zones in gone)
+    return applied
+
+
+async def _apply_chunk(
+    session: AsyncSession, sync_id: int, bases: list[BaseEvent], now: datetime, applied: Applied
+) -> None:
+    await repository.upsert_base_events(session, bases, now)
+    applied.seen_bases.update(b.base_event_id for b in bases)
+    states = {
+        slot_id(base.base_event_id, slot.event_id): (base, slot, slot_state(base, slot))
+        for base in bases
+        for slot in base.slots
+    }
+    existing = await repository.slot_states(session, list(states))
+    versions: list[tuple[uuid.UUID, dict[str, Any]]] = []
+    for sid, (_, _, state) in states.items():
+        before = existing.get(sid)
+        if before is None or not before[1]:  # new, or listed again
+            applied.counts.events_added += 1
+            applied.counts.zones_added += len(state["zones"])
+            versions.append((sid, state))
+        elif before[0] != state:
+            applied.counts.events_changed += 1
+            count_zone_changes(before[0]["zones"], state["zones"], applied.counts)
+            versions.append((sid, state))
+    await repository.upsert_slots(session, [(sid, s) for sid, (_, _, s) in states.items()], now)
+    await repository.add_versions(session, sync_id, versions)
+    applied.seen_slots.update(states)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    sync_id: int
+    status: str
+    counts: dict[str, int]
+    errors: list[str]
+    catalog_version: int
+
+
+def _feed_items(body: IO[bytes]) -> Iterator[BaseEvent | Rejected]:
+    yield from parse_feed(body)
+
+
+async def sync(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: Redis | None,
+    *,
+    url: str | None = None,
+    path: Path | None = None,
+    max_bytes: int,
+) -> SyncResult:
+    """One sync run from the provider's URL or a file; recorded whatever happens."""
+    source = url or str(path)
+    async with session_factory() as session:
+        previous = await repository.last_validators(session) if url else (None, None)
+        sync_id = await repository.start_sync(session, source, utc())
+        await commit(session)
+    status, counts, errors, etag, modified = "failed", Counts(), [], None, None
+    version = 0
+    try:
+        if url is not None:
+            fetched = await fetch(
+                url, max_bytes=max_bytes, etag=previous[0], last_modified=previous[1]
+            )
+            etag, modified = fetched.etag, fetched.last_modified
+            body = fetched.body
+        else:
+            assert path is not None
+            body = _open_feed_file(path, max_bytes)
+        if body is None:
+            status = "unchanged"
+        else:
+            with body:
+                async with session_factory() as session:
+                    applied = await apply_feed(session, sync_id, _feed_items(body), utc())
+                    counts, errors = applied.counts, applied.errors
+                    version = await repository.current_version(session)
+                    if counts.changed_anything:
+                        version += 1
+                    await repository.finish_sync(
+                        session,
+                        sync_id,
+                        "succeeded",
+                        counts.__dict__,
+                        errors,
+                        etag,
+                        modified,
+                        version,
+                        utc(),
+                    )
+                    await commit(session)
+            status = "succeeded"
+    except (FeedError, ProviderRefused, ProviderUnavailable) as exc:
+        errors = [*errors, str(exc)]
+        log.warning("catalog_sync_failed", sync_id=sync_id, error=str(exc))
+        if isinstance(exc, ProviderUnavailable):
+            await _record(session_factory, sync_id, "failed", counts, errors, None, None)
+            raise
+    if status != "succeeded":
+        version = await _record(
+            session_factory,
+            sync_id,
+            status,
+            counts,
+            errors,
+            etag if status == "unchanged" else None,
+            modified if status == "unchanged" else None,
+        )
+    if status == "succeeded" and redis is not None:
+        await publish_version(redis, version)
+    return SyncResult(sync_id, status, counts.__dict__, errors, version)
+
+
+async def _record(
+    session_factory: async_sessionmaker[AsyncSession],
+    sync_id: int,
+    status: str,
+    counts: Counts,
+    errors: list[str],
+    etag: str | None,
+    modified: str | None,
+) -> int:
+    async with session_factory() as session:
+        version = await repository.current_version(session)
+        await repository.finish_sync(
+            session, sync_id, status, counts.__dict__, errors, etag, modified, version, utc()
+        )
+        await commit(session)
+    return version
+
+
+def _open_feed_file(path: Path, max_bytes: int) -> IO[bytes]:
+    if path.stat().st_size > max_bytes:
+        raise ProviderRefused(f"{path} is over {max_bytes} bytes")
+    return path.open("rb")
+
+
+def utc() -> datetime:
+    return datetime.now(UTC)
+
+
+async def publish_version(redis: Redis, version: int) -> None:
+    try:
+        await redis.set(VERSION_KEY, version)
+    except RedisError as exc:
+        log.warning("catalog_cache_unavailable", error=str(exc))
+
+
+# Search
+
+
+class InvalidSearch(ValueError):
+    pass
+
+
+def parse_bound(name: str, value: str | None) -> datetime | None:
+    """A search bound: an ISO date-time or date, read on the provider's wall clock."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time())
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidSearch(f"{name} is not an ISO 8601 date-time: {value!r}") from None
+    return parsed.replace(tzinfo=None)
+
+
+def search_key(version: int, starts: datetime | None, ends: datetime | None) -> str:
+    query = f"{starts.isoformat() if starts else ''}|{ends.isoformat() if ends else ''}"
+    return f"catalog:search:{version}:{query}"
+
+
+def etag_for(key: str) -> str:
+    return '"' + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20] + '"'
+
+
+def search_body(rows: list[repository.SlotRow]) -> str:
+    events = [
+        {
+            "id": str(r.id),
+            "title": r.title,
+            "start_date": r.starts_at.date().isoformat(),
+            "start_time": r.starts_at.time().isoformat(),
+            "end_date": r.ends_at.date().isoformat(),
+            "end_time": r.ends_at.time().isoformat(),
+            "min_price": _number(r.min_price),
+            "max_price": _number(r.max_price),
+        }
+        for r in rows
+    ]
+    return json.dumps({"data": {"events": events}, "error": None}, separators=(",", ":"))
+
+
+def _number(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None

@@ -1,0 +1,43 @@
+"""The scheduled catalog sync."""
+
+from __future__ import annotations
+
+import structlog
+from procrastinate import Blueprint, JobContext, RetryStrategy
+
+from rhythm.catalog import service
+from rhythm.catalog.provider import ProviderUnavailable
+from rhythm.config import get_settings
+from rhythm.resources import resources_of
+
+blueprint = Blueprint()
+log = structlog.get_logger("rhythm.catalog.tasks")
+_said_disabled = False
+
+
+@blueprint.periodic(cron=get_settings().catalog_sync_cron, periodic_id="catalog")
+@blueprint.task(
+    name="sync_feed",
+    pass_context=True,
+    queue="catalog",
+    # A provider down or hanging: retried with backoff (2, 4, 8, 16 s), by procrastinate.
+    retry=RetryStrategy(max_attempts=4, exponential_wait=2, retry_exceptions={ProviderUnavailable}),
+)
+async def sync_feed(context: JobContext, timestamp: int) -> str:
+    """Sync the provider's feed; periodic jobs fire once per interval across all workers."""
+    global _said_disabled
+    resources = resources_of(context)
+    settings = resources.settings
+    if not settings.catalog_provider_url:
+        if not _said_disabled:
+            log.info("catalog_sync_disabled", reason="RHYTHM_CATALOG_PROVIDER_URL is not set")
+            _said_disabled = True
+        return "disabled"
+    result = await service.sync(
+        resources.session_factory,
+        resources.redis,
+        url=settings.catalog_provider_url,
+        max_bytes=settings.catalog_max_bytes,
+    )
+    log.info("catalog_synced", sync_id=result.sync_id, status=result.status, **result.counts)
+    return result.status
