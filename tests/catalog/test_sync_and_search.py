@@ -17,7 +17,7 @@ from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
 from tests.factories import create_user, problem
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "catalog"
+SAMPLES = Path(__file__).resolve().parent / "samples"  # the provider's real responses
 FILES = [SAMPLES / f"provider_response_{i}.xml" for i in (1, 2, 3)]
 MAX = 10 * 1024 * 1024
 
