@@ -12,13 +12,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import focus_scenario, platform_scenario, sleep_scenario, usage_scenario
+from bench import (
+    catalog_scenario,
+    focus_scenario,
+    platform_scenario,
+    sleep_scenario,
+    usage_scenario,
+)
 
 SCENARIOS = {
     "platform": platform_scenario.run,
     "sleep": sleep_scenario.run,
     "focus": focus_scenario.run,
     "usage": usage_scenario.run,
+    "catalog": catalog_scenario.run,
 }
 
 

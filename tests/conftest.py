@@ -149,9 +149,9 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     app: FastAPI = request.getfixturevalue("app")
     async with app.state.engine.begin() as conn:
-        await conn.execute(text(
-                "TRUNCATE users, procrastinate_jobs, catalog_base_events, catalog_syncs CASCADE"
-            ))
+        await conn.execute(
+            text("TRUNCATE users, procrastinate_jobs, catalog_base_events, catalog_syncs CASCADE")
+        )
     await app.state.redis.flushdb()
 
 

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
 from rhythm.api import FastLane, include_api
+from rhythm.catalog.search_cache import SearchCache
 from rhythm.config import Settings, get_settings
 from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
 from rhythm.focus.service import SessionWriter
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
         state.focus_standings = Standings(resources.redis)
         state.heartbeat_writer = HeartbeatWriter(resources.session_factory)
+        state.search_cache = SearchCache(resources.redis, resources.session_factory)
+        version_feed = asyncio.create_task(state.search_cache.follow())
         state.focus_writer = SessionWriter(
             resources.session_factory, state.focus_standings, settings.focus_qualify_minutes
         )
@@ -92,9 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            touch_writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await touch_writer
+            for task in (touch_writer, version_feed):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await resources.close()
 
     app = RhythmApp(

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
 from rhythm.catalog import repository, service
+from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
 from rhythm.db import DbSession, ReadSession
 from rhythm.errors import RhythmError, Unprocessable, problem_doc
@@ -24,13 +25,6 @@ router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401
 admin_router = APIRouter(prefix="/admin/catalog", tags=["admin"], responses=problem_doc(401, 403))
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
-
-# One call: the catalog version and, under it, the cached answer of the query.
-_CACHED = """
-local version = redis.call('GET', KEYS[1])
-if not version then return {false, false} end
-return {version, redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])}
-"""
 
 
 class Forbidden(RhythmError):
@@ -46,20 +40,9 @@ def _search_error(message: str) -> Response:
     )
 
 
-async def _version_and_cached(request: Request, query: str) -> tuple[int | None, bytes | None]:
-    redis = request.app.state.redis
-    script = getattr(request.app.state, "catalog_cached", None)
-    if script is None:
-        script = request.app.state.catalog_cached = redis.register_script(_CACHED)
-    try:
-        version, body = await script(keys=[service.VERSION_KEY], args=["catalog:search:", query])
-    except RedisError:
-        return None, None
-    return (int(version) if version is not None else None), body
-
-
 async def search_fast(request: Request) -> Response:
-    """GET /search: the provider integration's public contract, answered from rhythm's data."""
+    """GET /search: the provider integration's public contract, answered from rhythm's data:
+    this process's memory, else Redis, else PostgreSQL (search_cache)."""
     params = request.query_params
     try:
         starts = service.parse_bound("starts_at", params.get("starts_at"))
@@ -68,22 +51,25 @@ async def search_fast(request: Request) -> Response:
         return _search_error(str(exc))
     if starts is not None and ends is not None and starts > ends:
         return _search_error("starts_at is after ends_at")
-    query = f"{starts.isoformat() if starts else ''}|{ends.isoformat() if ends else ''}"
-    version, body = await _version_and_cached(request, query)
-    async with ReadSession(request.app.state.session_factory) as db:
-        if version is None:
-            version = await repository.current_version(await db())
-            await service.publish_version(request.app.state.redis, version)
-        key = service.search_key(version, starts, ends)
-        etag = service.etag_for(key)
-        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
+    cache: SearchCache = request.app.state.search_cache
+    version = cache.version if cache.version is not None else await cache.load_version()
+    key = service.search_key(version, starts, ends)
+    etag = service.etag_for(key)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    body = cache.get(version, key)
+    if body is None:
+        redis = request.app.state.redis
+        with contextlib.suppress(RedisError):
+            body = await redis.get(key)
         if body is None:
-            text = service.search_body(await repository.search(await db(), starts, ends))
-            body = text.encode()
+            async with ReadSession(request.app.state.session_factory) as db:
+                rows = await repository.search(await db(), starts, ends)
+            body = service.search_body(rows).encode()
             with contextlib.suppress(RedisError):
-                await request.app.state.redis.set(key, body, ex=service.CACHE_TTL)
+                await redis.set(key, body, ex=service.CACHE_TTL)
+        cache.put(version, key, body)
     return Response(body, media_type="application/json", headers=headers)
 
 

@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.catalog import repository
+from rhythm.catalog import repository, search_cache
 from rhythm.catalog.feed import BaseEvent, FeedError, Rejected, Slot, parse_feed
 from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
 from rhythm.db import commit
@@ -37,7 +37,6 @@ log = structlog.get_logger("rhythm.catalog")
 SLOT_NAMESPACE = uuid.UUID("7d7c51f4-59a4-4a8e-9b63-0b8c3c1a2f10")
 CHUNK = 250
 MAX_ERRORS_KEPT = 1000
-VERSION_KEY = "catalog:version"
 CACHE_TTL = 3600
 
 
@@ -232,7 +231,7 @@ async def sync(
                     counts, errors = applied.counts, applied.errors
                     version = await repository.current_version(session)
                     if counts.changed_anything:
-                        version += 1
+                        version = sync_id  # ids are never reused: neither are versions
                     await repository.finish_sync(
                         session,
                         sync_id,
@@ -296,8 +295,9 @@ def utc() -> datetime:
 
 
 async def publish_version(redis: Redis, version: int) -> None:
+    """Tell every API process (search_cache); without Redis they poll PostgreSQL."""
     try:
-        await redis.set(VERSION_KEY, version)
+        await search_cache.publish(redis, version)
     except RedisError as exc:
         log.warning("catalog_cache_unavailable", error=str(exc))
 
