@@ -120,6 +120,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# Routes whose contract has its own error body (the provider integration's public search).
+OWN_ERROR_FORMAT = {"/search"}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, with error responses declared as application/problem+json."""
     if app.openapi_schema:
@@ -128,7 +132,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     problem = {"$ref": "#/components/schemas/Problem"}
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
+        if path in OWN_ERROR_FORMAT:
+            continue
         for operation in path_item.values():
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:

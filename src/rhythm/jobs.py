@@ -23,26 +23,24 @@ BLUEPRINTS = {
 }
 
 
-# Tasks are registered once per process; each database gets a copy with its own connector.
+# Tasks are registered once per process, on one app: each task keeps a link to its app, so the
+# periodic deferrer and retries must run on that very app (a copy made by the deprecated
+# `with_connector` left the schedules on an app that was never opened: nothing periodic ran).
 _tasks = procrastinate.App(connector=procrastinate.PsycopgConnector())
 for _namespace, _blueprint in BLUEPRINTS.items():
     _tasks.add_tasks_from(_blueprint, namespace=_namespace)
 
 
-def create_job_app(database_url: str) -> procrastinate.App:
-    connector = procrastinate.PsycopgConnector(
-        conninfo=libpq_url(database_url), min_size=1, max_size=4
-    )
-    app: procrastinate.App = _tasks.with_connector(connector)
-    return app
+def _connector(database_url: str) -> procrastinate.PsycopgConnector:
+    return procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
 
 
 async def run_worker(resources: Resources, **options: Any) -> None:
     """Run jobs and the periodic schedules until cancelled."""
-    app = create_job_app(resources.database_url)
-    async with app.open_async():
-        await app.run_worker_async(
-            additional_context={"resources": resources},
-            install_signal_handlers=False,
-            **options,
-        )
+    with _tasks.replace_connector(_connector(resources.database_url)) as app:
+        async with app.open_async():
+            await app.run_worker_async(
+                additional_context={"resources": resources},
+                install_signal_handlers=False,
+                **options,
+            )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
@@ -16,9 +17,9 @@ from rhythm.catalog import repository, service
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
 from rhythm.db import DbSession, ReadSession
-from rhythm.errors import RhythmError, Unprocessable, problem_doc
+from rhythm.errors import NotFound, RhythmError, Unprocessable, problem_doc
 from rhythm.identity.auth import CurrentUser, Principal
-from rhythm.jobs import create_job_app
+from rhythm.queue import defer
 
 search_router = APIRouter(tags=["catalog"])
 router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401, 429))
@@ -73,13 +74,50 @@ async def search_fast(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
+class SearchEvent(BaseModel):
+    id: str
+    title: str
+    start_date: str
+    start_time: str
+    end_date: str
+    end_time: str
+    min_price: float | None
+    max_price: float | None
+
+
+class SearchData(BaseModel):
+    events: list[SearchEvent]
+
+
+class SearchAnswer(BaseModel):
+    data: SearchData
+    error: None
+
+
+class SearchErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class SearchError(BaseModel):
+    error: SearchErrorDetail
+    data: None
+
+
 @search_router.get(
     "/search",
     summary="Events by date range (the provider integration's public contract)",
     description="No authentication. `starts_at` and `ends_at` are optional ISO date-times on "
     "the provider's wall clock; a slot matches when it starts at or after `starts_at` and "
     "ends at or before `ends_at`. Errors are 400 with `{error: {code, message}, data: null}`.",
-    responses={400: {"description": "A malformed parameter, or starts_at after ends_at."}},
+    response_model=SearchAnswer,
+    responses={
+        304: {"description": "Not modified since the ETag sent in If-None-Match."},
+        400: {
+            "model": SearchError,
+            "description": "A malformed parameter, or starts_at after ends_at.",
+        },
+    },
 )
 async def search(
     request: Request,
@@ -130,12 +168,16 @@ def _admin(principal: Principal) -> None:
         raise Forbidden("Only administrators may do this.")
 
 
-@admin_router.post("/sync", status_code=202, summary="Start a catalog sync now (admins)")
-async def start_sync(principal: CurrentUser, request: Request) -> Response:
+@admin_router.post(
+    "/sync",
+    status_code=202,
+    summary="Start a catalog sync now (admins)",
+    description="Queues the sync job (the same task as the schedule, with its retries); the "
+    "run appears in `GET /api/v1/admin/catalog/syncs`.",
+)
+async def start_sync(principal: CurrentUser, db: DbSession) -> Response:
     _admin(principal)
-    app = create_job_app(request.app.state.resources.database_url)
-    async with app.open_async():
-        job_id = await app.configure_task("catalog:sync_feed").defer_async(timestamp=0)
+    job_id = await defer(db, "catalog:sync_feed", queue="catalog", timestamp=0)
     return JSONResponse({"job_id": job_id}, status_code=202)
 
 
@@ -151,3 +193,24 @@ async def list_syncs(
     return Response(
         json.dumps({"data": rows}, default=_json_default), media_type="application/json"
     )
+
+
+@admin_router.get(
+    "/syncs/{sync_id}/slots",
+    responses=problem_doc(404),
+    summary="Every slot as it stood after a past sync, zones included (admins)",
+)
+async def slots_at(principal: CurrentUser, db: DbSession, sync_id: int) -> Response:
+    _admin(principal)
+    if not await repository.sync_exists(db, sync_id):
+        raise SyncNotFound(f"No sync {sync_id}.")
+    states = await repository.state_at(db, sync_id)
+    states.sort(key=lambda s: (s["starts_at"], s["base_event_id"], s["event_id"]))
+    return Response(
+        json.dumps({"sync_id": sync_id, "slots": states}), media_type="application/json"
+    )
+
+
+class SyncNotFound(NotFound):
+    slug = "sync-not-found"
+    title = "Sync not found"

@@ -281,3 +281,8 @@ async def base_events(
         limit,
     )
     return [{**dict(r), "slots": json.loads(r["slots"])} for r in rows]
+
+
+async def sync_exists(session: AsyncSession, sync_id: int) -> bool:
+    driver = await driver_connection(session)
+    return bool(await driver.fetchval("SELECT 1 FROM catalog_syncs WHERE id = $1", sync_id))
