@@ -30,7 +30,7 @@ async def sync_feed(context: JobContext, timestamp: int) -> str:
     settings = resources.settings
     if not settings.catalog_provider_url:
         if not _said_disabled:
-            log.info("catalog_sync_disabled", reason="RHYTHM_CATALOG_PROVIDER_URL is not set")
+            log.warning("catalog_sync_disabled", reason="RHYTHM_CATALOG_PROVIDER_URL is not set")
             _said_disabled = True
         return "disabled"
     result = await service.sync(
