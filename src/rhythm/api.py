@@ -17,7 +17,7 @@ from rhythm.identity.endpoints import auth_router, me_fast, users_router
 from rhythm.sleep.endpoints import following_fast
 from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router
-from rhythm.usage.endpoints import aw_router, heartbeat_fast
+from rhythm.usage.endpoints import aw_heartbeat_fast, aw_router, heartbeat_fast
 from rhythm.usage.endpoints import router as usage_router
 
 API_PREFIX = "/api/v1"
@@ -44,6 +44,7 @@ FAST_ROUTES = [
     ("GET", API_PREFIX + "/sleep/following", following_fast),
     ("GET", API_PREFIX + "/users/{user_id}/streak", streak_fast),
     ("POST", API_PREFIX + "/usage/heartbeats", heartbeat_fast),
+    ("POST", "/api/0/buckets/{bucket_id}/heartbeat", aw_heartbeat_fast),
     ("GET", "/search", search_fast),
 ]
 

@@ -335,3 +335,28 @@ async def test_two_processes_creating_one_source_at_once(app, settings) -> None:
         async with client_for(first) as a:
             found = await intervals(a, user)
         assert {i["source"] for i in found} == {f"device-{r}" for r in range(5)}
+
+
+async def test_activitywatch_heartbeat_rejects_bad_input(app, client: AsyncClient) -> None:
+    user = await create_user(app)
+    key = await api_key(client, user)
+    headers = {"Authorization": f"Bearer {key}"}
+    bucket = {"client": "w", "type": "currentwindow", "hostname": "h"}
+    assert (await client.post("/api/0/buckets/b", json=bucket, headers=headers)).status_code == 200
+    url = "/api/0/buckets/b/heartbeat"
+    event = {"timestamp": T0.isoformat(), "duration": 0, "data": {"app": "x"}}
+    for pulsetime in ("abc", "-1", "86401"):
+        problem(
+            await client.post(url, params={"pulsetime": pulsetime}, json=event, headers=headers),
+            422,
+        )
+    problem(await client.post(url, params={"pulsetime": 5}, content=b"{", headers=headers), 422)
+    problem(
+        await client.post(
+            url, params={"pulsetime": 5}, json={**event, "duration": -1}, headers=headers
+        ),
+        422,
+    )
+    problem(await client.post(url, params={"pulsetime": 5}, json=event), 401)
+    ok = await client.post(url, params={"pulsetime": 5}, json=event, headers=headers)
+    assert ok.status_code == 200 and ok.json()["data"] == {"app": "x"}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from rhythm import __version__
 from rhythm.db import DbSession
 from rhythm.errors import RhythmError, Unprocessable, parse_body, problem_doc
-from rhythm.identity.auth import ApiKeyUser, CurrentUser, current_user
+from rhythm.identity.auth import ApiKeyUser, CurrentUser, api_key_user, current_user
 from rhythm.pagination import Page, PageParams
 from rhythm.schemas import IsoDate, IsoDatetime
 from rhythm.timezones import TimeZoneName
@@ -255,6 +255,34 @@ async def aw_delete_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession)
     return _json({})
 
 
+async def aw_heartbeat_fast(request: Request) -> Response:
+    """POST /api/0/buckets/{bucket_id}/heartbeat on the fast lane (api.FastLane): every watcher
+    sends one every few seconds. `aw_heartbeat` below declares it for OpenAPI."""
+    principal = await api_key_user(request)
+    raw = request.query_params.get("pulsetime")
+    if raw is None:
+        raise MissingPulsetime("The pulsetime query parameter is required.")
+    try:
+        pulsetime = float(raw)
+    except ValueError:
+        raise Unprocessable("pulsetime must be a number", field="query.pulsetime") from None
+    if not 0 <= pulsetime <= MAX_PULSETIME:
+        raise Unprocessable(
+            f"pulsetime must be between 0 and {MAX_PULSETIME}", field="query.pulsetime"
+        )
+    body = parse_body(AwEventIn, await request.body())
+    bucket_id = request.path_params["bucket_id"]
+    start = body.timestamp
+    event = Event(start, start + timedelta(seconds=body.duration), body.data)
+    result = await _writer(request).deliver(
+        Delivery(principal.id, [Heartbeat(bucket_id, event, pulsetime)], False)
+    )
+    return _json(service.event_json(result or event))
+
+
+MAX_PULSETIME = 86_400
+
+
 @aw_router.post(
     "/buckets/{bucket_id}/heartbeat",
     responses=problem_doc(400, 404, 422),
@@ -265,16 +293,9 @@ async def aw_heartbeat(
     body: AwEventIn,
     principal: ApiKeyUser,
     request: Request,
-    pulsetime: Annotated[float | None, Query(ge=0, le=86_400)] = None,
+    pulsetime: Annotated[float | None, Query(ge=0, le=MAX_PULSETIME)] = None,
 ) -> Response:
-    if pulsetime is None:
-        raise MissingPulsetime("The pulsetime query parameter is required.")
-    start = body.timestamp
-    event = Event(start, start + timedelta(seconds=body.duration), body.data)
-    result = await _writer(request).deliver(
-        Delivery(principal.id, [Heartbeat(bucket_id, event, pulsetime)], False)
-    )
-    return _json(service.event_json(result or event))
+    return await aw_heartbeat_fast(request)
 
 
 @aw_router.post(
