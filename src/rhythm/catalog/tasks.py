@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import structlog
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
 from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
-from rhythm.config import get_settings
+from rhythm.config import Settings
 from rhythm.resources import resources_of
 
 blueprint = Blueprint()
@@ -15,7 +17,14 @@ log = structlog.get_logger("rhythm.catalog.tasks")
 _said_disabled = False
 
 
-@blueprint.periodic(cron=get_settings().catalog_sync_cron, periodic_id="catalog")
+# Read when the task module is imported (procrastinate needs the schedule then); the variable is
+# the same as Settings.catalog_sync_cron, read without building the whole Settings here.
+SYNC_CRON = (
+    os.environ.get("RHYTHM_CATALOG_SYNC_CRON") or Settings.model_fields["catalog_sync_cron"].default
+)
+
+
+@blueprint.periodic(cron=SYNC_CRON, periodic_id="catalog")
 @blueprint.task(
     name="sync_feed",
     pass_context=True,
