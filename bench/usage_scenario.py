@@ -16,6 +16,8 @@ commit, so every counted heartbeat is durable.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import random
@@ -215,11 +217,9 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
             granian("rhythm.app:create_app", env) as api,
             run_aw_server(aw_python, testing=False) as aw,
         ):
-            import asyncio
-
             asyncio.run(warm(api, tokens, users))
             key = aw_key(api, tokens[0])
-            basic = "Basic " + __import__("base64").b64encode(f"{key}:".encode()).decode()
+            basic = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
             create_aw_buckets(api, (key, ""))
             create_aw_buckets(aw, None)
             now = int(time.time())

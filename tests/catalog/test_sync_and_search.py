@@ -207,7 +207,7 @@ async def test_fake_provider_sequence_failures_and_conditional_get(
         assert isinstance(await run(url), str)  # 500: left to the task's retries
         # The hang and the truncated feed fail; search keeps answering the same.
         started = time.monotonic()
-        result = await run_with_timeout(app, url)
+        result = await run_with_timeout(url)
         assert isinstance(result, str) and time.monotonic() - started < 10
         truncated = await run(url)
         assert isinstance(truncated, service.SyncResult) and truncated.status == "failed"
@@ -219,7 +219,7 @@ async def test_fake_provider_sequence_failures_and_conditional_get(
         assert isinstance(last, service.SyncResult) and last.status == "succeeded"
 
 
-async def run_with_timeout(app, url: str) -> service.SyncResult | str:  # type: ignore[no-untyped-def]
+async def run_with_timeout(url: str) -> str:
     from rhythm.catalog import provider as provider_module
 
     try:

@@ -108,16 +108,12 @@ async def slot_states(
     return {r["id"]: (json.loads(r["state"]), r["currently_listed"]) for r in rows}
 
 
-def _price(value: str) -> Decimal:
-    return Decimal(value)
-
-
 async def upsert_slots(
     session: AsyncSession, slots: Sequence[tuple[uuid.UUID, dict[str, Any]]], now: datetime
 ) -> None:
     columns: list[list[Any]] = [[] for _ in range(11)]
     for sid, s in slots:
-        prices = [_price(z["price"]) for z in s["zones"]]
+        prices = [Decimal(z["price"]) for z in s["zones"]]
         values = [
             sid,
             s["base_event_id"],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -192,10 +192,6 @@ class SyncResult:
     catalog_version: int
 
 
-def _feed_items(body: IO[bytes]) -> Iterator[BaseEvent | Rejected]:
-    yield from parse_feed(body)
-
-
 async def sync(
     session_factory: async_sessionmaker[AsyncSession],
     redis: Redis | None,
@@ -227,7 +223,7 @@ async def sync(
         else:
             with body:
                 async with session_factory() as session:
-                    applied = await apply_feed(session, sync_id, _feed_items(body), utc())
+                    applied = await apply_feed(session, sync_id, parse_feed(body), utc())
                     counts, errors = applied.counts, applied.errors
                     version = await repository.current_version(session)
                     if counts.changed_anything:

@@ -250,12 +250,12 @@ async def _replace_standings(
         for user_id, version in versions.items()
     ]
     try:
-        await standings.invalidate_many(versions)
+        await standings.invalidate(versions)
     except RedisError as exc:
         log.warning("focus_cache_unavailable", error=str(exc))
 
     async def store() -> None:
-        await standings.store_many(entries)
+        await standings.store(entries)
 
     after_commit(session, store)
 
@@ -350,7 +350,7 @@ async def standings_of(
         for user_id, (standing, recent) in rebuilt.items():
             found[user_id] = (standing, {d: m for d, m in recent if first <= d <= last})
         try:
-            await standings.store_many(
+            await standings.store(
                 [(user_id, standing, recent) for user_id, (standing, recent) in rebuilt.items()]
             )
         except RedisError as exc:
@@ -486,7 +486,6 @@ async def leaderboard(
     by user id."""
     week = current_week(viewer.timezone)
     kind = f"focus-leaderboard:{by}:{week.name}"
-    page.position(kind)  # a foreign cursor is refused before any work
     users = [viewer.id, *await social_service.followee_ids(await db(), viewer.id)]
     found = await standings_of(
         db, standings, auth_cache, users, week.start, week.end, threshold_minutes

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from rhythm.focus.streaks import Anchor
 
@@ -122,48 +123,38 @@ class Standings:
         self._store = redis.register_script(_STORE)
         self._read = redis.register_script(_READ)
 
-    async def invalidate(self, user_id: uuid.UUID, version: int) -> None:
-        await self._invalidate(
-            keys=[standing_key(user_id), days_key(user_id), floor_key(user_id)],
-            args=[version, FLOOR_TTL],
+    async def invalidate(self, versions: dict[uuid.UUID, int]) -> None:
+        """Raise each user's floor to the version about to commit and drop the standing."""
+        await self._call_all(
+            self._invalidate,
+            [
+                ([standing_key(u), days_key(u), floor_key(u)], [version, FLOOR_TTL])
+                for u, version in versions.items()
+            ],
         )
 
-    async def invalidate_many(self, versions: dict[uuid.UUID, int]) -> None:
-        if len(versions) == 1:
-            ((user_id, version),) = versions.items()
-            await self.invalidate(user_id, version)
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id, version in versions.items():
-                await self._invalidate(
-                    keys=[standing_key(user_id), days_key(user_id), floor_key(user_id)],
-                    args=[version, FLOOR_TTL],
-                    client=pipe,
-                )
-            await pipe.execute()
-
     async def store(
-        self, standing: Standing, user_id: uuid.UUID, days: Sequence[tuple[date, int]]
-    ) -> bool:
-        """Store a standing with the user's daily totals (those before `since` are left out),
-        unless a newer one is stored or announced."""
-        keys, args = _store_call(standing, user_id, days)
-        stored = await self._store(keys=keys, args=args)
-        return bool(stored)
-
-    async def store_many(
         self, entries: Sequence[tuple[uuid.UUID, Standing, Sequence[tuple[date, int]]]]
     ) -> None:
-        if not entries:
+        """Store standings with the users' daily totals (those before `since` are left out),
+        each unless a newer one is stored or announced."""
+        await self._call_all(
+            self._store, [_store_call(standing, u, days) for u, standing, days in entries]
+        )
+
+    async def _call_all(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
+    ) -> None:
+        """One script call per (keys, args): alone when there is one, else in one pipeline."""
+        if not calls:
             return
-        if len(entries) == 1:
-            ((user_id, standing, days),) = entries
-            await self.store(standing, user_id, days)
+        if len(calls) == 1:
+            ((keys, args),) = calls
+            await script(keys=keys, args=args)
             return
         async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id, standing, days in entries:
-                keys, args = _store_call(standing, user_id, days)
-                await self._store(keys=keys, args=args, client=pipe)
+            for keys, args in calls:
+                await script(keys=keys, args=args, client=pipe)
             await pipe.execute()
 
     async def read(

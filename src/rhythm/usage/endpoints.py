@@ -65,9 +65,8 @@ async def heartbeat_fast(request: Request) -> Response:
     responses=problem_doc(422),
     summary="Send one heartbeat (answered once it is durably merged)",
 )
-async def heartbeat(body: HeartbeatIn, principal: CurrentUser, request: Request) -> Accepted:
-    await _writer(request).deliver(Delivery(principal.id, [_heartbeat(body)], True))
-    return Accepted(accepted=1)
+async def heartbeat(body: HeartbeatIn, principal: CurrentUser, request: Request) -> Response:
+    return await heartbeat_fast(request)
 
 
 @router.post(
@@ -255,6 +254,9 @@ async def aw_delete_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession)
     return _json({})
 
 
+MAX_PULSETIME = 86_400
+
+
 async def aw_heartbeat_fast(request: Request) -> Response:
     """POST /api/0/buckets/{bucket_id}/heartbeat on the fast lane (api.FastLane): every watcher
     sends one every few seconds. `aw_heartbeat` below declares it for OpenAPI."""
@@ -278,9 +280,6 @@ async def aw_heartbeat_fast(request: Request) -> Response:
         Delivery(principal.id, [Heartbeat(bucket_id, event, pulsetime)], False)
     )
     return _json(service.event_json(result or event))
-
-
-MAX_PULSETIME = 86_400
 
 
 @aw_router.post(
