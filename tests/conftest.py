@@ -62,7 +62,9 @@ def _worker_index(worker_id: str) -> int:
 @pytest.fixture(scope="session")
 def database_url(worker_id: str) -> Iterator[str]:
     server = os.environ["RHYTHM_TEST_DATABASE_URL"]
-    name = f"rhythm_test_{worker_id}"
+    # RHYTHM_TEST_NAMESPACE keeps two test runs on one server apart (one checkout each).
+    namespace = os.environ.get("RHYTHM_TEST_NAMESPACE", "")
+    name = f"rhythm_test_{namespace + '_' if namespace else ''}{worker_id}"
     admin = libpq_url(server)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(
