@@ -15,6 +15,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import DateTime, case, func, literal_column, null
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
 from rhythm.timeutil import InvalidWeek, parse_week
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,10 +93,29 @@ def clamp_instant(value: datetime) -> datetime:
 
 
 def clamp_sql(column: str) -> str:
-    """SQL reading a timestamptz column clamped into the window (±infinity and dates Python
-    cannot represent included): for select lists, never for WHERE or ORDER BY, which keep
-    their indexes."""
+    """SQL reading a NOT NULL timestamptz column clamped into the window (±infinity and dates
+    Python cannot represent included): for select lists, never for WHERE or ORDER BY, which
+    keep their indexes."""
     return (
         f"least(greatest({column}, '{EPOCH.isoformat()}'::timestamptz),"
         f" '{END_OF_WINDOW.isoformat()}'::timestamptz)"
     )
+
+
+class StoredInstant(TypeDecorator[datetime]):
+    """timestamptz read clamped into the window: in SQL wherever the column is selected (a
+    value Python cannot represent, year 20000, never reaches the driver), and in Python for
+    what SQL returns unclamped (an aggregate such as max() at ±infinity)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def column_expression(self, column: ColumnElement[datetime]) -> ColumnElement[datetime]:
+        low = literal_column(f"'{EPOCH.isoformat()}'::timestamptz", self)
+        high = literal_column(f"'{END_OF_WINDOW.isoformat()}'::timestamptz", self)
+        # least() and greatest() skip NULLs: an open night's NULL wake_at must stay NULL.
+        clamped = func.least(func.greatest(column, low), high, type_=self)
+        return case((column.is_(None), null()), else_=clamped)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else clamp_instant(value)
