@@ -107,8 +107,12 @@ async def focus_days(
     principal: CurrentUser,
     db: DbSession,
     request: Request,
-    first: Annotated[IsoDate, Query(alias="from", description="First date, inclusive.")],
-    last: Annotated[IsoDate, Query(alias="to", description="Last date, inclusive.")],
+    first: Annotated[
+        IsoDate, Query(alias="from", description="First date, inclusive, 1970-01-01 to 2199-12-31.")
+    ],
+    last: Annotated[
+        IsoDate, Query(alias="to", description="Last date, inclusive, 1970-01-01 to 2199-12-31.")
+    ],
 ) -> list[FocusDayOut]:
     return await service.focus_days(db, principal, first, last, _threshold(request))
 

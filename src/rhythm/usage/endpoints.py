@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from pydantic import Field, TypeAdapter
 
 from rhythm import __version__
+from rhythm.bounds import DATE_WINDOW, INSTANT_WINDOW
 from rhythm.db import DbSession
 from rhythm.errors import RhythmError, Unprocessable, parse_body, problem_doc
 from rhythm.identity.auth import ApiKeyUser, CurrentUser, api_key_user, current_user
@@ -40,6 +41,8 @@ router = APIRouter(prefix="/usage", tags=["usage"], responses=problem_doc(401, 4
 aw_router = APIRouter(prefix="/api/0", tags=["activitywatch"], responses=problem_doc(401, 429))
 
 MAX_PULSETIME = 86_400
+_DATE = f"YYYY-MM-DD, {DATE_WINDOW}."
+_INSTANT = f"ISO 8601 with an offset, {INSTANT_WINDOW}."
 BucketId = Annotated[
     Name, Path(description="The bucket's id: 1 to 256 characters, no control characters.")
 ]
@@ -117,9 +120,9 @@ def _items(usage: service.DayUsage) -> list[UsageItem]:
 async def report(
     principal: CurrentUser,
     db: DbSession,
-    day: Annotated[IsoDate | None, Query(alias="date")] = None,
-    first: Annotated[IsoDate | None, Query(alias="from")] = None,
-    last: Annotated[IsoDate | None, Query(alias="to")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date", description=_DATE)] = None,
+    first: Annotated[IsoDate | None, Query(alias="from", description=_DATE)] = None,
+    last: Annotated[IsoDate | None, Query(alias="to", description=_DATE)] = None,
     timezone: Annotated[TimeZoneName | None, Query()] = None,
     group_by: GroupBy = "app",
 ) -> DayReport | RangeReport:
@@ -157,9 +160,11 @@ async def intervals(
     principal: CurrentUser,
     db: DbSession,
     page: PageParams,
-    first: Annotated[IsoDatetime | None, Query(alias="from")] = None,
-    last: Annotated[IsoDatetime | None, Query(alias="to")] = None,
-    source: Annotated[Name | None, Query()] = None,
+    first: Annotated[IsoDatetime | None, Query(alias="from", description=_INSTANT)] = None,
+    last: Annotated[IsoDatetime | None, Query(alias="to", description=_INSTANT)] = None,
+    source: Annotated[
+        Name | None, Query(description="1 to 256 characters, no control characters.")
+    ] = None,
 ) -> Page[IntervalOut]:
     if first is not None and last is not None and first > last:
         raise Unprocessable("`from` must not be after `to`.", field="query.from")
@@ -336,8 +341,8 @@ async def aw_events(
     bucket_id: BucketId,
     principal: ApiKeyUser,
     db: DbSession,
-    start: Annotated[IsoDatetime | None, Query()] = None,
-    end: Annotated[IsoDatetime | None, Query()] = None,
+    start: Annotated[IsoDatetime | None, Query(description=_INSTANT)] = None,
+    end: Annotated[IsoDatetime | None, Query(description=_INSTANT)] = None,
     limit: Annotated[
         int | None,
         Query(ge=-1, le=MAX_AW_EVENTS, description=f"0 to {MAX_AW_EVENTS:,}; -1: the maximum."),
