@@ -30,12 +30,12 @@ async def test_bad_weeks_are_422_and_write_nothing(
     user = await create_user(app)
     warm = await client.get(view, params={"week": "2026-W01"}, headers=user.headers)
     assert warm.status_code == 200, warm.text
-    keys = sorted(await redis.keys("*"))
+    keys = sorted(await redis.keys("sleep:*"))
     for week in BAD_WEEKS:
         response = await client.get(view, params={"week": week}, headers=user.headers)
         body = problem(response, 422)
         assert body["errors"][0]["field"] == "query.week"
-    assert sorted(await redis.keys("*")) == keys
+    assert sorted(await redis.keys("sleep:*")) == keys
 
 
 async def test_both_lanes_give_the_same_problem(app, client: AsyncClient) -> None:
