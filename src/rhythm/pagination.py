@@ -13,9 +13,10 @@ import json
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from rhythm.errors import Unprocessable
+from rhythm.schemas import query_value
 
 T = TypeVar("T")
 
@@ -91,15 +92,21 @@ class PageRequest:
         return window, None
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=512,
+        description="Opaque cursor from a previous page's `next_cursor` (at most 512 characters).",
+    ),
+]
+# The plain Starlette routes validate with these very types (page_from_query).
+LIMIT = TypeAdapter(Limit)
+CURSOR = TypeAdapter(Cursor)
+
+
 async def page_request(
-    request: Request,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 100).")
-    ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=512, description="Opaque cursor from a previous page's `next_cursor`."),
-    ] = None,
+    request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> PageRequest:
     codec: CursorCodec = request.app.state.cursor_codec
     return PageRequest(codec, limit, cursor)
@@ -122,16 +129,9 @@ def page_from_query(request: Request) -> PageRequest:
     plain Starlette routes that serve the hottest lists."""
     params = request.query_params
     raw_limit = params.get("limit")
-    limit = DEFAULT_LIMIT
-    if raw_limit is not None:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise Unprocessable("Input should be a valid integer", field="query.limit") from None
-        if not 1 <= limit <= MAX_LIMIT:
-            raise Unprocessable(f"Input should be between 1 and {MAX_LIMIT}", field="query.limit")
-    cursor = params.get("cursor")
-    if cursor is not None and len(cursor) > 512:
-        raise Unprocessable("String should have at most 512 characters", field="query.cursor")
+    limit = (
+        DEFAULT_LIMIT if raw_limit is None else query_value(LIMIT, ("query", "limit"), raw_limit)
+    )
+    cursor = query_value(CURSOR, ("query", "cursor"), params.get("cursor"))
     codec: CursorCodec = request.app.state.cursor_codec
     return PageRequest(codec, limit, cursor)

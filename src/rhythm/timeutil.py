@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+# Anchored with fullmatch and ASCII-only: `$` would also match before a trailing newline, and
+# `\d` would take any Unicode digit.
+WEEK_PATTERN = r"([0-9]{4})-W([0-9]{2})"
+_WEEK = re.compile(WEEK_PATTERN, re.ASCII)
 
 
 class InvalidWeek(ValueError):
@@ -22,15 +25,15 @@ def iso_week(day: date) -> str:
 
 def parse_week(text: str) -> tuple[date, date]:
     """The Monday and Sunday of an ISO week written `YYYY-Www`."""
-    match = _WEEK.match(text)
+    match = _WEEK.fullmatch(text)
     if match is None:
         raise InvalidWeek(f"{text!r} is not an ISO week like 2026-W46")
     year, week = int(match.group(1)), int(match.group(2))
     try:
         monday = date.fromisocalendar(year, week, 1)
-    except ValueError:
+        return monday, monday + timedelta(days=6)
+    except (ValueError, OverflowError):  # OverflowError: the Sunday of 9999-W52 is past 9999
         raise InvalidWeek(f"{text!r}: {year} has no week {week}") from None
-    return monday, monday + timedelta(days=6)
 
 
 def local_date(instant: datetime, zone: str) -> date:

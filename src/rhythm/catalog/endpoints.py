@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
@@ -107,9 +107,10 @@ class SearchError(BaseModel):
 @search_router.get(
     "/search",
     summary="Events by date range (the provider integration's public contract)",
-    description="No authentication. `starts_at` and `ends_at` are optional ISO date-times on "
-    "the provider's wall clock; a slot matches when it starts at or after `starts_at` and "
-    "ends at or before `ends_at`. Errors are 400 with `{error: {code, message}, data: null}`.",
+    description="No authentication. `starts_at` and `ends_at` are optional ISO date-times (or "
+    "dates) on the provider's wall clock, on dates from 1970-01-01 to 2199-12-31; a slot "
+    "matches when it starts at or after `starts_at` and ends at or before `ends_at`. "
+    "Errors are 400 with `{error: {code, message}, data: null}`.",
     response_model=SearchAnswer,
     responses={
         304: {"description": "Not modified since the ETag sent in If-None-Match."},
@@ -127,7 +128,13 @@ async def search(
     return await search_fast(request)
 
 
-@router.get("", responses=problem_doc(422), summary="The catalog, base events with slots and zones")
+@router.get(
+    "",
+    responses=problem_doc(422),
+    summary="The catalog, base events with slots and zones",
+    description="`starts_at` and `ends_at` as on /search: ISO date-times or dates on the "
+    "provider's wall clock, on dates from 1970-01-01 to 2199-12-31.",
+)
 async def events(
     principal: CurrentUser,
     db: DbSession,
@@ -137,11 +144,13 @@ async def events(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    try:
-        starts = service.parse_bound("starts_at", starts_at)
-        ends = service.parse_bound("ends_at", ends_at)
-    except InvalidSearch as exc:
-        raise Unprocessable(str(exc), field="query.starts_at") from None
+    parsed = {}
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        try:
+            parsed[name] = service.parse_bound(name, value)
+        except InvalidSearch as exc:
+            raise Unprocessable(str(exc), field=f"query.{name}") from None
+    starts, ends = parsed["starts_at"], parsed["ends_at"]
     if starts is not None and ends is not None and starts > ends:
         raise Unprocessable("starts_at is after ends_at", field="query.starts_at")
     codec = request.app.state.cursor_codec
@@ -186,7 +195,7 @@ async def list_syncs(
     principal: CurrentUser,
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     _admin(principal)
     rows = await repository.syncs(db, before, limit)
@@ -200,7 +209,9 @@ async def list_syncs(
     responses=problem_doc(404),
     summary="Every slot as it stood after a past sync, zones included (admins)",
 )
-async def slots_at(principal: CurrentUser, db: DbSession, sync_id: int) -> Response:
+async def slots_at(
+    principal: CurrentUser, db: DbSession, sync_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> Response:
     _admin(principal)
     if not await repository.sync_exists(db, sync_id):
         raise SyncNotFound(f"No sync {sync_id}.")

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rhythm.bounds import DATE_WINDOW, check_date
 from rhythm.catalog import repository, search_cache
 from rhythm.catalog.feed import BaseEvent, FeedError, Rejected, Slot, parse_feed
 from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
@@ -306,16 +307,26 @@ class InvalidSearch(ValueError):
 
 
 def parse_bound(name: str, value: str | None) -> datetime | None:
-    """A search bound: an ISO date-time or date, read on the provider's wall clock."""
+    """A search bound: an ISO date-time or date, read on the provider's wall clock, on a date
+    from 1970-01-01 to 2199-12-31 (bounds.DATE_WINDOW)."""
     if value is None or value == "":
         return None
+    if len(value) > MAX_BOUND_LENGTH or not value.isascii():
+        raise InvalidSearch(f"{name} is not an ISO 8601 date-time")
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time())
-        parsed = datetime.fromisoformat(value)
+            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(value)
+        check_date(parsed.date())
     except ValueError:
-        raise InvalidSearch(f"{name} is not an ISO 8601 date-time: {value!r}") from None
+        raise InvalidSearch(
+            f"{name} is not an ISO 8601 date-time {DATE_WINDOW}: {value!r}"
+        ) from None
     return parsed.replace(tzinfo=None)
+
+
+MAX_BOUND_LENGTH = 64
 
 
 def search_key(version: int, starts: datetime | None, ends: datetime | None) -> str:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from rhythm.bounds import StoredInstant
 from rhythm.db import Base
 
 
@@ -19,8 +20,8 @@ class FocusSession(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     session_id: Mapped[str] = mapped_column(String(128))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(StoredInstant)
+    ended_at: Mapped[datetime] = mapped_column(StoredInstant)
     timezone: Mapped[str] = mapped_column(String(64))
     # The body of the 201 that created the session: an identical replay gets it again.
     response: Mapped[str] = mapped_column(Text)

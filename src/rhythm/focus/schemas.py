@@ -29,8 +29,13 @@ SessionId = Annotated[
 
 class FocusSessionIn(RequestModel):
     session_id: SessionId
-    started_at: IsoDatetime = Field(description="With an offset; at most 1 h in the future.")
-    ended_at: IsoDatetime = Field(description="After started_at, at most 24 h later.")
+    started_at: IsoDatetime = Field(
+        description="With an offset, from 1970-01-01T00:00:00Z; at most 1 h in the future."
+    )
+    ended_at: IsoDatetime = Field(
+        description="With an offset, after started_at, at most 24 h later (and before "
+        "2200-01-01T00:00:00Z)."
+    )
     timezone: TimeZoneName = Field(description="IANA zone whose local midnights split it.")
 
 

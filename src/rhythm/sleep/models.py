@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from rhythm.bounds import StoredInstant
 from rhythm.db import Base
 
 
@@ -23,8 +24,8 @@ class SleepRecord(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    sleep_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    wake_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sleep_at: Mapped[datetime] = mapped_column(StoredInstant)
+    wake_at: Mapped[datetime | None] = mapped_column(StoredInstant)
     sleep_timezone: Mapped[str] = mapped_column(String(64))
     wake_timezone: Mapped[str | None] = mapped_column(String(64))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

@@ -17,7 +17,9 @@ from rhythm.timezones import TimeZoneName
 
 class ClockIn(RequestModel):
     at: IsoDatetime | None = Field(
-        default=None, description="Bedtime with an offset; defaults to now."
+        default=None,
+        description="Bedtime with an offset, from 1970-01-01T00:00:00Z to at most 5 minutes "
+        "ahead; defaults to now.",
     )
     timezone: TimeZoneName | None = Field(
         default=None, description="IANA zone of the bedtime; defaults to the user's."
@@ -26,7 +28,9 @@ class ClockIn(RequestModel):
 
 class ClockOut(RequestModel):
     at: IsoDatetime | None = Field(
-        default=None, description="Wake time with an offset; defaults to now."
+        default=None,
+        description="Wake time with an offset, from 1970-01-01T00:00:00Z to at most 5 minutes "
+        "ahead; defaults to now.",
     )
     timezone: TimeZoneName | None = Field(
         default=None, description="IANA zone of the wake time; defaults to the user's."

@@ -8,19 +8,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+from pydantic import Field, TypeAdapter
 
 from rhythm import __version__
+from rhythm.bounds import DATE_WINDOW, INSTANT_WINDOW
 from rhythm.db import DbSession
 from rhythm.errors import RhythmError, Unprocessable, parse_body, problem_doc
 from rhythm.identity.auth import ApiKeyUser, CurrentUser, api_key_user, current_user
 from rhythm.pagination import Page, PageParams
-from rhythm.schemas import IsoDate, IsoDatetime
+from rhythm.schemas import IsoDate, IsoDatetime, Name, query_value
 from rhythm.timezones import TimeZoneName
 from rhythm.usage import repository, service
 from rhythm.usage.merge import Event
 from rhythm.usage.models import UsageBucket
 from rhythm.usage.schemas import (
+    MAX_AW_EVENTS,
     MAX_BULK,
     Accepted,
     AwBucketIn,
@@ -36,6 +39,20 @@ from rhythm.usage.service import Delivery, Heartbeat
 
 router = APIRouter(prefix="/usage", tags=["usage"], responses=problem_doc(401, 429))
 aw_router = APIRouter(prefix="/api/0", tags=["activitywatch"], responses=problem_doc(401, 429))
+
+MAX_PULSETIME = 86_400
+_DATE = f"YYYY-MM-DD, {DATE_WINDOW}."
+_INSTANT = f"ISO 8601 with an offset, {INSTANT_WINDOW}."
+BucketId = Annotated[
+    Name, Path(description="The bucket's id: 1 to 256 characters, no control characters.")
+]
+Pulsetime = Annotated[
+    float | None,
+    Query(ge=0, le=MAX_PULSETIME, allow_inf_nan=False, description="Seconds, 0 to 86400."),
+]
+# The fast lane validates its parameters with the very types its FastAPI twin declares.
+BUCKET_ID = TypeAdapter(BucketId)
+PULSETIME = TypeAdapter(Pulsetime)
 
 
 def _writer(request: Request) -> service.HeartbeatWriter:
@@ -103,9 +120,9 @@ def _items(usage: service.DayUsage) -> list[UsageItem]:
 async def report(
     principal: CurrentUser,
     db: DbSession,
-    day: Annotated[IsoDate | None, Query(alias="date")] = None,
-    first: Annotated[IsoDate | None, Query(alias="from")] = None,
-    last: Annotated[IsoDate | None, Query(alias="to")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date", description=_DATE)] = None,
+    first: Annotated[IsoDate | None, Query(alias="from", description=_DATE)] = None,
+    last: Annotated[IsoDate | None, Query(alias="to", description=_DATE)] = None,
     timezone: Annotated[TimeZoneName | None, Query()] = None,
     group_by: GroupBy = "app",
 ) -> DayReport | RangeReport:
@@ -143,9 +160,11 @@ async def intervals(
     principal: CurrentUser,
     db: DbSession,
     page: PageParams,
-    first: Annotated[IsoDatetime | None, Query(alias="from")] = None,
-    last: Annotated[IsoDatetime | None, Query(alias="to")] = None,
-    source: Annotated[str | None, Query(max_length=256)] = None,
+    first: Annotated[IsoDatetime | None, Query(alias="from", description=_INSTANT)] = None,
+    last: Annotated[IsoDatetime | None, Query(alias="to", description=_INSTANT)] = None,
+    source: Annotated[
+        Name | None, Query(description="1 to 256 characters, no control characters.")
+    ] = None,
 ) -> Page[IntervalOut]:
     if first is not None and last is not None and first > last:
         raise Unprocessable("`from` must not be after `to`.", field="query.from")
@@ -232,7 +251,7 @@ async def aw_buckets(principal: ApiKeyUser, db: DbSession) -> Response:
     summary="Create a bucket (200), or 304 if it exists",
 )
 async def aw_create_bucket(
-    bucket_id: str, body: AwBucketIn, principal: ApiKeyUser, db: DbSession
+    bucket_id: BucketId, body: AwBucketIn, principal: ApiKeyUser, db: DbSession
 ) -> Response:
     created = await repository.create_bucket(
         db, principal.id, bucket_id, body.type, body.client, body.hostname
@@ -241,39 +260,30 @@ async def aw_create_bucket(
 
 
 @aw_router.get("/buckets/{bucket_id}", responses=problem_doc(404), summary="One bucket")
-async def aw_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession) -> Response:
+async def aw_bucket(bucket_id: BucketId, principal: ApiKeyUser, db: DbSession) -> Response:
     return _json(_bucket_json(await service.require_bucket(db, principal.id, bucket_id)))
 
 
 @aw_router.delete(
     "/buckets/{bucket_id}", responses=problem_doc(404), summary="Delete a bucket and its events"
 )
-async def aw_delete_bucket(bucket_id: str, principal: ApiKeyUser, db: DbSession) -> Response:
+async def aw_delete_bucket(bucket_id: BucketId, principal: ApiKeyUser, db: DbSession) -> Response:
     if not await repository.delete_bucket(db, principal.id, bucket_id):
         raise service.BucketNotFound(f"No bucket {bucket_id!r}.")
     return _json({})
-
-
-MAX_PULSETIME = 86_400
 
 
 async def aw_heartbeat_fast(request: Request) -> Response:
     """POST /api/0/buckets/{bucket_id}/heartbeat on the fast lane (api.FastLane): every watcher
     sends one every few seconds. `aw_heartbeat` below declares it for OpenAPI."""
     principal = await api_key_user(request)
-    raw = request.query_params.get("pulsetime")
-    if raw is None:
+    bucket_id = query_value(BUCKET_ID, ("path", "bucket_id"), request.path_params["bucket_id"])
+    pulsetime = query_value(
+        PULSETIME, ("query", "pulsetime"), request.query_params.get("pulsetime")
+    )
+    if pulsetime is None:
         raise MissingPulsetime("The pulsetime query parameter is required.")
-    try:
-        pulsetime = float(raw)
-    except ValueError:
-        raise Unprocessable("pulsetime must be a number", field="query.pulsetime") from None
-    if not 0 <= pulsetime <= MAX_PULSETIME:
-        raise Unprocessable(
-            f"pulsetime must be between 0 and {MAX_PULSETIME}", field="query.pulsetime"
-        )
     body = parse_body(AwEventIn, await request.body())
-    bucket_id = request.path_params["bucket_id"]
     start = body.timestamp
     event = Event(start, start + timedelta(seconds=body.duration), body.data)
     result = await _writer(request).deliver(
@@ -288,11 +298,11 @@ async def aw_heartbeat_fast(request: Request) -> Response:
     summary="Merge a heartbeat (aw-server's semantics); the resulting event",
 )
 async def aw_heartbeat(
-    bucket_id: str,
+    bucket_id: BucketId,
     body: AwEventIn,
     principal: ApiKeyUser,
     request: Request,
-    pulsetime: Annotated[float | None, Query(ge=0, le=MAX_PULSETIME)] = None,
+    pulsetime: Pulsetime = None,
 ) -> Response:
     return await aw_heartbeat_fast(request)
 
@@ -301,10 +311,13 @@ async def aw_heartbeat(
     "/buckets/{bucket_id}/events",
     responses=problem_doc(404, 409, 422),
     summary="Insert events as they are",
+    description=f"One event, or a list of at most {MAX_AW_EVENTS:,}.",
 )
 async def aw_insert_events(
-    bucket_id: str,
-    body: AwEventIn | list[AwEventIn],
+    bucket_id: BucketId,
+    body: Annotated[
+        AwEventIn | Annotated[list[AwEventIn], Field(max_length=MAX_AW_EVENTS)], Body()
+    ],
     principal: ApiKeyUser,
     db: DbSession,
 ) -> Response:
@@ -321,17 +334,22 @@ async def aw_insert_events(
     "/buckets/{bucket_id}/events",
     responses=problem_doc(404, 422),
     summary="A bucket's events, newest first",
+    description=f"At most {MAX_AW_EVENTS:,} events: `limit` absent or -1 (aw-client's default, "
+    f"which means no limit on aw-server) gives the newest {MAX_AW_EVENTS:,}.",
 )
 async def aw_events(
-    bucket_id: str,
+    bucket_id: BucketId,
     principal: ApiKeyUser,
     db: DbSession,
-    start: Annotated[IsoDatetime | None, Query()] = None,
-    end: Annotated[IsoDatetime | None, Query()] = None,
-    limit: Annotated[int | None, Query(ge=-1)] = None,
+    start: Annotated[IsoDatetime | None, Query(description=_INSTANT)] = None,
+    end: Annotated[IsoDatetime | None, Query(description=_INSTANT)] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=-1, le=MAX_AW_EVENTS, description=f"0 to {MAX_AW_EVENTS:,}; -1: the maximum."),
+    ] = None,
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)
-    count = None if limit is None or limit < 0 else limit
+    count = MAX_AW_EVENTS if limit is None or limit < 0 else limit
     found = await repository.events(db, [bucket.id], start, end, None, count)
     # Like aw-server, events reaching outside [start, end] are clipped to it.
     return _json([service.event_json(_clip(e, start, end)) for _, e in found])
@@ -349,7 +367,10 @@ def _clip(event: Event, start: datetime | None, end: datetime | None) -> Event:
     summary="Delete one event",
 )
 async def aw_delete_event(
-    bucket_id: str, event_id: int, principal: ApiKeyUser, db: DbSession
+    bucket_id: BucketId,
+    event_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: ApiKeyUser,
+    db: DbSession,
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)
     if not await repository.delete_event(db, bucket.id, event_id):

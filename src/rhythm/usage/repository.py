@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rhythm.bounds import clamp_sql
 from rhythm.db import driver_connection
 from rhythm.usage.merge import Event, derived
 from rhythm.usage.models import UsageBucket
@@ -41,14 +42,19 @@ SELECT count(pg_advisory_xact_lock(k))
 FROM (SELECT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1) AS o
 """
 
-_LAST_EVENTS = """
+# Reads select instants clamped into the stored window (bounds.clamp_sql): rows written before
+# the window was enforced (±infinity, year 1 or 20000) read as its edges instead of failing.
+_STARTS = clamp_sql("starts_at") + " AS starts_at"
+_ENDS = clamp_sql("ends_at") + " AS ends_at"
+
+_LAST_EVENTS = f"""
 SELECT b.pk, l.id, l.starts_at, l.ends_at, l.data
 FROM unnest($1::uuid[]) AS b (pk)
 CROSS JOIN LATERAL (
-    SELECT id, starts_at, ends_at, data FROM usage_events
-    WHERE bucket_pk = b.pk ORDER BY starts_at DESC, id DESC LIMIT 1
+    SELECT id, {_STARTS}, {_ENDS}, data FROM usage_events
+    WHERE bucket_pk = b.pk ORDER BY usage_events.starts_at DESC, id DESC LIMIT 1
 ) AS l
-"""
+"""  # noqa: S608 (constants only)
 
 _SET_ENDS = """
 UPDATE usage_events AS e SET ends_at = t.ends_at
@@ -190,7 +196,8 @@ async def insert_events(session: AsyncSession, events: Sequence[tuple[BucketRef,
         event.id = row["id"]
 
 
-_WINDOW = """
+_WINDOW = f"""
+SELECT id, {_STARTS}, {_ENDS}, data FROM (
 (SELECT id, starts_at, ends_at, data FROM usage_events
  WHERE bucket_pk = $1 AND ends_at >= $2 AND starts_at <= $3)
 UNION
@@ -199,8 +206,9 @@ UNION
 UNION
 (SELECT id, starts_at, ends_at, data FROM usage_events
  WHERE bucket_pk = $1 AND starts_at > $3 ORDER BY starts_at, id LIMIT 1)
-ORDER BY starts_at, id
-"""
+) AS w
+ORDER BY w.starts_at, id
+"""  # noqa: S608 (constants only)
 
 
 async def window(
@@ -275,15 +283,15 @@ async def delete_bucket(session: AsyncSession, user_id: uuid.UUID, name: str) ->
     return result.first() is not None
 
 
-_EVENTS = """
-SELECT bucket_pk, id, starts_at, ends_at, data FROM usage_events
+_EVENTS = f"""
+SELECT bucket_pk, id, {_STARTS}, {_ENDS}, data FROM usage_events
 WHERE bucket_pk = ANY($1::uuid[])
-  AND ($2::timestamptz IS NULL OR ends_at >= $2)
-  AND ($3::timestamptz IS NULL OR starts_at <= $3)
-  AND ($4::timestamptz IS NULL OR (starts_at, id) < ($4, $5::bigint))
-ORDER BY starts_at DESC, id DESC
+  AND ($2::timestamptz IS NULL OR usage_events.ends_at >= $2)
+  AND ($3::timestamptz IS NULL OR usage_events.starts_at <= $3)
+  AND ($4::timestamptz IS NULL OR (usage_events.starts_at, id) < ($4, $5::bigint))
+ORDER BY usage_events.starts_at DESC, id DESC
 LIMIT $6
-"""
+"""  # noqa: S608 (constants only)
 
 
 async def events(

@@ -7,34 +7,38 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from rhythm.schemas import IsoDatetime, RequestModel
+from rhythm.bounds import LIVE_WINDOW, check_name
+from rhythm.schemas import LiveDatetime, Name, RequestModel, reject_nul
 
 MAX_BULK = 1000
-
-
-def _not_ahead(value: datetime) -> datetime:
-    from rhythm.usage.service import too_far_ahead
-
-    if too_far_ahead(value):
-        raise ValueError("timestamp is more than 5 minutes in the future")
-    return value.astimezone(UTC)
+# The most events one /api/0 request inserts or returns. aw-client asks for `limit=-1` ("no
+# limit" on aw-server) by default: here -1 means up to this maximum.
+MAX_AW_EVENTS = 10_000
+# An event's duration is finite and at most this long, so that its end (timestamp + duration)
+# stays inside the stored window whatever its timestamp.
+MAX_AW_DURATION = 366 * 86_400
 
 
 class HeartbeatIn(RequestModel):
-    timestamp: IsoDatetime = Field(description="With an offset; at most 5 minutes ahead.")
-    duration: float = Field(default=0, ge=0, le=86_400, strict=True, description="Seconds.")
+    timestamp: LiveDatetime = Field(description=f"With an offset, {LIVE_WINDOW}.")
+    duration: float = Field(
+        default=0, ge=0, le=86_400, strict=True, allow_inf_nan=False, description="Seconds."
+    )
     app: str = Field(min_length=1, max_length=512, description="Trimmed.")
     title: str | None = Field(default=None, max_length=4096)
     url: str | None = Field(default=None, max_length=4096)
-    source: str = Field(
-        default="default", min_length=1, max_length=256, description="Device or watcher name."
+    source: Name = Field(
+        default="default",
+        description="Device or watcher name: 1 to 256 characters, no control characters.",
     )
-    pulsetime: float = Field(default=30, ge=0, le=600, strict=True, description="Seconds.")
+    pulsetime: float = Field(
+        default=30, ge=0, le=600, strict=True, allow_inf_nan=False, description="Seconds."
+    )
 
     @field_validator("timestamp")
     @classmethod
     def _timestamp(cls, value: datetime) -> datetime:
-        return _not_ahead(value)
+        return value.astimezone(UTC)
 
     @field_validator("app")
     @classmethod
@@ -97,21 +101,45 @@ class AwEventIn(BaseModel):
     Timestamps are cut to the millisecond, as aw-server stores them, so that a stream sent to
     both gives identical events."""
 
-    timestamp: IsoDatetime
-    duration: float = Field(default=0, ge=0, strict=True)
+    timestamp: LiveDatetime = Field(description=f"With an offset, {LIVE_WINDOW}.")
+    duration: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_AW_DURATION,
+        strict=True,
+        allow_inf_nan=False,
+        description=f"Seconds, finite, at most {MAX_AW_DURATION} (366 days).",
+    )
     data: dict[str, Any] = Field(default_factory=dict)
     id: int | None = None
 
     @field_validator("timestamp")
     @classmethod
     def _timestamp(cls, value: datetime) -> datetime:
-        value = _not_ahead(value)
+        value = value.astimezone(UTC)
         return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reject_nul(value)
+        return value
 
 
 class AwBucketIn(BaseModel):
     client: str = Field(default="unknown", max_length=256)
     type: str = Field(max_length=128)
     hostname: str = Field(default="unknown", max_length=256)
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=256)
     data: dict[str, Any] | None = None
+
+    @field_validator("client", "type", "hostname", "name")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value)
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        reject_nul(value)
+        return value

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rhythm.batching import GroupCommit
 from rhythm.errors import Conflict, NotFound, Unprocessable
-from rhythm.timeutil import local_day_start, utc_now
+from rhythm.timeutil import local_day_start
 from rhythm.usage import repository
 from rhythm.usage.merge import BucketStream, Event, fill_gap
 from rhythm.usage.models import UsageBucket
@@ -30,7 +30,6 @@ from rhythm.usage.repository import BucketRef
 
 log = structlog.get_logger("rhythm.usage")
 
-MAX_AHEAD = timedelta(minutes=5)
 MAX_REPORT_DAYS = 92
 REPORT_TYPES = ("currentwindow", "web.tab.current")
 V1_BUCKET_TYPE = "currentwindow"
@@ -61,10 +60,6 @@ class Delivery:
     user_id: uuid.UUID
     heartbeats: Sequence[Heartbeat]
     create_buckets: bool  # the v1 API makes a source's bucket on first use; /api/0 does not
-
-
-def too_far_ahead(timestamp: datetime) -> bool:
-    return timestamp > utc_now() + MAX_AHEAD
 
 
 class HeartbeatWriter:
