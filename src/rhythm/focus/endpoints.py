@@ -21,7 +21,7 @@ from rhythm.focus.schemas import (
     StreakOut,
 )
 from rhythm.focus.standings import Standings
-from rhythm.identity.auth import CurrentUser, current_user
+from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
 from rhythm.identity.schemas import UserSummary
 from rhythm.pagination import Page, PageParams
 from rhythm.schemas import IsoDate
@@ -53,9 +53,7 @@ def _threshold(request: Request) -> int:
     "again answers 200 with the first response; the same `session_id` with other times or "
     "timezone is a 409 `idempotency-conflict`.",
 )
-async def record_session(
-    body: FocusSessionIn, principal: CurrentUser, request: Request
-) -> Response:
+async def record_session(body: FocusSessionIn, principal: WriteUser, request: Request) -> Response:
     writer: service.SessionWriter = request.app.state.focus_writer
     recorded = await writer.record(principal, body)
     return Response(
@@ -72,7 +70,7 @@ async def record_session(
     summary="Your focus sessions, latest start first",
 )
 async def list_sessions(
-    principal: CurrentUser, page: PageParams, db: DbSession
+    principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FocusSessionOut]:
     sessions, cursor = await service.list_sessions(db, principal.id, page)
     return Page(data=sessions, next_cursor=cursor)
@@ -86,7 +84,7 @@ async def list_sessions(
 )
 async def delete_session(
     session_id: Annotated[str, Path(min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)],
-    principal: CurrentUser,
+    principal: WriteUser,
     db: DbSession,
     request: Request,
 ) -> Response:
@@ -103,7 +101,7 @@ async def delete_session(
     summary="Your focused minutes per date, for a calendar heatmap (at most 366 days)",
 )
 async def focus_days(
-    principal: CurrentUser,
+    principal: ReadUser,
     db: DbSession,
     request: Request,
     first: Annotated[IsoDate, Query(alias="from", description="First date, inclusive.")],
@@ -119,7 +117,7 @@ async def focus_days(
     summary="You and the people you follow, by current streak or by this week's minutes",
 )
 async def leaderboard(
-    principal: CurrentUser,
+    principal: ReadUser,
     page: PageParams,
     request: Request,
     by: Annotated[
@@ -157,7 +155,7 @@ async def leaderboard(
 async def streak_fast(request: Request) -> Response:
     """GET /users/{user_id}/streak as a plain Starlette route (api.FastLane): streaks are read
     for every profile shown. `user_streak` below declares it for OpenAPI."""
-    await current_user(request)  # any signed-in user may look
+    await current_user(request, Scope.READ)  # any signed-in user may look
     try:
         user_id = uuid.UUID(request.path_params["user_id"])
     except ValueError:
@@ -179,5 +177,5 @@ async def streak_fast(request: Request) -> Response:
     responses=problem_doc(404, 422),
     summary="Anyone's focus streak (any signed-in user may look)",
 )
-async def user_streak(user_id: uuid.UUID, principal: CurrentUser, request: Request) -> Response:
+async def user_streak(user_id: uuid.UUID, principal: ReadUser, request: Request) -> Response:
     return await streak_fast(request)
