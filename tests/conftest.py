@@ -97,6 +97,7 @@ def make_settings(database_url: str, redis_url: str, **overrides: object) -> Set
         "rate_limit_default": "100000/minute",
         "rate_limit_anonymous": "100000/minute",
         "rate_limit_auth": "100000/minute",
+        "auth_failure_limit": "100000/minute",
         "log_json": True,
         "log_level": "WARNING",
         "data_dir": Path(tempfile.gettempdir()) / "rhythm-test-data",
@@ -198,6 +199,8 @@ def serving(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]
         "RHYTHM_RATE_LIMIT_DEFAULT": settings.rate_limit_default,
         "RHYTHM_RATE_LIMIT_ANONYMOUS": settings.rate_limit_anonymous,
         "RHYTHM_RATE_LIMIT_AUTH": settings.rate_limit_auth,
+        "RHYTHM_AUTH_FAILURE_LIMIT": settings.auth_failure_limit,
+        "RHYTHM_LOGIN_FAILURE_LIMIT": settings.login_failure_limit,
         "RHYTHM_LOG_LEVEL": "ERROR",
     }
     process = subprocess.Popen(

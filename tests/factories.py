@@ -66,3 +66,10 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     assert {"type", "title", "detail"} <= body.keys()
     assert "Traceback" not in response.text
     return body
+
+
+async def delete_account(client: Any, user: TestUser) -> Any:
+    """DELETE /users/me as `user`, with the password it needs again."""
+    return await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=user.headers
+    )

@@ -35,7 +35,8 @@ DESCRIPTION = """
 rhythm is a personal time-tracking backend with a social layer.
 
 Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/login`) or
-`Authorization: Bearer <API key>`. Every error is `application/problem+json` (RFC 9457).
+`Authorization: Bearer <API key>`; each operation names the scope it needs (see the `bearer`
+security scheme). Every error is `application/problem+json` (RFC 9457).
 Lists are cursor-paginated: `?limit=&cursor=` in, `{data, next_cursor}` out.
 """
 
@@ -136,6 +137,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         if path in OWN_ERROR_FORMAT:
             continue
         for operation in path_item.values():
+            if operation.get("security"):  # identity.auth: bad credentials, or a missing scope
+                for status, phrase in (("401", "Unauthorized"), ("403", "Forbidden")):
+                    operation["responses"].setdefault(status, {"description": phrase})
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import structlog
 import typer
+from pydantic import ValidationError
 
 from rhythm.config import Settings, get_settings
 from rhythm.embedded import EmbeddedServers
@@ -37,7 +38,16 @@ def main() -> None:
 
 
 def _settings() -> Settings:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # One sentence per bad setting, naming its variable, instead of a traceback.
+        for error in exc.errors(include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:
+                message = f"RHYTHM_{str(error['loc'][0]).upper()}: {message}"
+            typer.echo(f"rhythm: configuration error: {message}.", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
 

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_KEY_BYTES = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "120/minute"
     rate_limit_auth: str = "30/minute"
     login_failure_limit: str = "10/15minutes"
+    # Per IP: requests whose credentials fail (bad token, unknown or revoked API key).
+    auth_failure_limit: str = "60/minute"
 
     # Accounts with more followers than this are not fanned out on write; their nights are
     # merged into followers' feeds when read.
@@ -57,6 +61,16 @@ class Settings(BaseSettings):
     def _require_secret_in_production(self) -> Settings:
         if self.env == "production" and self.secret_key is None:
             raise ValueError("RHYTHM_SECRET_KEY must be set when RHYTHM_ENV=production")
+        if (
+            self.env == "production"
+            and self.secret_key is not None
+            and len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES
+        ):
+            # HS256 with a short key can be brute-forced offline from any one token.
+            raise ValueError(
+                f"RHYTHM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes when "
+                "RHYTHM_ENV=production"
+            )
         return self
 
     @property

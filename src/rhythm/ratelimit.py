@@ -52,6 +52,7 @@ class RateLimits:
         self.anonymous = limits.parse(settings.rate_limit_anonymous)
         self.auth = limits.parse(settings.rate_limit_auth)
         self.login_failures = limits.parse(settings.login_failure_limit)
+        self.auth_failures = limits.parse(settings.auth_failure_limit)
 
     async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
         """Count one request against `item` for `key`; raise 429 when over."""
@@ -82,15 +83,15 @@ class RateLimits:
         # Redis trouble: the library's own call counts it, or fails open, logged.
         await self.enforce(hit.policy, hit.item, hit.identifier)
 
-    async def check_login_failures(self, email: str) -> None:
-        """Refuse a login while the account is over its failed-attempt window."""
-        await self._check(self._moving, "login", self.login_failures, email, hit=False)
+    async def count_login_attempt(self, account: str) -> None:
+        """Count a password attempt on `account` before the password is checked; 429 when the
+        account is over its window. Counting first, in one atomic hit, is what holds the limit
+        when many attempts arrive at once; a success clears the count (reset_login_failures)."""
+        await self._check(self._moving, "login", self.login_failures, account, hit=True)
 
-    async def record_login_failure(self, email: str) -> None:
-        try:
-            await self._moving.hit(self.login_failures, "login", email)
-        except Exception as exc:  # Redis down: counters are best effort
-            log.warning("rate_limit_storage_unavailable", error=str(exc))
+    async def count_auth_failure(self, ip: str) -> None:
+        """Count a failed credential from `ip`; 429 when the IP is over its limit."""
+        await self._check(self._fixed, "auth-failure", self.auth_failures, ip, hit=True)
 
     async def reset_login_failures(self, email: str) -> None:
         try:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from httpx import AsyncClient
 
 from rhythm.timeutil import local_date
-from tests.factories import create_user, problem
+from tests.factories import create_user, delete_account, problem
 
 TODAY = datetime.now(UTC).date()
 
@@ -270,7 +270,7 @@ async def test_streak_of_unknown_users_is_404_and_anyone_signed_in_may_look(
     }
     # A deleted account's streak is gone.
     await focus_day(client, user, 30, TODAY)
-    response = await client.delete("/api/v1/users/me", headers=user.headers)
+    response = await delete_account(client, user)
     assert response.status_code == 204, response.text
     problem(await client.get(f"/api/v1/users/{user.id}/streak", headers=stranger.headers), 404)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from tests.factories import PASSWORD, create_user, problem
+from tests.factories import PASSWORD, create_user, delete_account, problem
 
 
 async def test_patch_me_updates_name_and_timezone_at_once(app, client: AsyncClient) -> None:
@@ -43,7 +43,7 @@ async def test_change_password_revokes_other_sessions(app, client: AsyncClient) 
         json={"current_password": "not-the-password", "new_password": "brand-new-password"},
         headers=user.headers,
     )
-    problem(wrong, 422)
+    problem(wrong, 403)
     response = await client.post(
         "/api/v1/users/me/password",
         json={"current_password": PASSWORD, "new_password": "brand-new-password"},
@@ -65,7 +65,7 @@ async def test_delete_me_erases_account_and_follows(app, client: AsyncClient) ->
     bob = await create_user(app)
     await client.put(f"/api/v1/users/me/following/{bob.id}", headers=alice.headers)
     await client.put(f"/api/v1/users/me/following/{alice.id}", headers=bob.headers)
-    response = await client.delete("/api/v1/users/me", headers=alice.headers)
+    response = await delete_account(client, alice)
     assert response.status_code == 204
     problem(await client.get("/api/v1/users/me", headers=alice.headers), 401)
     problem(await client.get(f"/api/v1/users/{alice.id}", headers=bob.headers), 404)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from httpx import AsyncClient
 
 from rhythm.timeutil import iso_week, previous_week
-from tests.factories import create_user, problem
+from tests.factories import create_user, delete_account, problem
 
 WEEK = "2026-W45"  # Monday 2 to Sunday 8 November 2026
 MONDAY = datetime(2026, 11, 2, 22, 0, tzinfo=UTC)
@@ -109,7 +109,7 @@ async def test_feed_is_fresh_after_every_kind_of_change(app, client: AsyncClient
     await client.delete(f"/api/v1/users/me/following/{alice.id}", headers=viewer.headers)
     assert [i["id"] for i in (await feed(client, viewer))["data"]] == [b1]
     # Account deletion.
-    await client.delete("/api/v1/users/me", headers=bob.headers)
+    await delete_account(client, bob)
     assert (await feed(client, viewer))["data"] == []
 
 

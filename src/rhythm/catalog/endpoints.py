@@ -18,7 +18,7 @@ from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
 from rhythm.db import DbSession, ReadSession
 from rhythm.errors import NotFound, RhythmError, Unprocessable, problem_doc
-from rhythm.identity.auth import CurrentUser, Principal
+from rhythm.identity.auth import Principal, ReadUser, SessionUser
 from rhythm.queue import defer
 
 search_router = APIRouter(tags=["catalog"])
@@ -136,7 +136,7 @@ async def search(
     "provider's wall clock, on dates from 1970-01-01 to 2199-12-31.",
 )
 async def events(
-    principal: CurrentUser,
+    principal: ReadUser,
     db: DbSession,
     request: Request,
     starts_at: Annotated[str | None, Query()] = None,
@@ -184,7 +184,7 @@ def _admin(principal: Principal) -> None:
     description="Queues the sync job (the same task as the schedule, with its retries); the "
     "run appears in `GET /api/v1/admin/catalog/syncs`.",
 )
-async def start_sync(principal: CurrentUser, db: DbSession) -> Response:
+async def start_sync(principal: SessionUser, db: DbSession) -> Response:
     _admin(principal)
     job_id = await defer(db, "catalog:sync_feed", queue="catalog", timestamp=0)
     return JSONResponse({"job_id": job_id}, status_code=202)
@@ -192,7 +192,7 @@ async def start_sync(principal: CurrentUser, db: DbSession) -> Response:
 
 @admin_router.get("/syncs", summary="Sync runs, latest first (admins)")
 async def list_syncs(
-    principal: CurrentUser,
+    principal: SessionUser,
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -210,7 +210,7 @@ async def list_syncs(
     summary="Every slot as it stood after a past sync, zones included (admins)",
 )
 async def slots_at(
-    principal: CurrentUser, db: DbSession, sync_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+    principal: SessionUser, db: DbSession, sync_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
 ) -> Response:
     _admin(principal)
     if not await repository.sync_exists(db, sync_id):

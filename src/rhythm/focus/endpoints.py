@@ -22,7 +22,7 @@ from rhythm.focus.schemas import (
     StreakOut,
 )
 from rhythm.focus.standings import Standings
-from rhythm.identity.auth import CurrentUser, current_user
+from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
 from rhythm.identity.schemas import UserSummary
 from rhythm.pagination import Page, PageParams
 from rhythm.schemas import IsoDate, query_value
@@ -54,9 +54,7 @@ def _threshold(request: Request) -> int:
     "again answers 200 with the first response; the same `session_id` with other times or "
     "timezone is a 409 `idempotency-conflict`.",
 )
-async def record_session(
-    body: FocusSessionIn, principal: CurrentUser, request: Request
-) -> Response:
+async def record_session(body: FocusSessionIn, principal: WriteUser, request: Request) -> Response:
     writer: service.SessionWriter = request.app.state.focus_writer
     recorded = await writer.record(principal, body)
     return Response(
@@ -73,7 +71,7 @@ async def record_session(
     summary="Your focus sessions, latest start first",
 )
 async def list_sessions(
-    principal: CurrentUser, page: PageParams, db: DbSession
+    principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FocusSessionOut]:
     sessions, cursor = await service.list_sessions(db, principal.id, page)
     return Page(data=sessions, next_cursor=cursor)
@@ -87,7 +85,7 @@ async def list_sessions(
 )
 async def delete_session(
     session_id: Annotated[str, Path(min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)],
-    principal: CurrentUser,
+    principal: WriteUser,
     db: DbSession,
     request: Request,
 ) -> Response:
@@ -104,7 +102,7 @@ async def delete_session(
     summary="Your focused minutes per date, for a calendar heatmap (at most 366 days)",
 )
 async def focus_days(
-    principal: CurrentUser,
+    principal: ReadUser,
     db: DbSession,
     request: Request,
     first: Annotated[
@@ -124,7 +122,7 @@ async def focus_days(
     summary="You and the people you follow, by current streak or by this week's minutes",
 )
 async def leaderboard(
-    principal: CurrentUser,
+    principal: ReadUser,
     page: PageParams,
     request: Request,
     by: Annotated[
@@ -166,7 +164,7 @@ USER_ID = TypeAdapter(UserId)  # the fast lane validates with its twin's very ty
 async def streak_fast(request: Request) -> Response:
     """GET /users/{user_id}/streak as a plain Starlette route (api.FastLane): streaks are read
     for every profile shown. `user_streak` below declares it for OpenAPI."""
-    await current_user(request)  # any signed-in user may look
+    await current_user(request, Scope.READ)  # any signed-in user may look
     user_id = query_value(USER_ID, ("path", "user_id"), request.path_params["user_id"])
     async with ReadSession(request.app.state.session_factory) as db:
         streak = await service.user_streak(
@@ -185,5 +183,5 @@ async def streak_fast(request: Request) -> Response:
     responses=problem_doc(404, 422),
     summary="Anyone's focus streak (any signed-in user may look)",
 )
-async def user_streak(user_id: UserId, principal: CurrentUser, request: Request) -> Response:
+async def user_streak(user_id: UserId, principal: ReadUser, request: Request) -> Response:
     return await streak_fast(request)

@@ -8,6 +8,15 @@ user's profile). PostgreSQL stays the truth:
 - a profile is cached as `version|json` and only ever replaced by a newer version (Lua), so
   racing writers converge on the newest row;
 - when Redis is empty or unreachable, the same answers come from PostgreSQL.
+
+What a caller may do is declared once per route, as the scope it needs (`UsageUser`, `ReadUser`,
+`WriteUser`, `SessionUser`, `ApiKeyUser`; the fast lane passes the same scope to
+`current_user`). An API key holds the scopes it was created with; a device session (an access
+token from signing in) holds them all and `session` besides, which no key can hold.
+
+Failed credentials are counted per client IP (RHYTHM_AUTH_FAILURE_LIMIT), and an API key the
+cache cannot answer is counted before PostgreSQL is asked, so a stranger's random keys cost a
+bounded number of lookups and leave nothing behind in Redis.
 """
 
 from __future__ import annotations
@@ -20,14 +29,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import HTTPBase, HTTPBearer, SecurityBase
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase as SecurityDependency
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.errors import Unauthorized
+from rhythm.errors import RhythmError, Unauthorized
 from rhythm.identity import repository
 from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
 from rhythm.ratelimit import PendingHit, RateLimits
@@ -53,6 +66,27 @@ return 1
 """
 
 
+class Scope(StrEnum):
+    """What an API key may be allowed. Kept small: a key is for a tracker or a script."""
+
+    USAGE = "usage"  # send usage: /usage/heartbeats, and the ActivityWatch API under /api/0
+    READ = "read"  # read your own data and what any signed-in person may read (GET routes)
+    WRITE = "write"  # change your own data: sleep, focus sessions, follows
+
+
+# Held only by a device session: account, password, profile, API-key and session management.
+SESSION = "session"
+# What a key gets when none are asked for: enough for a watcher or an editor plugin.
+DEFAULT_KEY_SCOPES: tuple[Scope, ...] = (Scope.USAGE, Scope.READ)
+DEVICE_SESSION_SCOPES = frozenset({*Scope, SESSION})
+
+
+class InsufficientScope(RhythmError):
+    status = 403
+    slug = "insufficient-scope"
+    title = "Insufficient scope"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     id: uuid.UUID
@@ -63,6 +97,21 @@ class Principal:
     is_admin: bool
     session_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    scopes: frozenset[str] = DEVICE_SESSION_SCOPES
+
+    def require(self, need: str) -> None:
+        """403 unless the caller holds `need` (a Scope, or SESSION)."""
+        if need in self.scopes:
+            return
+        if need == SESSION:
+            raise InsufficientScope(
+                "This needs a device session (the access token from signing in); "
+                "no API key can do it."
+            )
+        raise InsufficientScope(
+            f"This API key lacks the `{need}` scope this route needs "
+            f"(it holds: {', '.join(sorted(self.scopes)) or 'none'})."
+        )
 
 
 def _session_key(session_id: uuid.UUID) -> str:
@@ -78,6 +127,17 @@ def _profile_key(user_id: uuid.UUID) -> str:
 
 def _api_key_key(key_hash: bytes) -> str:
     return f"auth:k:{key_hash.hex()}"
+
+
+def _api_key_value(key_id: uuid.UUID, user_id: uuid.UUID, scopes: Sequence[str]) -> bytes:
+    return f"{key_id}:{user_id}:{','.join(scopes)}".encode()
+
+
+def _parse_api_key_value(value: bytes) -> tuple[uuid.UUID, uuid.UUID, frozenset[str]]:
+    key_id, user_id, *rest = value.decode().split(":")
+    # Values cached before keys had scopes (for at most SESSION_TTL) get the default.
+    scopes = rest[0].split(",") if rest and rest[0] else DEFAULT_KEY_SCOPES
+    return uuid.UUID(key_id), uuid.UUID(user_id), frozenset(scopes)
 
 
 def profile_payload(user: Any) -> str:
@@ -186,6 +246,8 @@ class AuthCache:
             return None
 
     async def fill_api_key(self, key_hash: bytes, value: bytes) -> None:
+        """Cache a live key's owner (briefly, if not already cached), or mark it revoked (for a
+        day, before the revoking transaction commits). Unknown keys are never cached."""
         try:
             if value == REVOKED:
                 await self.redis.set(_api_key_key(key_hash), REVOKED, ex=REVOKED_TTL)
@@ -218,20 +280,21 @@ class Authenticator:
         self._touched: dict[uuid.UUID, float] = {}
         self._unwritten: dict[uuid.UUID, datetime] = {}
 
-    async def authenticate(self, authorization: str) -> Principal:
-        """The caller, with one hit counted against their per-user rate limit."""
+    async def authenticate(self, authorization: str, ip: str) -> Principal:
+        """The caller, with one hit counted against their per-user rate limit. A failure counts
+        against `ip`'s failure limit: 401, or 429 once over it."""
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
-            raise Unauthorized("Use `Authorization: Bearer <token>`.")
+            await self.refuse(ip, "Use `Authorization: Bearer <token>`.")
         if credential.startswith(API_KEY_PREFIX):
-            principal = await self.authenticate_api_key(credential)
+            principal = await self.authenticate_api_key(credential, ip)
             await self.limits.enforce("user", self.limits.user, str(principal.id))
             return principal
         try:
             claims = self.codec.decode(credential)
         except InvalidToken:
-            raise Unauthorized("The access token is invalid or expired.") from None
+            await self.refuse(ip, "The access token is invalid or expired.")
         hit = self.limits.user_hit(str(claims.user_id))
         session_state, profile, count = await self.cache.read(
             claims.session_id, claims.user_id, hit
@@ -242,7 +305,7 @@ class Authenticator:
         else:
             valid = session_state == VALID
         if not valid:
-            raise Unauthorized("The session has been signed out.")
+            await self.refuse(ip, "The session has been signed out.")
         data = await self._profile(claims.user_id, profile)
         await self.limits.settle(hit, count)
         await self._touch(claims.session_id)
@@ -256,18 +319,22 @@ class Authenticator:
             session_id=claims.session_id,
         )
 
-    async def authenticate_api_key(self, key: str) -> Principal:
+    async def authenticate_api_key(self, key: str, ip: str) -> Principal:
         key_hash = hash_secret(key)
         cached = await self.cache.read_api_key(key_hash)
+        if cached == REVOKED:
+            await self.refuse(ip, "The API key is invalid or revoked.")
         if cached is None:
+            # Counted before PostgreSQL is asked, in one atomic hit, as if it failed: however
+            # many keys an IP sends at once, at most the failure limit's worth are looked up.
+            await self.limits.count_auth_failure(ip)
             async with self.session_factory() as session:
                 row = await repository.api_key_owner(session, key_hash)
-            cached = f"{row[0]}:{row[1]}".encode() if row else REVOKED
+            if row is None:
+                raise Unauthorized("The API key is invalid or revoked.")
+            cached = _api_key_value(*row)
             await self.cache.fill_api_key(key_hash, cached)
-        if cached == REVOKED:
-            raise Unauthorized("The API key is invalid or revoked.")
-        key_id, _, user_id = cached.decode().partition(":")
-        uid = uuid.UUID(user_id)
+        key_id, uid, scopes = _parse_api_key_value(cached)
         data = await self._profile(uid, await self.cache.read_profile(uid))
         return Principal(
             id=uid,
@@ -276,8 +343,14 @@ class Authenticator:
             timezone=data["timezone"],
             created_at=datetime.fromisoformat(data["created_at"]),
             is_admin=data["is_admin"],
-            api_key_id=uuid.UUID(key_id),
+            api_key_id=key_id,
+            scopes=scopes,
         )
+
+    async def refuse(self, ip: str, detail: str, **kw: Any) -> NoReturn:
+        """401 for a failed credential, counted against `ip`: 429 once it is over the limit."""
+        await self.limits.count_auth_failure(ip)
+        raise Unauthorized(detail, **kw)
 
     async def _profile(self, user_id: uuid.UUID, raw: bytes | None) -> dict[str, Any]:
         data = _parse_profile(raw) if raw is not None else None
@@ -335,11 +408,12 @@ def client_ip(request: Request) -> str:
 
 async def _signed_in(request: Request, authorization: str) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(authorization)
+    return await authenticator.authenticate(authorization, client_ip(request))
 
 
 async def optional_user(request: Request) -> Principal | None:
-    """The caller if credentials are sent; rate-limited per user, or per IP when anonymous."""
+    """The caller if credentials are sent (any scope: these routes are public reads);
+    rate-limited per user, or per IP when anonymous."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         limits: RateLimits = request.app.state.rate_limits
@@ -348,18 +422,21 @@ async def optional_user(request: Request) -> Principal | None:
     return await _signed_in(request, authorization)
 
 
-async def current_user(request: Request) -> Principal:
-    """The signed-in caller, rate-limited per user; 401 without valid credentials."""
+async def current_user(request: Request, need: str) -> Principal:
+    """The signed-in caller, holding `need` (a Scope, or SESSION); rate-limited per user.
+    401 without valid credentials, 403 `insufficient-scope` without `need`."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         raise Unauthorized()
-    return await _signed_in(request, authorization)
+    principal = await _signed_in(request, authorization)
+    principal.require(need)
+    return principal
 
 
 async def api_key_user(request: Request) -> Principal:
     """The owner of the API key sent as `Authorization: Bearer <key>`, or as the username of
     HTTP Basic credentials (what ActivityWatch clients send from ~/.netrc or from credentials
-    written in the server address); rate-limited per user."""
+    written in the server address), holding the `usage` scope; rate-limited per user."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         raise Unauthorized(
@@ -367,28 +444,78 @@ async def api_key_user(request: Request) -> Principal:
             "the username.",
             headers={"WWW-Authenticate": 'Basic realm="rhythm"'},
         )
+    authenticator: Authenticator = request.app.state.authenticator
+    ip = client_ip(request)
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credential.strip(), validate=True).decode()
         except (ValueError, UnicodeDecodeError):
-            raise Unauthorized("Malformed Basic credentials.") from None
+            await authenticator.refuse(ip, "Malformed Basic credentials.")
         key = decoded.partition(":")[0]
     elif scheme.lower() == "bearer":
         key = credential.strip()
     else:
-        raise Unauthorized("Use Bearer or Basic authentication with an API key.")
+        await authenticator.refuse(ip, "Use Bearer or Basic authentication with an API key.")
     if not key.startswith(API_KEY_PREFIX):
-        raise Unauthorized("These routes take an API key.")
-    authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate_api_key(key)
+        await authenticator.refuse(ip, "These routes take an API key.")
+    principal = await authenticator.authenticate_api_key(key, ip)
     await authenticator.limits.enforce("user", authenticator.limits.user, str(principal.id))
+    principal.require(Scope.USAGE)
     return principal
 
 
-async def session_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
-    if principal.session_id is None:
-        raise Unauthorized("This action needs a signed-in device session, not an API key.")
+class _DocumentedScheme(SecurityDependency):
+    """A security scheme for the OpenAPI document. It checks nothing itself: `current_user`
+    and `api_key_user` do, for FastAPI's routes and the fast lane alike."""
+
+    def __init__(self, model: SecurityBase, scheme_name: str) -> None:
+        self.model = model
+        self.scheme_name = scheme_name
+
+    async def __call__(self) -> None:
+        return None
+
+
+BEARER = _DocumentedScheme(
+    HTTPBearer(
+        bearerFormat="an access token, or an API key (rhk_...)",
+        description="An access token from `/api/v1/auth/login` (a device session) or an API "
+        "key from `POST /api/v1/auth/api-keys`. Each operation lists what it needs: `usage` "
+        "(send heartbeats and use the ActivityWatch API), `read` (read your own data), "
+        "`write` (change sleep, focus and follows), or `session`. A device session holds "
+        "all of them; an API key holds the scopes it was created with (by default `usage` "
+        "and `read`) and never `session`, which account, password, profile, API-key and "
+        "session management need. Missing scope: 403 `insufficient-scope`.",
+    ),
+    "bearer",
+)
+BASIC = _DocumentedScheme(
+    HTTPBase(
+        scheme="basic",
+        description="An API key as the username, any password: what ActivityWatch clients "
+        "send from ~/.netrc. The key needs the `usage` scope.",
+    ),
+    "basic",
+)
+
+
+async def _scoped_user(
+    request: Request, security_scopes: SecurityScopes, _: Annotated[None, Depends(BEARER)]
+) -> Principal:
+    (need,) = security_scopes.scopes
+    return await current_user(request, need)
+
+
+async def _scoped_api_key_user(
+    request: Request,
+    security_scopes: SecurityScopes,
+    _bearer: Annotated[None, Depends(BEARER)],
+    _basic: Annotated[None, Depends(BASIC)],
+) -> Principal:
+    principal = await api_key_user(request)
+    for need in security_scopes.scopes:
+        principal.require(need)
     return principal
 
 
@@ -399,7 +526,21 @@ async def auth_rate_limit(request: Request) -> None:
 
 
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
-CurrentUser = Annotated[Principal, Depends(current_user)]
-ApiKeyUser = Annotated[Principal, Depends(api_key_user)]
-SessionUser = Annotated[Principal, Depends(session_user)]
+# Each route declares what its caller needs with one of these; tests/identity/test_scopes.py
+# walks every route to hold them to it.
+UsageUser = Annotated[Principal, Security(_scoped_user, scopes=[Scope.USAGE])]
+ReadUser = Annotated[Principal, Security(_scoped_user, scopes=[Scope.READ])]
+WriteUser = Annotated[Principal, Security(_scoped_user, scopes=[Scope.WRITE])]
+SessionUser = Annotated[Principal, Security(_scoped_user, scopes=[SESSION])]
+ApiKeyUser = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.USAGE])]
 AuthRateLimit = Depends(auth_rate_limit)
+
+
+async def password_rate_limit(request: Request, principal: SessionUser) -> None:
+    """The auth routes' limit, per IP and per account, for routes that check a password."""
+    limits: RateLimits = request.app.state.rate_limits
+    await limits.enforce("auth", limits.auth, client_ip(request))
+    await limits.enforce("auth-user", limits.auth, str(principal.id))
+
+
+PasswordRateLimit = Depends(password_rate_limit)

@@ -14,13 +14,16 @@ from rhythm.identity import service
 from rhythm.identity.auth import (
     AuthCache,
     AuthRateLimit,
-    CurrentUser,
     OptionalUser,
+    PasswordRateLimit,
+    ReadUser,
+    Scope,
     SessionUser,
     current_user,
 )
 from rhythm.identity.models import User
 from rhythm.identity.schemas import (
+    AccountDeletion,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
@@ -52,6 +55,22 @@ def _cache(request: Request) -> AuthCache:
     return cache
 
 
+def _limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
+# On every response that carries a secret (a token pair, a new API key): no cache may keep it.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE_DOC = {
+    name: {
+        "description": f"`{value}`: the response carries a secret.",
+        "schema": {"type": "string"},
+    }
+    for name, value in NO_STORE.items()
+}
+
+
 def _user_out(user: User) -> UserOut:
     return UserOut(
         id=user.id,
@@ -76,10 +95,13 @@ def _auth_response(user: User, tokens: service.Tokens) -> AuthResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=AuthResponse,
     dependencies=[AuthRateLimit],
-    responses=problem_doc(409, 422),
+    responses={201: {"headers": NO_STORE_DOC}, **problem_doc(409, 422)},
     summary="Create an account and sign in",
 )
-async def register(body: RegisterRequest, request: Request, db: DbSession) -> AuthResponse:
+async def register(
+    body: RegisterRequest, request: Request, response: Response, db: DbSession
+) -> AuthResponse:
+    response.headers.update(NO_STORE)
     user, tokens = await service.register(
         db,
         _issuer(request),
@@ -95,16 +117,20 @@ async def register(body: RegisterRequest, request: Request, db: DbSession) -> Au
     "/login",
     response_model=AuthResponse,
     dependencies=[AuthRateLimit],
-    responses=problem_doc(401, 422),
+    responses={200: {"headers": NO_STORE_DOC}, **problem_doc(401, 422)},
     summary="Sign in; opens a new device session",
-    description="After 10 failed attempts on one account within 15 minutes, answers 429.",
+    description="Every attempt on an account counts before the password is checked; after 10 "
+    "within 15 minutes (RHYTHM_LOGIN_FAILURE_LIMIT) the account answers 429 until the window "
+    "moves on. A successful sign-in clears the count.",
 )
-async def login(body: LoginRequest, request: Request, db: DbSession) -> AuthResponse:
-    limits: RateLimits = request.app.state.rate_limits
+async def login(
+    body: LoginRequest, request: Request, response: Response, db: DbSession
+) -> AuthResponse:
+    response.headers.update(NO_STORE)
     user, tokens = await service.login(
         db,
         _issuer(request),
-        limits,
+        _limits(request),
         email=body.email,
         password=body.password,
         device_name=body.device_name,
@@ -116,11 +142,14 @@ async def login(body: LoginRequest, request: Request, db: DbSession) -> AuthResp
     "/refresh",
     response_model=TokenPair,
     dependencies=[AuthRateLimit],
-    responses=problem_doc(401, 422),
+    responses={200: {"headers": NO_STORE_DOC}, **problem_doc(401, 422)},
     summary="Rotate the token pair",
     description="A refresh token works once. Presenting a used one revokes its device session.",
 )
-async def refresh(body: RefreshRequest, request: Request, db: DbSession) -> TokenPair:
+async def refresh(
+    body: RefreshRequest, request: Request, response: Response, db: DbSession
+) -> TokenPair:
+    response.headers.update(NO_STORE)
     tokens = await service.refresh(db, _issuer(request), body.refresh_token)
     return TokenPair(
         access_token=tokens.access_token,
@@ -146,7 +175,7 @@ async def logout(principal: SessionUser, request: Request, db: DbSession) -> Res
     responses=problem_doc(401),
     summary="Revoke every device session of the account",
 )
-async def logout_all(principal: CurrentUser, request: Request, db: DbSession) -> Response:
+async def logout_all(principal: SessionUser, request: Request, db: DbSession) -> Response:
     await service.logout_all(db, _cache(request), principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -158,7 +187,7 @@ async def logout_all(principal: CurrentUser, request: Request, db: DbSession) ->
     summary="List the active device sessions",
 )
 async def list_sessions(
-    principal: CurrentUser, page: PageParams, db: DbSession
+    principal: SessionUser, page: PageParams, db: DbSession
 ) -> Page[DeviceSessionOut]:
     rows, cursor = await service.list_sessions(db, principal, page)
     return Page(
@@ -183,7 +212,7 @@ async def list_sessions(
     summary="Revoke one device session",
 )
 async def revoke_session(
-    session_id: uuid.UUID, principal: CurrentUser, request: Request, db: DbSession
+    session_id: uuid.UUID, principal: SessionUser, request: Request, db: DbSession
 ) -> Response:
     await service.revoke_session(db, _cache(request), principal, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -193,14 +222,23 @@ async def revoke_session(
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
-    responses=problem_doc(401, 422),
+    responses={201: {"headers": NO_STORE_DOC}, **problem_doc(401, 422)},
     summary="Create an API key for a tracker or script",
+    description="`scopes` defaults to `usage` and `read`. Only a device session may create, "
+    "list or revoke keys.",
 )
 async def create_api_key(
-    body: ApiKeyCreate, principal: CurrentUser, db: DbSession
+    body: ApiKeyCreate, principal: SessionUser, response: Response, db: DbSession
 ) -> ApiKeyCreated:
-    row, key = await service.create_api_key(db, principal.id, body.name)
-    return ApiKeyCreated(id=row.id, name=row.name, key=key, created_at=row.created_at)
+    response.headers.update(NO_STORE)
+    row, key = await service.create_api_key(db, principal.id, body.name, body.scopes)
+    return ApiKeyCreated(
+        id=row.id,
+        name=row.name,
+        key=key,
+        scopes=[Scope(s) for s in row.scopes],
+        created_at=row.created_at,
+    )
 
 
 @auth_router.get(
@@ -209,7 +247,7 @@ async def create_api_key(
     responses=problem_doc(401, 422),
     summary="List API keys, without their secrets",
 )
-async def list_api_keys(principal: CurrentUser, page: PageParams, db: DbSession) -> Page[ApiKeyOut]:
+async def list_api_keys(principal: SessionUser, page: PageParams, db: DbSession) -> Page[ApiKeyOut]:
     rows, cursor = await service.list_api_keys(db, principal.id, page)
     return Page(
         data=[
@@ -217,6 +255,7 @@ async def list_api_keys(principal: CurrentUser, page: PageParams, db: DbSession)
                 id=k.id,
                 name=k.name,
                 prefix=k.prefix,
+                scopes=[Scope(s) for s in k.scopes],
                 created_at=k.created_at,
                 last_used_at=k.last_used_at,
             )
@@ -233,7 +272,7 @@ async def list_api_keys(principal: CurrentUser, page: PageParams, db: DbSession)
     summary="Revoke an API key",
 )
 async def revoke_api_key(
-    key_id: uuid.UUID, principal: CurrentUser, request: Request, db: DbSession
+    key_id: uuid.UUID, principal: SessionUser, request: Request, db: DbSession
 ) -> Response:
     await service.revoke_api_key(db, _cache(request), principal.id, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -248,7 +287,7 @@ async def me_fast(request: Request) -> Response:
     are still RhythmErrors, rendered by the same problem+json handlers. `me` below is the same
     operation as FastAPI declares it, for the OpenAPI document; see api.include_api.
     """
-    principal = await current_user(request)
+    principal = await current_user(request, Scope.READ)
     body = {
         "id": str(principal.id),
         "email": principal.email,
@@ -262,7 +301,7 @@ async def me_fast(request: Request) -> Response:
 @users_router.get(
     "/me", response_model=UserOut, responses=problem_doc(401), summary="The signed-in account"
 )
-async def me(request: Request) -> Response:
+async def me(principal: ReadUser, request: Request) -> Response:
     return await me_fast(request)
 
 
@@ -270,7 +309,7 @@ async def me(request: Request) -> Response:
     "/me", response_model=UserOut, responses=problem_doc(422), summary="Change name or timezone"
 )
 async def update_me(
-    body: UserUpdate, principal: CurrentUser, request: Request, db: DbSession
+    body: UserUpdate, principal: SessionUser, request: Request, db: DbSession
 ) -> UserOut:
     user = await service.update_me(db, _cache(request), principal.id, body.model_dump())
     return _user_out(user)
@@ -279,14 +318,23 @@ async def update_me(
 @users_router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_doc(422),
+    dependencies=[PasswordRateLimit],
+    responses=problem_doc(403, 422),
     summary="Change the password; signs out every other session",
+    description="A wrong `current_password` is a 403 `wrong-password` and counts against the "
+    "account's failed sign-in window (10 in 15 minutes, then 429). Limited like the auth "
+    "routes, per IP and per account.",
 )
 async def change_password(
-    body: PasswordChange, principal: CurrentUser, request: Request, db: DbSession
+    body: PasswordChange, principal: SessionUser, request: Request, db: DbSession
 ) -> Response:
     await service.change_password(
-        db, _cache(request), principal, body.current_password, body.new_password
+        db,
+        _cache(request),
+        _limits(request),
+        principal,
+        body.current_password,
+        body.new_password,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -294,9 +342,17 @@ async def change_password(
 @users_router.delete(
     "/me",
     status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[PasswordRateLimit],
+    responses=problem_doc(403, 422),
     summary="Erase the account and all of its data",
+    description="Needs a device session and the account's password in the body. A wrong "
+    "password is a 403 `wrong-password` and counts against the account's failed sign-in "
+    "window (10 in 15 minutes, then 429).",
 )
-async def delete_me(principal: CurrentUser, request: Request, db: DbSession) -> Response:
+async def delete_me(
+    body: AccountDeletion, principal: SessionUser, request: Request, db: DbSession
+) -> Response:
+    await service.confirm_password(db, _limits(request), principal, body.password, "password")
     await service.delete_account(db, _cache(request), principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     DateTime,
     ForeignKey,
@@ -80,5 +81,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    # auth.Scope values; migration 0006 gave keys made before scopes the default, usage and read.
+    scopes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(16)), server_default=text("'{usage,read}'")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -240,9 +240,21 @@ async def purge_expired(session: AsyncSession, grace_days: int) -> int:
 
 
 async def create_api_key(
-    session: AsyncSession, user_id: uuid.UUID, name: str, key_hash: bytes, prefix: str
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: str,
+    key_hash: bytes,
+    prefix: str,
+    scopes: list[str],
 ) -> ApiKey:
-    key = ApiKey(id=uuid.uuid4(), user_id=user_id, name=name, key_hash=key_hash, prefix=prefix)
+    key = ApiKey(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        name=name,
+        key_hash=key_hash,
+        prefix=prefix,
+        scopes=scopes,
+    )
     session.add(key)
     await session.flush()
     await session.refresh(key)
@@ -280,12 +292,13 @@ async def api_key_hashes(session: AsyncSession, user_id: uuid.UUID) -> list[byte
 
 async def api_key_owner(
     session: AsyncSession, key_hash: bytes
-) -> tuple[uuid.UUID, uuid.UUID] | None:
+) -> tuple[uuid.UUID, uuid.UUID, list[str]] | None:
+    """The key's id, its owner and its scopes."""
     result = await session.execute(
-        select(ApiKey.id, ApiKey.user_id).where(ApiKey.key_hash == key_hash)
+        select(ApiKey.id, ApiKey.user_id, ApiKey.scopes).where(ApiKey.key_hash == key_hash)
     )
     row = result.one_or_none()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], list(row[2])) if row else None
 
 
 async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from rhythm.identity.auth import DEFAULT_KEY_SCOPES, Scope
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from rhythm.schemas import RequestModel
 from rhythm.timezones import TimeZoneName
@@ -77,12 +78,22 @@ class DeviceSessionOut(BaseModel):
 
 class ApiKeyCreate(RequestModel):
     name: Name
+    scopes: list[Scope] = Field(
+        default=list(DEFAULT_KEY_SCOPES),
+        min_length=1,
+        max_length=len(Scope),
+        description="What the key may do: `usage` (send heartbeats, the ActivityWatch API), "
+        "`read` (read your own data), `write` (change sleep, focus and follows). Default: "
+        "`usage` and `read`, what a watcher or an editor plugin needs. No key can manage the "
+        "account, its password, profile, keys or sessions: those need a device session.",
+    )
 
 
 class ApiKeyOut(BaseModel):
     id: uuid.UUID
     name: str
     prefix: str = Field(description="The first characters of the key, to recognise it.")
+    scopes: list[Scope]
     created_at: datetime
     last_used_at: datetime | None
 
@@ -91,6 +102,7 @@ class ApiKeyCreated(BaseModel):
     id: uuid.UUID
     name: str
     key: str = Field(description="The secret. It is shown only in this response.")
+    scopes: list[Scope]
     created_at: datetime
 
 
@@ -102,6 +114,10 @@ class UserUpdate(RequestModel):
 class PasswordChange(RequestModel):
     current_password: AnyPassword
     new_password: Password
+
+
+class AccountDeletion(RequestModel):
+    password: AnyPassword = Field(description="The account's current password, once more.")
 
 
 class PublicProfile(BaseModel):

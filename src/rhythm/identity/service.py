@@ -16,9 +16,15 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.db import ReadSession, after_commit
-from rhythm.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from rhythm.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized
 from rhythm.identity import repository
-from rhythm.identity.auth import PROFILE_KEY_PREFIX, AuthCache, Principal, profile_payload
+from rhythm.identity.auth import (
+    PROFILE_KEY_PREFIX,
+    AuthCache,
+    Principal,
+    Scope,
+    profile_payload,
+)
 from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
@@ -152,10 +158,9 @@ async def login(
     device_name: str | None,
 ) -> tuple[User, Tokens]:
     account = email.strip().lower()
-    await limits.check_login_failures(account)
+    await limits.count_login_attempt(account)
     user = await repository.get_user_by_email(session, account)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
-        await limits.record_login_failure(account)
         raise InvalidCredentials()
     await limits.reset_login_failures(account)
     tokens = await open_session(session, issuer, user.id, device_name)
@@ -220,11 +225,17 @@ async def revoke_session(
 
 
 async def create_api_key(
-    session: AsyncSession, user_id: uuid.UUID, name: str
+    session: AsyncSession, user_id: uuid.UUID, name: str, scopes: Sequence[Scope]
 ) -> tuple[ApiKey, str]:
     key = new_api_key()
     row = await repository.create_api_key(
-        session, user_id, name, hash_secret(key), key[: len("rhk_") + 6]
+        session,
+        user_id,
+        name,
+        hash_secret(key),
+        key[: len("rhk_") + 6],
+        # One order, whatever the request's: the key's scopes are a set.
+        [scope.value for scope in Scope if scope in scopes],
     )
     return row, key
 
@@ -343,18 +354,31 @@ async def update_me(
     return user
 
 
+async def confirm_password(
+    session: AsyncSession, limits: RateLimits, principal: Principal, password: str, field: str
+) -> None:
+    """403 unless `password` is the caller's. Each attempt counts against the account's
+    failed-login window before it is checked (the same budget as signing in), so a stolen
+    session cannot brute-force the password here either."""
+    account = principal.email.strip().lower()
+    await limits.count_login_attempt(account)
+    user = await repository.get_user_for_update(session, principal.id)
+    if user is None:
+        raise UserNotFound(f"No user {principal.id}.")
+    if not await verify_password(user.password_hash, password):
+        raise WrongPassword("The password is incorrect.", field=field)
+    await limits.reset_login_failures(account)
+
+
 async def change_password(
     session: AsyncSession,
     cache: AuthCache,
+    limits: RateLimits,
     principal: Principal,
     current_password: str,
     new_password: str,
 ) -> None:
-    user = await repository.get_user_for_update(session, principal.id)
-    if user is None:
-        raise UserNotFound(f"No user {principal.id}.")
-    if not await verify_password(user.password_hash, current_password):
-        raise WrongPassword("The current password is incorrect.", field="current_password")
+    await confirm_password(session, limits, principal, current_password, "current_password")
     await repository.update_user(
         session, principal.id, password_hash=await hash_password(new_password)
     )
@@ -364,9 +388,13 @@ async def change_password(
     await repository.revoke_sessions(session, principal.id, keep=principal.session_id)
 
 
-class WrongPassword(Unprocessable):
+class WrongPassword(RhythmError):
+    status = 403
     slug = "wrong-password"
     title = "Wrong password"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, errors=[FieldError(field=field, message=detail)])
 
 
 async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID) -> None:

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from rhythm.db import DbSession, ReadSession
 from rhythm.errors import problem_doc
 from rhythm.identity import service as identity_service
-from rhythm.identity.auth import CurrentUser, current_user
+from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
 from rhythm.identity.schemas import UserSummary
 from rhythm.pagination import FirstPage, Page, PageParams, page_from_query
 from rhythm.schemas import IsoWeek, query_value
@@ -54,7 +54,7 @@ WEEK = TypeAdapter(WeekParam)
     "`overlap` when bedtime is before the end of your latest night.",
 )
 async def clock_in(
-    body: ClockIn, principal: CurrentUser, first: FirstPage, db: DbSession
+    body: ClockIn, principal: WriteUser, first: FirstPage, db: DbSession
 ) -> ClockInOut:
     record = await service.clock_in(db, principal, body.at, body.timezone)
     rows, cursor = await service.list_records(db, principal.id, first)
@@ -72,7 +72,7 @@ async def clock_in(
     "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime.",
 )
 async def clock_out(
-    body: ClockOut, principal: CurrentUser, db: DbSession, request: Request
+    body: ClockOut, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
     record = await service.clock_out(db, _feeds(request), principal, body.at, body.timezone)
     return RecordOut(record=record_out(record))
@@ -86,7 +86,7 @@ async def clock_out(
     summary="Backfill a completed night",
 )
 async def backfill(
-    body: Backfill, principal: CurrentUser, db: DbSession, request: Request
+    body: Backfill, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
     record = await service.backfill(
         db,
@@ -107,7 +107,7 @@ async def backfill(
     summary="Your sleep records, newest first",
 )
 async def list_records(
-    principal: CurrentUser, page: PageParams, db: DbSession
+    principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[SleepRecordOut]:
     rows, cursor = await service.list_records(db, principal.id, page)
     return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
@@ -119,7 +119,7 @@ async def list_records(
     responses=problem_doc(404, 422),
     summary="One of your sleep records",
 )
-async def get_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSession) -> SleepRecordOut:
+async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -> SleepRecordOut:
     return record_out(await service.get_record(db, principal.id, record_id))
 
 
@@ -130,7 +130,7 @@ async def get_record(record_id: uuid.UUID, principal: CurrentUser, db: DbSession
     summary="Delete one of your sleep records",
 )
 async def delete_record(
-    record_id: uuid.UUID, principal: CurrentUser, db: DbSession, request: Request
+    record_id: uuid.UUID, principal: WriteUser, db: DbSession, request: Request
 ) -> Response:
     await service.delete_record(db, _feeds(request), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -146,7 +146,7 @@ async def following_fast(request: Request) -> Response:
     app, and FastAPI's request handling measured about a third of its CPU. Same auth, the same
     rules for every parameter, the same problem+json errors. `following` below is the same
     operation as FastAPI declares it, for the OpenAPI document; see api.include_api."""
-    principal = await current_user(request)
+    principal = await current_user(request, Scope.READ)
     page = page_from_query(request)
     week = query_value(WEEK, ("query", "week"), request.query_params.get("week"))
     resolved = service.resolve_week(week, principal.timezone)
@@ -181,7 +181,7 @@ async def following_fast(request: Request) -> Response:
     summary="How the people you follow slept in a week, longest night first",
 )
 async def following(
-    principal: CurrentUser, page: PageParams, request: Request, week: WeekParam = None
+    principal: ReadUser, page: PageParams, request: Request, week: WeekParam = None
 ) -> Response:
     return await following_fast(request)
 
@@ -193,7 +193,7 @@ async def following(
     summary="You and the people you follow, ranked by total sleep in a week",
 )
 async def weekly_ranking(
-    principal: CurrentUser, page: PageParams, db: DbSession, week: WeekParam = None
+    principal: ReadUser, page: PageParams, db: DbSession, week: WeekParam = None
 ) -> WeeklyRanking:
     resolved = service.resolve_week(week, principal.timezone)
     entries, cursor = await service.weekly_ranking(db, principal, resolved, page)

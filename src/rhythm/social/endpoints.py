@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from rhythm.db import DbSession
 from rhythm.errors import problem_doc
-from rhythm.identity.auth import CurrentUser, OptionalUser
+from rhythm.identity.auth import OptionalUser, ReadUser, WriteUser
 from rhythm.identity.schemas import PublicProfile, UserSummary
 from rhythm.pagination import Page, PageParams
 from rhythm.redis import RedisDep
@@ -35,7 +35,7 @@ def _items(entries: list[service.FollowEntry]) -> list[FollowListItem]:
     description="201 when the follow is new, 200 when you already follow the user.",
 )
 async def follow(
-    user_id: uuid.UUID, principal: CurrentUser, db: DbSession, redis: RedisDep
+    user_id: uuid.UUID, principal: WriteUser, db: DbSession, redis: RedisDep
 ) -> JSONResponse:
     name, followed_at, created = await service.follow(db, redis, principal.id, user_id)
     body = FollowOut(user=UserSummary(id=user_id, name=name), followed_at=followed_at)
@@ -52,7 +52,7 @@ async def follow(
     summary="Unfollow a user",
 )
 async def unfollow(
-    user_id: uuid.UUID, principal: CurrentUser, db: DbSession, redis: RedisDep
+    user_id: uuid.UUID, principal: WriteUser, db: DbSession, redis: RedisDep
 ) -> Response:
     await service.unfollow(db, redis, principal.id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -65,7 +65,7 @@ async def unfollow(
     summary="Who you follow, newest first",
 )
 async def my_following(
-    principal: CurrentUser, page: PageParams, db: DbSession
+    principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FollowListItem]:
     entries, cursor = await service.following(db, principal.id, page)
     return Page(data=_items(entries), next_cursor=cursor)
@@ -78,7 +78,7 @@ async def my_following(
     summary="Who follows you, newest first",
 )
 async def my_followers(
-    principal: CurrentUser, page: PageParams, db: DbSession
+    principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FollowListItem]:
     entries, cursor = await service.followers(db, principal.id, page)
     return Page(data=_items(entries), next_cursor=cursor)

@@ -15,7 +15,7 @@ from rhythm import __version__
 from rhythm.bounds import DATE_WINDOW, INSTANT_WINDOW
 from rhythm.db import DbSession
 from rhythm.errors import RhythmError, Unprocessable, parse_body, problem_doc
-from rhythm.identity.auth import ApiKeyUser, CurrentUser, api_key_user, current_user
+from rhythm.identity.auth import ApiKeyUser, ReadUser, Scope, UsageUser, api_key_user, current_user
 from rhythm.pagination import Page, PageParams
 from rhythm.schemas import IsoDate, IsoDatetime, Name, query_value
 from rhythm.timezones import TimeZoneName
@@ -69,7 +69,7 @@ def _heartbeat(body: HeartbeatIn) -> Heartbeat:
 async def heartbeat_fast(request: Request) -> Response:
     """POST /usage/heartbeats on the fast lane (api.FastLane): a tracker sends one every few
     seconds. `heartbeat` below declares the operation for OpenAPI."""
-    principal = await current_user(request)
+    principal = await current_user(request, Scope.USAGE)
     body = parse_body(HeartbeatIn, await request.body())
     await _writer(request).deliver(Delivery(principal.id, [_heartbeat(body)], True))
     return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
@@ -82,7 +82,7 @@ async def heartbeat_fast(request: Request) -> Response:
     responses=problem_doc(422),
     summary="Send one heartbeat (answered once it is durably merged)",
 )
-async def heartbeat(body: HeartbeatIn, principal: CurrentUser, request: Request) -> Response:
+async def heartbeat(body: HeartbeatIn, principal: UsageUser, request: Request) -> Response:
     return await heartbeat_fast(request)
 
 
@@ -97,7 +97,7 @@ async def heartbeat(body: HeartbeatIn, principal: CurrentUser, request: Request)
 )
 async def heartbeats_bulk(
     body: Annotated[list[HeartbeatIn], Body(min_length=1, max_length=MAX_BULK)],
-    principal: CurrentUser,
+    principal: UsageUser,
     request: Request,
 ) -> Accepted:
     await _writer(request).deliver(Delivery(principal.id, [_heartbeat(b) for b in body], True))
@@ -118,7 +118,7 @@ def _items(usage: service.DayUsage) -> list[UsageItem]:
     "union over all sources, and each item the union of its key's intervals.",
 )
 async def report(
-    principal: CurrentUser,
+    principal: ReadUser,
     db: DbSession,
     day: Annotated[IsoDate | None, Query(alias="date", description=_DATE)] = None,
     first: Annotated[IsoDate | None, Query(alias="from", description=_DATE)] = None,
@@ -157,7 +157,7 @@ async def report(
     summary="Your usage intervals, latest first",
 )
 async def intervals(
-    principal: CurrentUser,
+    principal: ReadUser,
     db: DbSession,
     page: PageParams,
     first: Annotated[IsoDatetime | None, Query(alias="from", description=_INSTANT)] = None,
