@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # How long a request waits for PostgreSQL before it is answered 503: to connect, and for
+    # a pooled connection.
+    db_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    db_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -33,7 +33,7 @@ async def test_kill_9_under_many_clients_loses_and_duplicates_nothing(settings: 
         workload = await asyncio.to_thread(Workload.register, base, 16)
         stop = asyncio.Event()
         running = asyncio.create_task(workload.run(stop))
-        while sum(w.acknowledged for w in workload.writes) < 300 and not running.done():
+        while sum(w.acknowledged for w in workload.writes) < 300 and not running.done():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)  # mid-stream: some writes are in flight
         stop.set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ class Write:
     problem: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    attempt: int = 1  # 2 and more: sent again after a 503
 
     @property
     def acknowledged(self) -> bool:
@@ -54,7 +55,7 @@ class Workload:
     # Nights and heartbeats are placed from here on, far from each other and from now.
     origin: datetime = field(
         default_factory=lambda: (
-            datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=60)
+            datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1100)
         )
     )
 
@@ -137,16 +138,22 @@ class Workload:
 
     async def run(self, until: asyncio.Event, steps: int = 60) -> None:
         """Every client sends its steps one write at a time until `until` is set, or its
-        server is gone."""
+        server is gone. A write answered 503 is sent again, as a client honouring
+        Retry-After would (sooner, to keep the test short), until it has a final answer."""
 
         async def one(client: Client) -> None:
             async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
                 for step in range(steps):
-                    for write in self.plan(client, step):
-                        if until.is_set():
-                            return
-                        self.writes.append(await self.send(http, client, write))
-                        if write.status is None:
+                    for planned in self.plan(client, step):
+                        write = planned
+                        while not until.is_set():
+                            self.writes.append(await self.send(http, client, write))
+                            if write.status != 503:
+                                break
+                            await asyncio.sleep(0.2)
+                            write = replace(write, status=None, problem=None, headers={})
+                            write.attempt += 1
+                        if until.is_set() or write.status is None:
                             return
 
         await asyncio.gather(*(one(c) for c in self.clients))
