@@ -17,7 +17,7 @@ import pytest
 
 from rhythm.migrations import upgrade
 from tests.conftest import make_settings, serving
-from tests.faults.postgres import PrivatePostgres
+from tests.faults.servers import PrivatePostgres
 from tests.faults.workload import CLIENT_TIMEOUT, Workload
 
 pytestmark = pytest.mark.e2e
