@@ -2,8 +2,9 @@
 `jobs:retry_stalled`), and its effect happens once.
 
 - A sleep fan-out: the worker dies while it applies a night to the followers' feeds (Redis is
-  paused under it). Afterwards every follower's cached feed is exactly the feed rebuilt from
-  PostgreSQL, and the night is in it once.
+  paused under it), and the night is deleted and another written before the retry. Afterwards
+  the owner's fan-outs have run in order, and every follower's cached feed is exactly the feed
+  rebuilt from PostgreSQL.
 - A catalog sync: the worker dies while the provider's feed is half downloaded. Afterwards
   there is one new catalog version, with all of its rows.
 """
@@ -84,6 +85,22 @@ def _wait_for_job(database_url: str, task: str, status: str, timeout: float = 40
         time.sleep(0.05)
 
 
+def _fan_outs(database_url: str) -> list[tuple[str, int]]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT status::text, attempts FROM procrastinate_jobs"
+            " WHERE task_name = 'sleep:fan_out' ORDER BY id"
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _wait_for_fan_outs(database_url: str, count: int, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while [s for s, _ in _fan_outs(database_url)] != ["succeeded"] * count:
+        assert time.monotonic() < deadline, _fan_outs(database_url)
+        time.sleep(0.05)
+
+
 async def _feed(http: AsyncClient, headers: dict[str, str], week: str) -> list[dict[str, Any]]:
     answer = await http.get("/api/v1/sleep/following", params={"week": week}, headers=headers)
     assert answer.status_code == 200, answer.text
@@ -99,7 +116,8 @@ async def test_a_fan_out_killed_mid_job_is_retried_and_feeds_are_exact(
     redis = app.state.redis
     owner = await create_user(app, name="Sleeper")
     followers = [await create_user(app) for _ in range(3)]
-    bed = datetime.now(UTC).replace(hour=23, minute=0, second=0, microsecond=0) - timedelta(days=9)
+    today = datetime.now(UTC).replace(hour=23, minute=0, second=0, microsecond=0)
+    bed = today - timedelta(days=today.weekday() + 12)  # a Wednesday, two weeks ago
     week = iso_week(bed.date())
     async with client_for(app) as http:
         for follower in followers:
@@ -129,26 +147,45 @@ async def test_a_fan_out_killed_mid_job_is_retried_and_feeds_are_exact(
         finally:
             kill_9(worker)
         await redis.execute_command("CLIENT", "UNPAUSE")
-        assert _job(database_url, "sleep:fan_out") == ("doing", 0)  # stuck with its dead worker
+        assert _fan_outs(database_url) == [("doing", 0)]  # stuck with its dead worker
         # Meanwhile readers are answered from PostgreSQL, and see the night.
         for follower in followers:
             assert [i["id"] for i in await _feed(http, follower.headers, week)] == [night]
+        # The night is deleted and another one written before the job is retried: their
+        # fan-outs must not overtake it (a removal applied before the arrival it undoes would
+        # leave the deleted night in the feeds).
+        deleted = await http.delete(f"/api/v1/sleep/records/{night}", headers=owner.headers)
+        assert deleted.status_code == 204, deleted.text
+        other = {
+            "sleep_at": (bed + timedelta(days=1)).isoformat(),
+            "wake_at": (bed + timedelta(days=1, hours=6)).isoformat(),
+        }
+        added = await http.post("/api/v1/sleep/records", json=other, headers=owner.headers)
+        assert added.status_code == 201, added.text
+        second = added.json()["record"]["id"]
+        # The dead worker had queued a stalled-job check of its own, which would run first and
+        # retry the killed fan-out before the newer ones; without it the new worker takes the
+        # newer fan-outs first, which is the order to survive.
+        with psycopg.connect(database_url) as conn:
+            conn.execute(
+                "DELETE FROM procrastinate_jobs WHERE task_name = 'jobs:retry_stalled'"
+                " AND status = 'todo'"
+            )
 
         worker = start_worker(settings, **WORKER_ENV)
         try:
-            attempts = await asyncio.to_thread(
-                _wait_for_job, database_url, "sleep:fan_out", "succeeded"
-            )
+            await asyncio.to_thread(_wait_for_fan_outs, database_url, 3)
         finally:
             kill_9(worker)
-        assert attempts == 2  # the killed run, and its retry by the stalled-job task
+        # The killed run and its retry by the stalled-job task; then the two others, once.
+        assert _fan_outs(database_url) == [("succeeded", 2), ("succeeded", 1), ("succeeded", 1)]
         assert await redis.zcard(f"sleep:pending:{week}") == 0
         cached = {}
         for follower in followers:
             members = await redis.zrange(f"sleep:feed:{follower.id}:{week}", 0, -1)
-            assert [m.decode().split(":")[1] for m in members if m != b"~"] == [night]
+            assert [m.decode().split(":")[1] for m in members if m != b"~"] == [second]
             cached[follower.id] = await _feed(http, follower.headers, week)
-            assert [i["id"] for i in cached[follower.id]] == [night]
+            assert [i["id"] for i in cached[follower.id]] == [second]
         # The same feeds rebuilt from PostgreSQL alone.
         await redis.flushdb()
         for follower in followers:
