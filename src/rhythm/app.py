@@ -123,6 +123,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 # Routes whose contract has its own error body (the provider integration's public search).
 OWN_ERROR_FORMAT = {"/search"}
+# Routes that answer without PostgreSQL; every other one may answer 503 database-unavailable.
+NO_DATABASE = {"/health", "/metrics", "/ready"}
+UNAVAILABLE = {
+    "description": "PostgreSQL is down or restarting (`database-unavailable`, with"
+    " Retry-After). Send the request again later: a write that was stored after all is not"
+    " stored twice (a heartbeat merges again, a focus session replays, a night answers 409)."
+}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -140,6 +147,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if operation.get("security"):  # identity.auth: bad credentials, or a missing scope
                 for status, phrase in (("401", "Unauthorized"), ("403", "Forbidden")):
                     operation["responses"].setdefault(status, {"description": phrase})
+            if path not in NO_DATABASE:
+                operation.setdefault("responses", {}).setdefault("503", UNAVAILABLE)
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}

@@ -4,7 +4,8 @@ Requests that arrive while a batch is being written wait for the next batch, so 
 transaction carries many writes (one set of round trips and one commit for all), and a quiet
 server writes each at once. Every request is answered only after the commit that made its
 write durable. A batch that fails as a whole is retried one item at a time, so one bad item
-fails only its own request.
+fails only its own request; a batch that failed because PostgreSQL is unreachable is not
+retried, and every request in it is answered 503 at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rhythm.db import commit, rollback
+from rhythm.errors import DatabaseUnavailable, database_unavailable
 
 log = structlog.get_logger("rhythm.batching")
 
@@ -69,6 +71,9 @@ class GroupCommit(Generic[Item, Outcome]):
             except Exception as exc:
                 if len(batch) == 1:
                     outcomes = [exc]
+                elif database_unavailable(exc):
+                    # No item would fare better alone: answer them all at once (503).
+                    outcomes = [DatabaseUnavailable() for _ in batch]
                 else:
                     log.warning("batch_failed", writer=self.name, size=len(batch), exc_info=True)
                     outcomes = []

@@ -53,7 +53,14 @@ class Settings(BaseSettings):
     catalog_sync_cron: str = "*/5 * * * *"
     catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
+    # A job worker silent this long is dead; its running jobs are retried (jobs.retry_stalled).
+    worker_stalled_seconds: int = Field(default=60, ge=1, le=3600)
+
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # How long a request waits for PostgreSQL before it is answered 503: to connect, and for
+    # a pooled connection.
+    db_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    db_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -7,11 +7,15 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -99,6 +103,59 @@ class TooManyRequests(RhythmError):
     status = 429
     slug = "rate-limited"
     title = "Too many requests"
+
+
+class DatabaseUnavailable(RhythmError):
+    """PostgreSQL refused, dropped or did not answer a connection (down, restarting, or every
+    pooled connection busy): the request was not carried out, and may be retried."""
+
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"
+
+    def __init__(
+        self, detail: str = "PostgreSQL is not answering; retry in a moment.", **kw: Any
+    ) -> None:
+        kw.setdefault("headers", {"Retry-After": "2"})
+        super().__init__(detail, **kw)
+
+
+# SQLSTATEs of a connection PostgreSQL refused or ended: class 08 (connection exception), and
+# 57P01-57P03 (terminated by an administrator, crash shutdown, starting up or shutting down).
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a lost, refused or timed-out connection to
+    PostgreSQL, rather than a bug or a bad statement.
+
+    The one place that decides it, for every lane: SQLAlchemy's wrappers, asyncpg's own errors
+    (the hot writers talk to asyncpg directly), a refused or timed-out socket, and the pool's
+    timeout. A Redis failure in the chain is not one: it is Redis's.
+    """
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None or isinstance(current, RedisError):
+            return False
+        if isinstance(current, OSError | PoolTimeout):  # TimeoutError is an OSError
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "closed" in str(current):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECTION_SQLSTATES):
+            return True
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException):
+            current = orig
+        elif current.__cause__ is not None:
+            current = current.__cause__
+        else:
+            current = None if current.__suppress_context__ else current.__context__
+    return False
 
 
 def problem_response(
@@ -210,6 +267,9 @@ _UNSTORABLE_TEXT = {"22021", "22P05"}
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        log.warning("database_unavailable", path=request.url.path, error=repr(exc)[:200])
+        return await _rhythm_error(request, DatabaseUnavailable())
     orig = getattr(exc, "orig", None)
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in _UNSTORABLE_TEXT:
@@ -250,6 +310,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RhythmError, _rhythm_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Handled here rather than by the catch-all below, which re-raises into the server's log:
+    # while PostgreSQL restarts, every request would log a traceback for an expected 503.
+    for database_error in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(database_error, _unhandled)
     app.add_exception_handler(Exception, _unhandled)
 
 

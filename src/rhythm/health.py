@@ -60,7 +60,10 @@ async def ready(request: Request) -> Response:
             503,
             slug="not-ready",
             title="Not ready",
-            detail=f"Unavailable: {', '.join(failing)}.",
+            detail="Unavailable: "
+            + ", ".join(f"{name} ({checks[name].removeprefix('failing: ')})" for name in failing)
+            + ".",
+            headers={"Retry-After": "2"},
             extra={"checks": checks},
         )
     return JSONResponse({"status": "ok", "checks": checks})

@@ -6,20 +6,61 @@ the context's namespace, so task names read `context:verb`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import procrastinate
+import structlog
+from procrastinate import Blueprint, JobContext
 
 from rhythm.catalog import tasks as catalog_tasks
+from rhythm.config import Settings
 from rhythm.db import libpq_url
 from rhythm.identity import tasks as identity_tasks
 from rhythm.resources import Resources
 from rhythm.sleep import tasks as sleep_tasks
 
+log = structlog.get_logger("rhythm.jobs")
+
+# A worker that has not sent its heartbeat for this long is dead (killed, its machine gone):
+# the jobs it was running are retried. Read at import, as procrastinate needs the schedule
+# then; the same variable as Settings.worker_stalled_seconds.
+STALLED_SECONDS = int(
+    os.environ.get("RHYTHM_WORKER_STALLED_SECONDS")
+    or Settings.model_fields["worker_stalled_seconds"].default
+)
+
+maintenance = Blueprint()
+
+
+@maintenance.periodic(
+    # As often as a worker can be found dead, and at most once a minute.
+    cron="* * * * *" if STALLED_SECONDS >= 60 else f"* * * * * */{STALLED_SECONDS}",
+    periodic_id="stalled",
+)
+@maintenance.task(
+    name="retry_stalled", pass_context=True, queue="maintenance", queueing_lock="retry_stalled"
+)
+async def retry_stalled(context: JobContext, timestamp: int) -> int:
+    """Put the jobs of dead workers back in the queue.
+
+    A worker killed mid-job leaves its job `doing` forever, procrastinate does not retry it by
+    itself. Every task is written to be run again after a partial run (a fan-out re-applies
+    set operations, a catalog sync's changes are one transaction).
+    """
+    manager = context.app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS))
+    for job in stalled:
+        await manager.retry_job(job)
+        log.warning("stalled_job_retried", job_id=job.id, task=job.task_name)
+    return len(stalled)
+
+
 BLUEPRINTS = {
     "identity": identity_tasks.blueprint,
     "sleep": sleep_tasks.blueprint,
     "catalog": catalog_tasks.blueprint,
+    "jobs": maintenance,
 }
 
 
@@ -42,5 +83,7 @@ async def run_worker(resources: Resources, **options: Any) -> None:
             await app.run_worker_async(
                 additional_context={"resources": resources},
                 install_signal_handlers=False,
+                update_heartbeat_interval=STALLED_SECONDS / 3,
+                stalled_worker_timeout=STALLED_SECONDS,
                 **options,
             )

@@ -41,7 +41,12 @@ def open_resources(settings: Settings) -> Resources:
             "RHYTHM_DATABASE_URL and RHYTHM_REDIS_URL must be set here;"
             " `rhythm serve` sets them when it starts the embedded servers."
         )
-    engine = create_engine(settings.database_url, settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
     return Resources(
         settings=settings,
         engine=engine,

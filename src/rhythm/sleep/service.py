@@ -207,6 +207,9 @@ async def night_changed(
         session,
         "sleep:fan_out",
         queue="feeds",
+        # One owner's changes are applied in order, even when one is retried (a worker died
+        # under it): a night's removal never runs before its arrival.
+        lock=f"sleep:{record.user_id}",
         owner_id=str(record.user_id),
         week=record.week,
         op=op,
