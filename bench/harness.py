@@ -40,6 +40,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int = 0
+    socket_errors: int = 0  # wrk's connect, read, write and timeout errors
+    requests: int = 0
 
     def row(self) -> str:
         return (
@@ -150,6 +152,8 @@ def rhythm_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
 _LAT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _ERR = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCK = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_TOTAL = re.compile(r"(\d+) requests in")
 
 
 def _to_ms(value: str, unit: str) -> float:
@@ -182,8 +186,16 @@ def wrk(
     lat = {m.group(1): _to_ms(m.group(2), m.group(3)) for m in _LAT.finditer(out)}
     rps = float(_RPS.search(out).group(1))  # type: ignore[union-attr]
     err = _ERR.search(out)
+    sock = _SOCK.search(out)
+    total = _TOTAL.search(out)
     return Result(
-        label, rps, lat.get("50", 0.0), lat.get("99", 0.0), int(err.group(1)) if err else 0
+        label,
+        rps,
+        lat.get("50", 0.0),
+        lat.get("99", 0.0),
+        int(err.group(1)) if err else 0,
+        sum(int(n) for n in sock.groups()) if sock else 0,
+        int(total.group(1)) if total else 0,
     )
 
 

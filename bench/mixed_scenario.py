@@ -347,6 +347,8 @@ def load(
         max(p.p50_ms for p in parts),
         max(p.p99_ms for p in parts),
         sum(p.errors for p in parts),
+        sum(p.socket_errors for p in parts),
+        sum(p.requests for p in parts),
     )
 
 
@@ -482,7 +484,9 @@ def run(rounds: int = 3, seconds: int = 10, processes: list[int] | None = None) 
                         load("mixed", api, seconds, scripts(fixture, n, round_))
                     )
                 checks[n] = check_correctness(api, fixture, index)
-            rows.append((n, median_result(results["hello"]), median_result(results["mixed"])))
+            mixed = median_result(results["mixed"])
+            mixed.socket_errors = sum(r.socket_errors for r in results["mixed"])
+            rows.append((n, median_result(results["hello"]), mixed))
         shutil.rmtree(fixture.work, ignore_errors=True)
 
     print(
@@ -500,6 +504,8 @@ def run(rounds: int = 3, seconds: int = 10, processes: list[int] | None = None) 
     base = rows[0][2].rps
     for n, hello, mixed in rows:
         print(f"| {n} | {mixed.rps:,.0f} | {mixed.rps / hello.rps:.1%} | {mixed.rps / base:.2f}x |")
+    socket_errors = sum(mixed.socket_errors for _, _, mixed in rows)
+    print(f"\nwrk socket errors (connect, read, write, timeout) in the mixed runs: {socket_errors}")
     print("\ncorrectness across processes:")
     for n, lines in checks.items():
         for line in lines:
