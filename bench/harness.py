@@ -168,7 +168,10 @@ def wrk(
     seconds: int = 10,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    timeout: int | None = None,
 ) -> Result:
+    """`timeout`: seconds before wrk gives up on a request (and counts a socket error); wrk's
+    default is 2."""
     if WRK is None:
         return asyncio.run(
             python_load(label, url, connections=connections, seconds=seconds, headers=headers)
@@ -178,6 +181,8 @@ def wrk(
         argv += ["-H", f"{name}: {value}"]
     if script is not None:
         argv += ["-s", str(script)]
+    if timeout is not None:
+        argv += ["--timeout", f"{timeout}s"]
     argv.append(url)
     run = subprocess.run(argv, capture_output=True, text=True, check=True)
     if run.stderr.strip():  # what a script reports, e.g. the first non-2xx answers
