@@ -78,6 +78,10 @@ math.randomseed(%(seed)d)
 local week = "%(week)s"
 local today = "%(today)s"
 local tag = "%(tag)s"
+-- Half the users clock in and out, the other half in the next run: a run can end with a
+-- clock-in still in flight, and the open nights it leaves are closed before that half's turn.
+local sleepers = {}
+for i = 1 + %(parity)d, #users, 2 do sleepers[#sleepers + 1] = users[i] end
 local sleeping = {}
 local next_sleeper = 0
 local n = 0
@@ -100,8 +104,8 @@ request = function()
   elseif r <= 25 then
     return wrk.format("GET", "/api/v1/sleep/following?week=" .. week, auth(user))
   elseif r <= 35 then
-    next_sleeper = next_sleeper %% #users + 1
-    local sleeper = users[next_sleeper]
+    next_sleeper = next_sleeper %% #sleepers + 1
+    local sleeper = sleepers[next_sleeper]
     if sleeping[next_sleeper] then
       sleeping[next_sleeper] = nil
       return wrk.format("POST", "/api/v1/sleep/clock-out", auth(sleeper, true), "{}")
@@ -308,6 +312,7 @@ def scripts(fixture: Fixture, shares: int, round_: int) -> list[Path]:
                 "users": users,
                 "queries": fixture.queries,
                 "seed": round_ * 100 + share,
+                "parity": round_ % 2,
                 "week": fixture.week,
                 "today": today,
                 "tag": f"mixed-{shares}-{share}-{round_}-{uuid.uuid4().hex[:6]}",
@@ -357,8 +362,9 @@ def load(
 
 
 def close_open_nights(database_url: str) -> None:
-    """A run can end between a clock-in and its clock-out; the next run starts everyone
-    awake (each wrk script alternates from clock-in)."""
+    """A run can end between a clock-in and its clock-out; the run after next, when those
+    users clock in and out again, starts them awake (each wrk script alternates from
+    clock-in). Called before every run."""
     with psycopg.connect(database_url) as conn:
         conn.execute("DELETE FROM sleep_records WHERE wake_at IS NULL")
 
