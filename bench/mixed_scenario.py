@@ -106,11 +106,14 @@ request = function()
   elseif r <= 35 then
     next_sleeper = next_sleeper %% #sleepers + 1
     local sleeper = sleepers[next_sleeper]
-    if sleeping[next_sleeper] then
+    if sleeping[next_sleeper] and os.time() - sleeping[next_sleeper] < %(gap)d then
+      -- Its clock-in may still be in flight: a clock-out now could overtake it.
+      return wrk.format("GET", "/api/v1/sleep/following?week=" .. week, auth(user))
+    elseif sleeping[next_sleeper] then
       sleeping[next_sleeper] = nil
       return wrk.format("POST", "/api/v1/sleep/clock-out", auth(sleeper, true), "{}")
     end
-    sleeping[next_sleeper] = true
+    sleeping[next_sleeper] = os.time()
     return wrk.format("POST", "/api/v1/sleep/clock-in", auth(sleeper, true), "{}")
   elseif r <= 45 then
     local start = os.time() - math.random(1, 365) * 86400 - math.random(0, 86000)
@@ -292,8 +295,10 @@ def hello_cluster(processes: int) -> Iterator[list[str]]:
         ]
 
 
-def scripts(fixture: Fixture, shares: int, round_: int) -> list[Path]:
-    """One wrk script per share of the users (one share per API process)."""
+def scripts(fixture: Fixture, shares: int, round_: int, gap: int = 0) -> list[Path]:
+    """One wrk script per share of the users (one share per API process). A sleeper's
+    clock-out is sent at least `gap` seconds after its clock-in (wrk cannot tell whether the
+    clock-in was answered; a gap longer than wrk's timeout makes sure it was)."""
     paths = []
     today = datetime.now(UTC).date().isoformat()
     for share in range(shares):
@@ -313,6 +318,7 @@ def scripts(fixture: Fixture, shares: int, round_: int) -> list[Path]:
                 "queries": fixture.queries,
                 "seed": round_ * 100 + share,
                 "parity": round_ % 2,
+                "gap": gap,
                 "week": fixture.week,
                 "today": today,
                 "tag": f"mixed-{shares}-{share}-{round_}-{uuid.uuid4().hex[:6]}",

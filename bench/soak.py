@@ -2,7 +2,9 @@
 
 Runs the mixed benchmark's cluster (bench/mixed_scenario.py: `--processes` API processes, 2
 job workers, one PostgreSQL database rhythm_bench_soak, one private Redis) under its mixed load
-(wrk, 64 connections, in 30-second runs back to back, fresh scripts each time) for `--minutes`,
+(wrk, 64 connections, in 2-minute runs back to back, fresh scripts each time; a sleeper
+clocks out at least 31 s after clocking in, longer than wrk waits for an answer, so a slow
+clock-in is never overtaken by its own clock-out) for `--minutes`,
 and samples the RSS of every server process (each Granian process and its worker, each job
 worker) every `--every` seconds with psutil.
 
@@ -29,7 +31,8 @@ from bench import mixed_scenario as mixed
 from bench.harness import Result
 
 WINDOW = 30.0
-CHUNK = 30
+CHUNK = 120
+WRK_TIMEOUT = 30  # as bench/mixed_scenario.load sets it
 
 
 def server_processes() -> dict[int, str]:
@@ -100,7 +103,7 @@ def main() -> None:
                 while (left := duration - (time.monotonic() - started)) > 1:
                     mixed.close_open_nights(database_url)
                     seconds = int(min(CHUNK, left))
-                    scripts = mixed.scripts(fixture, len(api), 1000 + chunk)
+                    scripts = mixed.scripts(fixture, len(api), 1000 + chunk, gap=WRK_TIMEOUT + 1)
                     result = mixed.load("soak", api, seconds, scripts)
                     results.append(result)
                     print(
