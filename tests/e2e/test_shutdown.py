@@ -131,7 +131,11 @@ async def _load(base: str, process: subprocess.Popen[bytes], tally: Tally) -> No
     clients = [
         asyncio.create_task(_client(base, token, i, signalled, stop, tally)) for i in range(CLIENTS)
     ]
-    await asyncio.sleep(2)  # well under way
+    # Well under way: writes acknowledged (however slow the machine), then the signal.
+    for _ in range(600):
+        if len(tally.acknowledged) >= 20 or any(task.done() for task in clients):
+            break
+        await asyncio.sleep(0.1)
     signalled.append(time.monotonic())
     process.send_signal(signal.SIGTERM)
     await asyncio.to_thread(process.wait, 60)
