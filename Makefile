@@ -36,3 +36,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-aw .rhythm .mypy_cache .ruff_cache
+
+.PHONY: load soak rolling-restart
+
+# The long checks of issue 10 (docs/reliability/ops.md); each needs PostgreSQL on 5432, and
+# wrk, redis-server and (rolling-restart) haproxy from Debian.
+load: $(STAMP)
+	$(BIN)/python bench/run.py mixed --processes 1 2 4
+
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --minutes 10
+
+rolling-restart: $(STAMP)
+	$(BIN)/python bench/rolling_restart.py

@@ -40,6 +40,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int = 0
+    socket_errors: int = 0  # wrk's connect, read, write and timeout errors
+    requests: int = 0
 
     def row(self) -> str:
         return (
@@ -150,6 +152,8 @@ def rhythm_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
 _LAT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _ERR = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCK = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_TOTAL = re.compile(r"(\d+) requests in")
 
 
 def _to_ms(value: str, unit: str) -> float:
@@ -164,7 +168,10 @@ def wrk(
     seconds: int = 10,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    timeout: int | None = None,
 ) -> Result:
+    """`timeout`: seconds before wrk gives up on a request (and counts a socket error); wrk's
+    default is 2."""
     if WRK is None:
         return asyncio.run(
             python_load(label, url, connections=connections, seconds=seconds, headers=headers)
@@ -174,6 +181,8 @@ def wrk(
         argv += ["-H", f"{name}: {value}"]
     if script is not None:
         argv += ["-s", str(script)]
+    if timeout is not None:
+        argv += ["--timeout", f"{timeout}s"]
     argv.append(url)
     run = subprocess.run(argv, capture_output=True, text=True, check=True)
     if run.stderr.strip():  # what a script reports, e.g. the first non-2xx answers
@@ -182,8 +191,16 @@ def wrk(
     lat = {m.group(1): _to_ms(m.group(2), m.group(3)) for m in _LAT.finditer(out)}
     rps = float(_RPS.search(out).group(1))  # type: ignore[union-attr]
     err = _ERR.search(out)
+    sock = _SOCK.search(out)
+    total = _TOTAL.search(out)
     return Result(
-        label, rps, lat.get("50", 0.0), lat.get("99", 0.0), int(err.group(1)) if err else 0
+        label,
+        rps,
+        lat.get("50", 0.0),
+        lat.get("99", 0.0),
+        int(err.group(1)) if err else 0,
+        sum(int(n) for n in sock.groups()) if sock else 0,
+        int(total.group(1)) if total else 0,
     )
 
 

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (
     catalog_scenario,
     focus_scenario,
+    mixed_scenario,
     platform_scenario,
     sleep_scenario,
     usage_scenario,
@@ -27,14 +28,29 @@ SCENARIOS = {
     "usage": usage_scenario.run,
     "catalog": catalog_scenario.run,
 }
+# Run only when named: it recreates its own database and takes several minutes.
+ON_REQUEST = {"mixed": mixed_scenario.run}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    parser.add_argument("scenario", choices=[*SCENARIOS, *ON_REQUEST, "all"])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4],
+        help="mixed: the numbers of API processes to run in turn",
+    )
     args = parser.parse_args()
+    if args.scenario in ON_REQUEST:
+        print(f"## {args.scenario}\n")
+        ON_REQUEST[args.scenario](
+            rounds=args.rounds, seconds=args.seconds, processes=args.processes
+        )
+        return
     chosen = SCENARIOS if args.scenario == "all" else {args.scenario: SCENARIOS[args.scenario]}
     for name, scenario in chosen.items():
         print(f"## {name}\n")

@@ -96,6 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # Granian runs this once every request is answered; writes whose clients left
+            # may still be under way, and must reach PostgreSQL before the pool closes.
+            await state.focus_writer.flush()
+            await state.heartbeat_writer.flush()
             for task in (touch_writer, version_feed):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -61,6 +61,12 @@ class GroupCommit(Generic[Item, Outcome]):
         # If the request is cancelled (the client left), its write still goes on.
         return await asyncio.shield(future)
 
+    async def flush(self) -> None:
+        """Wait until every submitted item is written: a request whose client left still has
+        its write going on, and the process must not close its pool under it."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.wait([self._drainer])
+
     async def _drain(self) -> None:
         while self._queue:
             batch = self._queue[: self.max_batch]

@@ -116,6 +116,9 @@ class SessionWriter:
         parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
         return await self._commits.submit(_Pending(principal, body, parts))
 
+    async def flush(self) -> None:
+        await self._commits.flush()
+
     async def _write(
         self, session: AsyncSession, batch: list[_Pending]
     ) -> list[Recorded | Exception]:

@@ -74,6 +74,9 @@ class HeartbeatWriter:
     async def deliver(self, delivery: Delivery) -> Event | None:
         return await self._commits.submit(delivery)
 
+    async def flush(self) -> None:
+        await self._commits.flush()
+
 
 async def _write(session: AsyncSession, batch: list[Delivery]) -> list[Event | Exception | None]:
     wanted = {
