@@ -848,7 +848,7 @@ def write_large_feed(path: Path, base_events: int, zones: int) -> None:
         out.write("</output>\n</eventList>\n")
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(600)
 def test_large_feed_5000_base_events_x_200_zones_in_bounded_memory_slow(tmp_path: Path) -> None:
     """5,000 base events x 1 slot x 200 zones (~100 MB): parsed whole, peak RSS under 300 MB."""
     path = tmp_path / "large.xml"
@@ -873,5 +873,6 @@ def test_large_feed_5000_base_events_x_200_zones_in_bounded_memory_slow(tmp_path
         f" parsed in {seconds:.1f} s; peak RSS {peak / MB:.1f} MB"
         f" (+{(peak - before) / MB:.1f} MB over the {before / MB:.1f} MB after imports)"
     )
+    # Memory is the property; the time printed above is a figure, not an assertion (no timing
+    # assertions in tests: a loaded machine made this one fail on time alone).
     assert peak < 300 * MB
-    assert seconds < 60
