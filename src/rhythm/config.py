@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     catalog_sync_cron: str = "*/5 * * * *"
     catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
+    # When set, /metrics answers only `Authorization: Bearer <this>`. /metrics should not be
+    # public either way: it names routes, job tasks and traffic.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
     log_json: bool = True
