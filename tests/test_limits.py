@@ -177,6 +177,20 @@ async def test_every_response_carries_the_security_headers(app, client: AsyncCli
         assert_secured(response)
 
 
+async def test_a_500_carries_the_security_headers(settings: Settings) -> None:
+    app = create_app(settings)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    async for running in started(app):
+        async with client_for(running) as client:
+            response = await client.get("/broken")
+            problem(response, 500)
+            assert_secured(response)
+
+
 async def test_docs_page_still_loads_its_scripts(client: AsyncClient) -> None:
     response = await client.get("/docs")
     assert "swagger-ui-bundle.js" in response.text
