@@ -14,12 +14,14 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
-from rhythm.api import FastLane, include_api
+from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.config import Settings, get_settings
+from rhythm.edge import BodyLimits, HttpEdge
 from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
 from rhythm.focus.service import SessionWriter
 from rhythm.focus.standings import Standings
+from rhythm.health import JobCounts
 from rhythm.health import router as health_router
 from rhythm.identity.auth import AuthCache, Authenticator
 from rhythm.identity.service import TokenIssuer
@@ -42,19 +44,29 @@ Lists are cursor-paginated: `?limit=&cursor=` in, `{data, next_cursor}` out.
 
 
 class RhythmApp(FastAPI):
-    """FastAPI, with the fast lane (api.FastLane) taken before its middleware stack."""
+    """FastAPI, with the fast lane (api.FastLane) taken before its middleware stack.
+
+    Both lanes are behind the same two layers: the observability middleware (request id, access
+    log, metrics) and the HTTP edge (body limits, security headers).
+    """
 
     fast_lane = FastLane()
-    fast_lane_app = RequestContextMiddleware(fast_lane)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.edge = RequestContextMiddleware(HttpEdge(self._lanes, BodyLimits(LARGE_BODY_ROUTES)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.edge(scope, receive, send)
+
+    async def _lanes(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.fast_lane.match(scope)
         if route is None:
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self
         scope["route"] = route
-        await self.fast_lane_app(scope, receive, send)
+        await self.fast_lane(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.focus_writer = SessionWriter(
             resources.session_factory, state.focus_standings, settings.focus_qualify_minutes
         )
+        state.job_counts = JobCounts(resources.engine)
         touch_writer = asyncio.create_task(state.authenticator.run_touch_writer())
         try:
             yield
@@ -120,7 +133,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     include_api(app)
-    app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -144,15 +156,21 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     problem = {"$ref": "#/components/schemas/Problem"}
+    limits = BodyLimits(LARGE_BODY_ROUTES)
     for path, path_item in schema.get("paths", {}).items():
         if path in OWN_ERROR_FORMAT:
             continue
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             if operation.get("security"):  # identity.auth: bad credentials, or a missing scope
                 for status, phrase in (("401", "Unauthorized"), ("403", "Forbidden")):
                     operation["responses"].setdefault(status, {"description": phrase})
             if path not in NO_DATABASE:
                 operation.setdefault("responses", {}).setdefault("503", UNAVAILABLE)
+            if "requestBody" in operation:
+                limit = limits.for_route(method.upper(), path)
+                operation["responses"]["413"] = {
+                    "description": f"Content Too Large: the body is over {limit:,} bytes"
+                }
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     # A job worker silent this long is dead; its running jobs are retried (jobs.retry_stalled).
     worker_stalled_seconds: int = Field(default=60, ge=1, le=3600)
+    # When set, /metrics answers only `Authorization: Bearer <this>`. /metrics should not be
+    # public either way: it names routes, job tasks and traffic.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
 
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # How long a request waits for PostgreSQL before it is answered 503: to connect, and for

@@ -158,6 +158,23 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+class ContentTooLarge(StarletteHTTPException):
+    """A request body over its route's limit (rhythm.edge).
+
+    An HTTPException rather than a RhythmError: FastAPI's body reader passes HTTPExceptions
+    raised while reading on unchanged, but turns any other error into a 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than this route's {limit:,} bytes.")
+        self.limit = limit
+
+    def response(self) -> JSONResponse:
+        return problem_response(
+            413, slug="content-too-large", title="Content too large", detail=str(self.detail)
+        )
+
+
 def problem_response(
     status: int,
     *,
@@ -216,6 +233,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, ContentTooLarge):
+        return exc.response()
     detail = exc.detail if isinstance(exc.detail, str) else None
     headers = dict(exc.headers or {})
     if exc.status_code == 400:
@@ -289,6 +308,8 @@ async def render_error(request: Request, exc: Exception) -> JSONResponse:
         return await _rhythm_error(request, exc)
     if isinstance(exc, RequestValidationError):
         return await _validation_error(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await _http_error(request, exc)
     return await _unhandled(request, exc)
 
 

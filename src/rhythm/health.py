@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import math
+import time
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rhythm.errors import problem_doc, problem_response
+from rhythm.errors import Unauthorized, problem_doc, problem_response
 from rhythm.observability import metrics_payload
 
 router = APIRouter(tags=["health"])
@@ -69,29 +73,66 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ok", "checks": checks})
 
 
-async def _job_counts(request: Request) -> list[tuple[str, str, int]]:
-    try:
-        async with request.app.state.engine.connect() as conn:
-            rows = await asyncio.wait_for(
-                conn.execute(
-                    text(
-                        "SELECT task_name, status::text, count(*) FROM procrastinate_jobs"
-                        " GROUP BY 1, 2"
+class JobCounts:
+    """procrastinate's jobs counted by task and status, for /metrics.
+
+    Counted at most once every `max_age` seconds per process and served from memory in between,
+    so scraping (or a stranger calling /metrics) costs no query; a scrape during a refresh gets
+    the previous counts.
+    """
+
+    def __init__(self, engine: AsyncEngine, max_age: float = 15.0) -> None:
+        self.engine = engine
+        self.max_age = max_age
+        self.counts: list[tuple[str, str, int]] = []
+        self.counted_at = -math.inf
+        self.refreshing = asyncio.Lock()
+
+    async def current(self) -> list[tuple[str, str, int]]:
+        if time.monotonic() - self.counted_at < self.max_age or self.refreshing.locked():
+            return self.counts
+        async with self.refreshing:
+            try:
+                async with self.engine.connect() as conn:
+                    rows = await asyncio.wait_for(
+                        conn.execute(
+                            text(
+                                "SELECT task_name, status::text, count(*)"
+                                " FROM procrastinate_jobs GROUP BY 1, 2"
+                            )
+                        ),
+                        CHECK_TIMEOUT,
                     )
-                ),
-                CHECK_TIMEOUT,
-            )
-            return [(r[0], r[1], int(r[2])) for r in rows]
-    except Exception:
-        return []
+                    self.counts = [(r[0], r[1], int(r[2])) for r in rows]
+            except Exception:
+                self.counts = []
+            self.counted_at = time.monotonic()
+        return self.counts
+
+
+def _require_metrics_token(request: Request) -> None:
+    token = request.app.state.settings.metrics_token
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
+        raise Unauthorized("/metrics needs Authorization: Bearer <RHYTHM_METRICS_TOKEN>.")
 
 
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
+    description="Not meant to be public. With RHYTHM_METRICS_TOKEN set, it answers only "
+    "`Authorization: Bearer <token>`. Job counts are at most 15 seconds old.",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"},
+        **problem_doc(401),
+    },
+    dependencies=[Depends(_require_metrics_token)],
 )
 async def metrics(request: Request) -> Response:
-    payload, content_type = metrics_payload(await _job_counts(request))
+    job_counts: JobCounts = request.app.state.job_counts
+    payload, content_type = metrics_payload(await job_counts.current())
     return Response(payload, media_type=content_type)

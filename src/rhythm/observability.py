@@ -25,6 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
+# Every label is bounded: a method outside these is "other", a path no route matched is
+# "unmatched", and a status is one of the codes the app answers with.
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
 REQUESTS = Counter(
     "rhythm_http_requests_total",
     "HTTP requests by route template, method and status.",
@@ -95,8 +101,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             template = route_template(scope)
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
+            label = method if method in HTTP_METHODS else "other"
+            REQUESTS.labels(label, template, str(status)).inc()
+            LATENCY.labels(label, template).observe(elapsed)
             access_log.info(
                 "request",
                 method=method,

@@ -18,6 +18,12 @@ MAX_AW_EVENTS = 10_000
 # stays inside the stored window whatever its timestamp.
 MAX_AW_DURATION = 366 * 86_400
 
+# The body limit of the routes taking many heartbeats or events at once (api.LARGE_BODY_ROUTES).
+# 1,000 heartbeats with every field at its longest take 9.1 MB as ASCII JSON, and 14.0 MB when
+# all their text is two-byte UTF-8 (accented Latin, Greek, Cyrillic): 16 MiB admits both. Such a
+# batch all in three-byte text (CJK, 18.8 MB) has to be sent as two requests.
+BULK_BODY_LIMIT = 16 * 1024 * 1024
+
 
 class HeartbeatIn(RequestModel):
     timestamp: LiveDatetime = Field(description=f"With an offset, {LIVE_WINDOW}.")
