@@ -23,7 +23,6 @@ from tests import factories
 from tests.factories import create_user, problem
 
 
-
 @dataclass
 class Owner:
     """A user, an API key of theirs, and the ids of the objects they own."""
@@ -235,9 +234,7 @@ async def _call(client: AsyncClient, caller: Owner, method: str, route: str, pat
 async def test_every_route_with_an_id_is_classified(app: FastAPI) -> None:
     routes = routes_with_ids(app)
     unclassified = sorted(
-        f"{method} {path}"
-        for method, path in routes
-        if classify(method, path) is None
+        f"{method} {path}" for method, path in routes if classify(method, path) is None
     )
     assert not unclassified, (
         "Routes with an id that the cross-user matrix does not cover; add them to OWNED "
