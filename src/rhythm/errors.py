@@ -210,7 +210,8 @@ _UNSTORABLE_TEXT = {"22021", "22P05"}
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    orig = getattr(exc, "orig", None)
+    # SQLAlchemy wraps the driver's error in .orig; the raw asyncpg connection raises it bare.
+    orig = getattr(exc, "orig", exc)
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in _UNSTORABLE_TEXT:
         return problem_response(
