@@ -11,7 +11,8 @@ Every response must be a non-5xx that conforms to the schema, and every 4xx must
 application/problem+json (except /search, whose contract has its own error body).
 
 `make test` runs a few examples per operation; `make fuzz` runs many more (RHYTHM_FUZZ_EXAMPLES,
-RHYTHM_FUZZ_STEPS). Known failures that other work is fixing are listed once, in KNOWN_FAILURES.
+RHYTHM_FUZZ_STEPS). Known failures that other work is fixing are listed once, in KNOWN_FAILURES,
+and tolerated with a warning.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import math
 import os
 import random
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +48,9 @@ DESTRUCTIVE = {
     ("POST", "/api/v1/users/me/password"),
 }
 
-# Failures of known classes that other items of issue 10 are fixing, by (method, path): the
-# lead removes an entry once its fix is merged. Each is reported in docs/reliability/fuzz.md.
+# Failures of known classes that other items of issue 10 are fixing, by (method, path): they
+# are tolerated (with a warning) until the lead removes the entry once its fix is merged. Each
+# is reported in docs/reliability/fuzz.md.
 YEAR_ONE = "issue 10, dates at years 1 and 9999 (500s, and stored ones break later calls)"
 DURATION = "issue 10, 1e309 and extreme durations (500s)"
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
@@ -321,7 +324,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_schema(case: Any, identity: Identity) -> None:
-    known = KNOWN_FAILURES.get((case.method.upper(), case.path))
     try:
         case.call_and_validate(
             headers=identity.headers_for(case.method, case.path),
@@ -329,10 +331,19 @@ def test_api_conforms_to_its_schema(case: Any, identity: Identity) -> None:
             additional_checks=ADDED,
             timeout=30,
         )
-    except Exception:
-        if known is not None:
-            pytest.xfail(known)
-        raise
+    except Exception as exc:
+        tolerate_known(case, exc)
+
+
+def tolerate_known(case: Any, exc: Exception) -> None:
+    """Re-raise, unless the operation is in KNOWN_FAILURES: then warn and go on.
+
+    (pytest.xfail cannot be used here: Hypothesis takes it for a failure of the example.)
+    """
+    known = KNOWN_FAILURES.get((case.method.upper(), case.path))
+    if known is None:
+        raise exc
+    warnings.warn(f"known failure of {case.method.upper()} {case.path} ({known})", stacklevel=2)
 
 
 # --- Stateful: chains of calls through the schema's links -------------------------------------
@@ -356,10 +367,8 @@ def test_stateful_chains(live_server: str, identity: Identity) -> None:
                     additional_checks=ADDED,
                     transport_kwargs=kwargs or None,
                 )
-            except Exception:
-                # A known failure does not stop the chains; its own test above xfails.
-                if (case.method.upper(), case.path) not in KNOWN_FAILURES:
-                    raise
+            except Exception as exc:
+                tolerate_known(case, exc)
 
     # Which rule can run next depends on the server's answers, so Hypothesis may find that a
     # replayed prefix draws differently; schemathesis' own runner starts over then, and so
