@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -30,6 +30,11 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+# The hostile-input run of tests/test_schemathesis.py, longer than make test's (docs/reliability/fuzz.md).
+fuzz: $(STAMP)
+	RHYTHM_FUZZ_EXAMPLES=100 RHYTHM_FUZZ_STATEFUL_EXAMPLES=60 RHYTHM_FUZZ_STEPS=15 \
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests/test_schemathesis.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py all

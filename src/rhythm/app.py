@@ -148,6 +148,65 @@ UNAVAILABLE = {
 }
 
 
+V1 = "/api/v1"
+RECORD = V1 + "/sleep/records/{record_id}"
+BUCKET = "/api/0/buckets/{bucket_id}"
+_record = {"GetRecord": ("GET", RECORD), "DeleteRecord": ("DELETE", RECORD)}
+_user = {
+    "GetProfile": ("GET", V1 + "/users/{user_id}"),
+    "GetStreak": ("GET", V1 + "/users/{user_id}/streak"),
+    "GetFollowing": ("GET", V1 + "/users/{user_id}/following"),
+    "GetFollowers": ("GET", V1 + "/users/{user_id}/followers"),
+}
+_bucket = {
+    "GetBucket": ("GET", BUCKET),
+    "DeleteBucket": ("DELETE", BUCKET),
+    "Heartbeat": ("POST", BUCKET + "/heartbeat"),
+    "InsertEvents": ("POST", BUCKET + "/events"),
+    "GetEvents": ("GET", BUCKET + "/events"),
+}
+# OpenAPI links: where the id one operation answers with is used next. Clients read them, and
+# the stateful fuzzer (tests/test_schemathesis.py) follows them to chain calls.
+# (method, path, status) -> (the parameter, where its value comes from, the linked operations).
+LINKS: dict[tuple[str, str, str], tuple[str, str, dict[str, tuple[str, str]]]] = {
+    ("POST", V1 + "/sleep/records", "201"): ("record_id", "$response.body#/record/id", _record),
+    ("POST", V1 + "/sleep/clock-in", "201"): ("record_id", "$response.body#/record/id", _record),
+    ("POST", V1 + "/sleep/clock-out", "200"): ("record_id", "$response.body#/record/id", _record),
+    ("POST", V1 + "/focus/sessions", "201"): (
+        "session_id",
+        "$response.body#/session/session_id",
+        {"DeleteSession": ("DELETE", V1 + "/focus/sessions/{session_id}")},
+    ),
+    ("POST", V1 + "/auth/api-keys", "201"): (
+        "key_id",
+        "$response.body#/id",
+        {"RevokeApiKey": ("DELETE", V1 + "/auth/api-keys/{key_id}")},
+    ),
+    ("POST", V1 + "/auth/register", "201"): ("user_id", "$response.body#/user/id", _user),
+    ("PUT", V1 + "/users/me/following/{user_id}", "201"): (
+        "user_id",
+        "$request.path.user_id",
+        {"Unfollow": ("DELETE", V1 + "/users/me/following/{user_id}"), **_user},
+    ),
+    ("POST", BUCKET, "200"): ("bucket_id", "$request.path.bucket_id", _bucket),
+}
+
+
+def _links(schema: dict[str, Any]) -> None:
+    paths = schema["paths"]
+    for (method, path, status), (parameter, value, targets) in LINKS.items():
+        response = paths[path][method.lower()]["responses"].setdefault(
+            status, {"description": "Successful Response"}
+        )
+        response["links"] = {
+            name: {
+                "operationId": paths[target][verb.lower()]["operationId"],
+                "parameters": {parameter: value},
+            }
+            for name, (verb, target) in targets.items()
+        }
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, with error responses declared as application/problem+json."""
     if app.openapi_schema:
@@ -174,6 +233,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}
+    _links(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.setdefault("FieldError", FieldError.model_json_schema())

@@ -289,7 +289,8 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     if database_unavailable(exc):
         log.warning("database_unavailable", path=request.url.path, error=repr(exc)[:200])
         return await _rhythm_error(request, DatabaseUnavailable())
-    orig = getattr(exc, "orig", None)
+    # SQLAlchemy wraps the driver's error in .orig; the raw asyncpg connection raises it bare.
+    orig = getattr(exc, "orig", exc)
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in _UNSTORABLE_TEXT:
         return problem_response(
