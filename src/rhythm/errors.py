@@ -170,8 +170,14 @@ class ContentTooLarge(StarletteHTTPException):
         self.limit = limit
 
     def response(self) -> JSONResponse:
+        # The rest of the body is never read, so the connection cannot carry another request:
+        # say so, or a keep-alive client sends its next request into the unread bytes.
         return problem_response(
-            413, slug="content-too-large", title="Content too large", detail=str(self.detail)
+            413,
+            slug="content-too-large",
+            title="Content too large",
+            detail=str(self.detail),
+            headers={"Connection": "close"},
         )
 
 
