@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     catalog_sync_cron: str = "*/5 * * * *"
     catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
+    # Finished jobs (whose arguments name users and records) are deleted after this long.
+    job_retention_hours: int = Field(default=168, ge=1, le=24 * 366)
+
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
     log_json: bool = True
