@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "120/minute"
     rate_limit_auth: str = "30/minute"
     login_failure_limit: str = "10/15minutes"
+    # Per IP on the public /search: generous, since a handful of integration clients carry
+    # peaks of 10,000 req/s; counted in process and reconciled with Redis in batches.
+    rate_limit_search: str = "120000/minute"
 
     # Accounts with more followers than this are not fanned out on write; their nights are
     # merged into followers' feeds when read.
@@ -48,6 +51,11 @@ class Settings(BaseSettings):
     catalog_provider_url: str | None = None
     catalog_sync_cron: str = "*/5 * * * *"
     catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    # /search: events in one answer (the earliest first; X-Result-Truncated marks a cut), and
+    # the byte budgets of its answers in each process's memory and in Redis.
+    search_max_events: int = Field(default=2000, ge=1, le=100_000)
+    search_cache_memory_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    search_cache_redis_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
 
     # Finished jobs (whose arguments name users and records) are deleted after this long.
     job_retention_hours: int = Field(default=168, ge=1, le=24 * 366)
