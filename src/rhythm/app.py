@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import limits
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
@@ -28,7 +29,7 @@ from rhythm.identity.service import TokenIssuer
 from rhythm.identity.tokens import AccessTokenCodec
 from rhythm.observability import RequestContextMiddleware, configure_logging
 from rhythm.pagination import CursorCodec
-from rhythm.ratelimit import RateLimits
+from rhythm.ratelimit import BatchedLimit, RateLimits
 from rhythm.resources import open_resources
 from rhythm.sleep.feeds import FeedCache
 from rhythm.usage.service import HeartbeatWriter
@@ -99,7 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
         state.focus_standings = Standings(resources.redis)
         state.heartbeat_writer = HeartbeatWriter(resources.session_factory)
-        state.search_cache = SearchCache(resources.redis, resources.session_factory)
+        state.search_cache = SearchCache(
+            resources.redis,
+            resources.session_factory,
+            memory_bytes=settings.search_cache_memory_bytes,
+            redis_bytes=settings.search_cache_redis_bytes,
+        )
+        state.search_limit = BatchedLimit(
+            resources.redis, limits.parse(settings.rate_limit_search), "search"
+        )
         version_feed = asyncio.create_task(state.search_cache.follow())
         state.focus_writer = SessionWriter(
             resources.session_factory, state.focus_standings, settings.focus_qualify_minutes

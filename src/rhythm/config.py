@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Per IP: requests whose credentials fail (bad token, unknown or revoked API key).
     auth_failure_limit: str = "60/minute"
 
+    # Per IP on the public /search: generous, since a handful of integration clients carry
+    # peaks of 10,000 req/s; counted in process and reconciled with Redis in batches.
+    rate_limit_search: str = "120000/minute"
+
     # Accounts with more followers than this are not fanned out on write; their nights are
     # merged into followers' feeds when read.
     sleep_fanout_threshold: int = Field(default=5000, ge=1)
@@ -52,6 +56,14 @@ class Settings(BaseSettings):
     catalog_provider_url: str | None = None
     catalog_sync_cron: str = "*/5 * * * *"
     catalog_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    # /search: events in one answer (the earliest first; X-Result-Truncated marks a cut), and
+    # the byte budgets of its answers in each process's memory and in Redis.
+    search_max_events: int = Field(default=2000, ge=1, le=100_000)
+    search_cache_memory_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    search_cache_redis_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+
+    # Finished jobs (whose arguments name users and records) are deleted after this long.
+    job_retention_hours: int = Field(default=168, ge=1, le=24 * 366)
 
     # A job worker silent this long is dead; its running jobs are retried (jobs.retry_stalled).
     worker_stalled_seconds: int = Field(default=60, ge=1, le=3600)

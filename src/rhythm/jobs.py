@@ -11,13 +11,13 @@ from typing import Any
 
 import procrastinate
 import structlog
-from procrastinate import Blueprint, JobContext
+from procrastinate import Blueprint, JobContext, builtin_tasks
 
 from rhythm.catalog import tasks as catalog_tasks
 from rhythm.config import Settings
 from rhythm.db import libpq_url
 from rhythm.identity import tasks as identity_tasks
-from rhythm.resources import Resources
+from rhythm.resources import Resources, resources_of
 from rhythm.sleep import tasks as sleep_tasks
 
 log = structlog.get_logger("rhythm.jobs")
@@ -54,6 +54,18 @@ async def retry_stalled(context: JobContext, timestamp: int) -> int:
         await manager.retry_job(job)
         log.warning("stalled_job_retried", job_id=job.id, task=job.task_name)
     return len(stalled)
+
+
+@maintenance.periodic(cron="41 * * * *", periodic_id="hourly")
+@maintenance.task(name="prune_finished", pass_context=True, queue="maintenance")
+async def prune_finished(context: JobContext, timestamp: int) -> None:
+    """Delete jobs finished (succeeded, failed, cancelled or aborted) more than
+    RHYTHM_JOB_RETENTION_HOURS ago: their arguments name users and their records."""
+    hours = resources_of(context).settings.job_retention_hours
+    await builtin_tasks.remove_old_jobs(
+        context, max_hours=hours, remove_failed=True, remove_cancelled=True, remove_aborted=True
+    )
+    log.info("jobs_pruned", retention_hours=hours)
 
 
 BLUEPRINTS = {

@@ -13,6 +13,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Account erasure jobs run here; `forget_jobs` keeps this queue's unfinished jobs.
+ERASURE_QUEUE = "erasure"
+
 _DEFER = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW("
     ":queue, :task, :priority, :lock, NULL, CAST(:args AS jsonb), NULL"
@@ -56,3 +59,31 @@ async def unfinished(session: AsyncSession, job_ids: list[int]) -> set[int]:
         {"ids": job_ids},
     )
     return {int(row[0]) for row in result.all()}
+
+
+async def forget_jobs(session: AsyncSession, needle: str) -> int:
+    """Delete every job whose arguments mention `needle` (an erased account's id), finished or
+    waiting, except running ones and waiting erasure jobs (ERASURE_QUEUE); how many matching
+    jobs remain (running ones, the caller included, and waiting erasure jobs)."""
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    await session.execute(
+        text(
+            "DELETE FROM procrastinate_jobs WHERE args::text LIKE :pattern"
+            " AND status <> 'doing'"
+            " AND NOT (queue_name = :queue AND status = 'todo')"
+        ),
+        {"pattern": pattern, "queue": ERASURE_QUEUE},
+    )
+    result = await session.execute(
+        text("SELECT count(*) FROM procrastinate_jobs WHERE args::text LIKE :pattern"),
+        {"pattern": pattern},
+    )
+    return int(result.scalar_one())
+
+
+async def scrub_arguments(session: AsyncSession, job_id: int) -> None:
+    """Empty a running job's arguments: an erasure job's last step, so that its row (kept
+    until the retention prune) holds nothing of the account it erased."""
+    await session.execute(
+        text("UPDATE procrastinate_jobs SET args = '{}'::jsonb WHERE id = :id"), {"id": job_id}
+    )

@@ -24,3 +24,21 @@ async def get_redis(request: Request) -> Redis:
 
 
 RedisDep = Annotated[Redis, Depends(get_redis)]
+
+
+async def forget_keys_naming(redis: Redis, needle: str, *, keep_prefixes: tuple[str, ...]) -> int:
+    """Delete every key whose name contains `needle` (an erased account's id), except those
+    starting with `keep_prefixes`. A SCAN of the whole keyspace: meant for rare work (account
+    erasure, in a job), never for a request."""
+    deleted = 0
+    batch: list[bytes] = []
+    async for key in redis.scan_iter(match=f"*{needle}*", count=1000):
+        if key.decode(errors="replace").startswith(keep_prefixes):
+            continue
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += await redis.unlink(*batch)
+            batch = []
+    if batch:
+        deleted += await redis.unlink(*batch)
+    return deleted

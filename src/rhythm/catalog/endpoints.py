@@ -18,14 +18,16 @@ from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
 from rhythm.db import DbSession, ReadSession
 from rhythm.errors import NotFound, RhythmError, Unprocessable, problem_doc
-from rhythm.identity.auth import Principal, ReadUser, SessionUser
+from rhythm.identity.auth import Principal, ReadUser, SessionUser, client_ip
 from rhythm.queue import defer
+from rhythm.ratelimit import BatchedLimit
 
 search_router = APIRouter(tags=["catalog"])
 router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401, 429))
 admin_router = APIRouter(prefix="/admin/catalog", tags=["admin"], responses=problem_doc(401, 403))
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
+TRUNCATED = "X-Result-Truncated"
 
 
 class Forbidden(RhythmError):
@@ -34,16 +36,32 @@ class Forbidden(RhythmError):
     title = "Forbidden"
 
 
-def _search_error(message: str) -> Response:
+def _search_error(
+    message: str,
+    code: str = "invalid_parameter",
+    status: int = 400,
+    headers: dict[str, str] | None = None,
+) -> Response:
     return JSONResponse(
-        {"error": {"code": "invalid_parameter", "message": message}, "data": None},
-        status_code=400,
+        {"error": {"code": code, "message": message}, "data": None},
+        status_code=status,
+        headers=headers,
     )
 
 
 async def search_fast(request: Request) -> Response:
     """GET /search: the provider integration's public contract, answered from rhythm's data:
-    this process's memory, else Redis, else PostgreSQL (search_cache)."""
+    this process's memory, else Redis, else PostgreSQL (search_cache). Limited per client IP
+    (ratelimit.BatchedLimit); at most `search_max_events` events per answer."""
+    limit: BatchedLimit = request.app.state.search_limit
+    retry_after = await limit.hit(client_ip(request))
+    if retry_after is not None:
+        return _search_error(
+            f"Rate limit of {limit.item} exceeded. Retry in {retry_after} s.",
+            code="rate_limited",
+            status=429,
+            headers=limit.headers(retry_after),
+        )
     params = request.query_params
     try:
         starts = service.parse_bound("starts_at", params.get("starts_at"))
@@ -52,6 +70,7 @@ async def search_fast(request: Request) -> Response:
         return _search_error(str(exc))
     if starts is not None and ends is not None and starts > ends:
         return _search_error("starts_at is after ends_at")
+    starts, ends = service.normalise_bounds(starts, ends)
     cache: SearchCache = request.app.state.search_cache
     version = cache.version if cache.version is not None else await cache.load_version()
     key = service.search_key(version, starts, ends)
@@ -59,19 +78,21 @@ async def search_fast(request: Request) -> Response:
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    body = cache.get(version, key)
-    if body is None:
-        redis = request.app.state.redis
+    answer = cache.get(version, key)
+    if answer is None:
         with contextlib.suppress(RedisError):
-            body = await redis.get(key)
-        if body is None:
+            answer = await cache.read_shared(key)
+        if answer is None:
+            most = request.app.state.settings.search_max_events
             async with ReadSession(request.app.state.session_factory) as db:
-                rows = await repository.search(await db(), starts, ends)
-            body = service.search_body(rows).encode()
+                rows = await repository.search(await db(), starts, ends, most + 1)
+            answer = service.search_answer(rows, most)
             with contextlib.suppress(RedisError):
-                await redis.set(key, body, ex=service.CACHE_TTL)
-        cache.put(version, key, body)
-    return Response(body, media_type="application/json", headers=headers)
+                await cache.store_shared(key, answer)
+        cache.put(version, key, answer)
+    if answer.truncated:
+        headers[TRUNCATED] = "true"
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 class SearchEvent(BaseModel):
@@ -109,14 +130,31 @@ class SearchError(BaseModel):
     summary="Events by date range (the provider integration's public contract)",
     description="No authentication. `starts_at` and `ends_at` are optional ISO date-times (or "
     "dates) on the provider's wall clock, on dates from 1970-01-01 to 2199-12-31; a slot "
-    "matches when it starts at or after `starts_at` and ends at or before `ends_at`. "
-    "Errors are 400 with `{error: {code, message}, data: null}`.",
+    "matches when it starts at or after `starts_at` and ends at or before `ends_at` (slots "
+    "are whole seconds, so bounds count to the second). "
+    "An answer holds at most RHYTHM_SEARCH_MAX_EVENTS events (default 2,000), the earliest "
+    "first; when more matched it carries `X-Result-Truncated: true` (ask a narrower range). "
+    "Errors are `{error: {code, message}, data: null}`: 400 `invalid_parameter`, and 429 "
+    "`rate_limited` past RHYTHM_RATE_LIMIT_SEARCH requests per client IP (with Retry-After).",
     response_model=SearchAnswer,
     responses={
+        200: {
+            "headers": {
+                TRUNCATED: {
+                    "description": "`true` when more events matched than the answer holds.",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        },
         304: {"description": "Not modified since the ETag sent in If-None-Match."},
         400: {
             "model": SearchError,
             "description": "A malformed parameter, or starts_at after ends_at.",
+        },
+        429: {
+            "model": SearchError,
+            "description": "Too many requests from this IP (`rate_limited`); see Retry-After.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
         },
     },
 )

@@ -202,10 +202,10 @@ class SlotRow:
 
 
 async def search(
-    session: AsyncSession, starts: datetime | None, ends: datetime | None
+    session: AsyncSession, starts: datetime | None, ends: datetime | None, limit: int
 ) -> list[SlotRow]:
-    """Slots of base events ever online, starting at or after `starts` and ending at or before
-    `ends`, by start."""
+    """The first `limit` slots of base events ever online, starting at or after `starts` and
+    ending at or before `ends`, by start."""
     driver = await driver_connection(session)
     rows = await driver.fetch(
         "SELECT s.id, b.title, s.starts_at, s.ends_at, s.min_price, s.max_price"
@@ -213,9 +213,10 @@ async def search(
         " WHERE b.ever_online"
         " AND ($1::timestamp IS NULL OR s.starts_at >= $1)"
         " AND ($2::timestamp IS NULL OR s.ends_at <= $2)"
-        " ORDER BY s.starts_at, s.id",
+        " ORDER BY s.starts_at, s.id LIMIT $3",
         starts,
         ends,
+        limit,
     )
     return [
         SlotRow(r["id"], r["title"], r["starts_at"], r["ends_at"], r["min_price"], r["max_price"])

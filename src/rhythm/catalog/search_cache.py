@@ -5,13 +5,23 @@ allows on two cores, so each process answers repeated queries from its own memor
 new catalog version the moment a sync publishes it (Redis pub/sub, `catalog:version`); while
 Redis is unreachable it reads the version from PostgreSQL once a second instead. Answers are
 keyed by version, so a new version makes every older answer unreachable at once.
+
+Both layers have a byte budget. This process keeps its answers in an LRU bounded by their
+total size (`memory_bytes`); Redis keeps them for `REDIS_TTL` seconds, within `redis_bytes` in
+total: an index of the stored answers (`catalog:search:index`, scored by when they were stored,
+their sizes in the members) and their total (`catalog:search:bytes`) are kept with each store,
+in one script that drops the expired entries and then the oldest until the new answer fits.
+Keys are formed from bounds normalised to the second (service.normalise_bounds), so a stranger
+varying microseconds reaches the same few entries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import structlog
 from redis.asyncio import Redis
@@ -25,6 +35,51 @@ log = structlog.get_logger("rhythm.catalog.cache")
 CHANNEL = "catalog:version"
 VERSION_KEY = "catalog:version"
 POLL_SECONDS = 1.0
+REDIS_TTL = 300
+INDEX_KEY = "catalog:search:index"
+BYTES_KEY = "catalog:search:bytes"
+# What an entry of the memory cache costs beyond its body and key (tuple, dict slot, objects).
+ENTRY_OVERHEAD = 200
+
+# KEYS: the index, the byte total, the answer's key. ARGV: the body, the TTL, now, the budget.
+# Entries past their TTL leave the index first; an answer already stored is not counted twice;
+# then the oldest entries go until the total fits the budget. 1 if stored.
+_STORE = """
+local function drop(member)
+  local sep = string.find(member, '|', 1, true)
+  redis.call('DECRBY', KEYS[2], tonumber(string.sub(member, 1, sep - 1)))
+  redis.call('ZREM', KEYS[1], member)
+  return string.sub(member, sep + 1)
+end
+local now, ttl, budget = tonumber(ARGV[3]), tonumber(ARGV[2]), tonumber(ARGV[4])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - ttl)) do drop(m) end
+local size = string.len(ARGV[1])
+if size > budget or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local total = redis.call('INCRBY', KEYS[2], size)
+redis.call('ZADD', KEYS[1], now, size .. '|' .. KEYS[3])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ttl)
+while total > budget do
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  if not oldest then break end
+  redis.call('DEL', drop(oldest))
+  total = tonumber(redis.call('GET', KEYS[2]))
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    body: bytes
+    truncated: bool  # more events matched than an answer holds (service.MAX_EVENTS)
+
+    def encode(self) -> bytes:
+        """As stored in Redis: a flag byte, then the body."""
+        return (b"T" if self.truncated else b"-") + self.body
+
+    @classmethod
+    def decode(cls, value: bytes) -> Answer:
+        return cls(value[1:], value[:1] == b"T")
 
 
 class SearchCache:
@@ -32,24 +87,58 @@ class SearchCache:
         self,
         redis: Redis,
         session_factory: async_sessionmaker[AsyncSession],
-        max_entries: int = 2000,
+        memory_bytes: int = 32 * 1024 * 1024,
+        redis_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.redis = redis
         self.session_factory = session_factory
-        self.max_entries = max_entries
+        self.memory_bytes = memory_bytes
+        self.redis_bytes = redis_bytes
         self.version: int | None = None
-        self._entries: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self.size = 0  # bytes held, as counted by `cost`
+        self._entries: OrderedDict[tuple[int, str], Answer] = OrderedDict()
+        self._store = redis.register_script(_STORE)
 
-    def get(self, version: int, query: str) -> bytes | None:
-        body = self._entries.get((version, query))
-        if body is not None:
+    @staticmethod
+    def cost(query: str, answer: Answer) -> int:
+        return len(query) + len(answer.body) + ENTRY_OVERHEAD
+
+    def get(self, version: int, query: str) -> Answer | None:
+        answer = self._entries.get((version, query))
+        if answer is not None:
             self._entries.move_to_end((version, query))
-        return body
+        return answer
 
-    def put(self, version: int, query: str, body: bytes) -> None:
-        self._entries[(version, query)] = body
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    def put(self, version: int, query: str, answer: Answer) -> None:
+        """Keep an answer, dropping the least recently used ones beyond the byte budget (an
+        answer larger than the whole budget is not kept)."""
+        cost = self.cost(query, answer)
+        if cost > self.memory_bytes:
+            return
+        old = self._entries.pop((version, query), None)
+        if old is not None:
+            self.size -= self.cost(query, old)
+        self._entries[(version, query)] = answer
+        self.size += cost
+        while self.size > self.memory_bytes:
+            (_, old_query), old_answer = self._entries.popitem(last=False)
+            self.size -= self.cost(old_query, old_answer)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def read_shared(self, key: str) -> Answer | None:
+        """An answer another process stored in Redis, if any."""
+        value = await self.redis.get(key)
+        return Answer.decode(value) if isinstance(value, bytes) and value else None
+
+    async def store_shared(self, key: str, answer: Answer) -> bool:
+        """Store an answer in Redis within the budget."""
+        stored = await self._store(
+            keys=[INDEX_KEY, BYTES_KEY, key],
+            args=[answer.encode(), REDIS_TTL, time.time(), self.redis_bytes],
+        )
+        return bool(stored)
 
     def learn(self, version: int) -> None:
         if self.version is None or version > self.version:

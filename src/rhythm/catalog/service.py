@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +31,7 @@ from rhythm.bounds import DATE_WINDOW, check_date
 from rhythm.catalog import repository, search_cache
 from rhythm.catalog.feed import BaseEvent, FeedError, Rejected, Slot, parse_feed
 from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
+from rhythm.catalog.search_cache import Answer
 from rhythm.db import commit
 
 log = structlog.get_logger("rhythm.catalog")
@@ -38,7 +39,6 @@ log = structlog.get_logger("rhythm.catalog")
 SLOT_NAMESPACE = uuid.UUID("7d7c51f4-59a4-4a8e-9b63-0b8c3c1a2f10")
 CHUNK = 250
 MAX_ERRORS_KEPT = 1000
-CACHE_TTL = 3600
 
 
 def slot_id(base_event_id: int, event_id: int) -> uuid.UUID:
@@ -329,6 +329,25 @@ def parse_bound(name: str, value: str | None) -> datetime | None:
 MAX_BOUND_LENGTH = 64
 
 
+def normalise_bounds(
+    starts: datetime | None, ends: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The bounds to whole seconds, with the same answer: slots start and end on whole seconds
+    (catalog.feed), so a slot starting at or after `starts` starts at or after `starts` rounded
+    up, and one ending at or before `ends` ends at or before `ends` rounded down. Cache keys and
+    queries use these, so bounds differing below the second share one entry."""
+    if starts is not None and starts.microsecond:
+        floor = starts.replace(microsecond=0)
+        # Past the last representable second nothing can start: datetime.max stands for it.
+        starts = floor + timedelta(seconds=1) if floor < _LAST_SECOND else datetime.max
+    if ends is not None and ends.microsecond:
+        ends = ends.replace(microsecond=0)
+    return starts, ends
+
+
+_LAST_SECOND = datetime.max.replace(microsecond=0)
+
+
 def search_key(version: int, starts: datetime | None, ends: datetime | None) -> str:
     query = f"{starts.isoformat() if starts else ''}|{ends.isoformat() if ends else ''}"
     return f"catalog:search:{version}:{query}"
@@ -338,7 +357,9 @@ def etag_for(key: str) -> str:
     return '"' + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20] + '"'
 
 
-def search_body(rows: list[repository.SlotRow]) -> str:
+def search_answer(rows: list[repository.SlotRow], max_events: int) -> Answer:
+    """The contract's body for the first `max_events` rows; `rows` holds one more when more
+    matched (repository.search's limit), which marks the answer truncated."""
     events = [
         {
             "id": str(r.id),
@@ -350,9 +371,10 @@ def search_body(rows: list[repository.SlotRow]) -> str:
             "min_price": _number(r.min_price),
             "max_price": _number(r.max_price),
         }
-        for r in rows
+        for r in rows[:max_events]
     ]
-    return json.dumps({"data": {"events": events}, "error": None}, separators=(",", ":"))
+    body = json.dumps({"data": {"events": events}, "error": None}, separators=(",", ":"))
+    return Answer(body.encode(), len(rows) > max_events)
 
 
 def _number(value: Decimal | None) -> float | None:

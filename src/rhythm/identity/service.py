@@ -29,6 +29,7 @@ from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
 from rhythm.pagination import PageRequest
+from rhythm.queue import ERASURE_QUEUE, defer
 from rhythm.ratelimit import RateLimits
 
 
@@ -406,6 +407,9 @@ async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.
         await eraser(session, cache.redis, user_id)
     if not await repository.delete_user(session, user_id):
         raise UserNotFound(f"No user {user_id}.")
+    # After the contexts' own erasure jobs (deferred by the erasers above): the jobs and Redis
+    # keys that still name the account (identity.tasks.erase_remnants).
+    await defer(session, "identity:erase_remnants", queue=ERASURE_QUEUE, user_id=str(user_id))
 
     async def forget() -> None:
         await cache.forget_user(user_id)

@@ -321,6 +321,38 @@ class FeedCache:
                     pipe.incr(gv_key(viewer))
                 await pipe.execute()
 
+    async def erase_owner(
+        self, owner: uuid.UUID, followers: Sequence[uuid.UUID], records: Sequence[uuid.UUID]
+    ) -> int:
+        """Delete what Redis holds of an erased owner: the items of its records, every key
+        naming it (its popular sets, class, graph version, its own feeds), its markers in the
+        pending sets, and its former followers' feeds and metas (they held its nights, or named
+        it as a popular followee; their graph versions moved already). Scans the `sleep:` keys:
+        rare work, for a job. The number of keys deleted."""
+        name = str(owner)
+        viewers = {str(f) for f in followers}
+        doomed = [item_key(r) for r in records]
+        deleted = 0
+        async for raw in self.redis.scan_iter(match="sleep:*", count=1000):
+            key = _text(raw)
+            parts = [*key.split(":"), "", ""]
+            if name in key or (parts[1] in {"feed", "meta"} and parts[2] in viewers):
+                doomed.append(key)
+            elif parts[1] == "pending":
+                markers = [
+                    _text(m)
+                    for m in await self.redis.zrange(key, 0, -1)
+                    if _text(m).startswith(name)
+                ]
+                if markers:
+                    await self.redis.zrem(key, *markers)
+            if len(doomed) >= 500:
+                deleted += int(await self.redis.unlink(*doomed))
+                doomed = []
+        if doomed:
+            deleted += int(await self.redis.unlink(*doomed))
+        return deleted
+
     async def has_popular(self, owner: uuid.UUID, week: str) -> bool:
         return bool(await self.redis.exists(popular_key(owner, week)))
 

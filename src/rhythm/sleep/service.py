@@ -25,7 +25,7 @@ from rhythm.errors import Conflict, NotFound, Unprocessable
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import Principal
 from rhythm.pagination import PageRequest
-from rhythm.queue import defer, unfinished
+from rhythm.queue import ERASURE_QUEUE, defer, unfinished
 from rhythm.sleep import repository
 from rhythm.sleep.feeds import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
@@ -248,11 +248,30 @@ async def apply_fan_out(
 
 
 async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
-    """Before an account goes: its nights leave its followers' feeds."""
-    # Only queues changes: the fan-out threshold plays no part here, the job applies it.
+    """Before an account goes (its follow edges with it): its followers' graph versions move
+    now and again after commit, so from the next request their feeds are rebuilt from
+    PostgreSQL without it; a `sleep:erase_owner` job, given the followers and records read
+    here, deletes what Redis still holds of it (FeedCache.erase_owner)."""
+    followers = await social_service.follower_ids(session, user_id)
+    records = await repository.completed_of(session, user_id)
+    await defer(
+        session,
+        "sleep:erase_owner",
+        queue=ERASURE_QUEUE,
+        owner_id=str(user_id),
+        followers=[str(f) for f in followers],
+        records=[str(r.id) for r in records],
+    )
     feeds = FeedCache(redis, fanout_threshold=0)
-    for record in await repository.completed_of(session, user_id):
-        await night_changed(session, feeds, record, "remove")
+
+    async def bump() -> None:
+        await feeds.bump_graph_versions(followers)
+
+    try:
+        await bump()
+    except RedisError as exc:
+        log.warning("feed_cache_unavailable", error=str(exc))
+    after_commit(session, bump)
 
 
 async def graph_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
