@@ -2,9 +2,9 @@
 
 Runs the mixed benchmark's cluster (bench/mixed_scenario.py: `--processes` API processes, 2
 job workers, one PostgreSQL database rhythm_bench_soak, one private Redis) under its mixed load
-(wrk, 64 connections, in 2-minute runs back to back, fresh scripts each time; a sleeper
-clocks out at least 31 s after clocking in, longer than wrk waits for an answer, so a slow
-clock-in is never overtaken by its own clock-out) for `--minutes`,
+(wrk, 64 connections, in 2-minute runs back to back, fresh scripts each time; each sleeper's
+clock-in and clock-out strictly alternate, each sent only once the other was answered) for
+`--minutes`,
 and samples the RSS of every server process (each Granian process and its worker, each job
 worker) every `--every` seconds with psutil.
 
@@ -32,7 +32,6 @@ from bench.harness import Result
 
 WINDOW = 30.0
 CHUNK = 120
-WRK_TIMEOUT = 30  # as bench/mixed_scenario.load sets it
 
 
 def server_processes() -> dict[int, str]:
@@ -78,11 +77,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--processes", type=int, default=2, help="API processes")
     parser.add_argument("--every", type=float, default=5, help="seconds between RSS samples")
+    parser.add_argument(
+        "--database", default="rhythm_bench_soak", help="PostgreSQL database (recreated)"
+    )
     args = parser.parse_args()
     duration = args.minutes * 60
     warmup = max(min(60.0, duration / 3), duration / 5)
 
-    database_url = mixed.recreate_database("rhythm_bench_soak")
+    database_url = mixed.recreate_database(args.database)
     results: list[Result] = []
     samples: list[tuple[float, dict[int, int]]] = []
     with mixed.private_redis() as redis_url:
@@ -103,7 +105,7 @@ def main() -> None:
                 while (left := duration - (time.monotonic() - started)) > 1:
                     mixed.close_open_nights(database_url)
                     seconds = int(min(CHUNK, left))
-                    scripts = mixed.scripts(fixture, len(api), 1000 + chunk, gap=WRK_TIMEOUT + 1)
+                    scripts = mixed.scripts(fixture, len(api), 1000 + chunk)
                     result = mixed.load("soak", api, seconds, scripts)
                     results.append(result)
                     print(
