@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
 
-# The hostile-input run of tests/test_schemathesis.py, longer than make test's (docs/reliability/fuzz.md).
+# The hostile-input run of tests/test_schemathesis.py, longer than make test's (docs/reliability.md).
 fuzz: $(STAMP)
 	RHYTHM_FUZZ_EXAMPLES=100 RHYTHM_FUZZ_STATEFUL_EXAMPLES=60 RHYTHM_FUZZ_STEPS=15 \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests/test_schemathesis.py
@@ -44,7 +44,7 @@ clean:
 
 .PHONY: load soak rolling-restart
 
-# The long checks of issue 10 (docs/reliability/ops.md); each needs PostgreSQL on 5432, and
+# The long checks of issue 10 (docs/reliability.md); each needs PostgreSQL on 5432, and
 # wrk, redis-server and (rolling-restart) haproxy from Debian.
 load: $(STAMP)
 	$(BIN)/python bench/run.py mixed --processes 1 2 4

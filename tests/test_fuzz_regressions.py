@@ -1,4 +1,4 @@
-"""Regressions for the 5xx the fuzzer found (docs/reliability/fuzz.md, "Found by the fuzzer")."""
+"""Regressions for the 5xx the fuzzer found (docs/reliability.md, "Found by the fuzzer")."""
 
 from __future__ import annotations
 

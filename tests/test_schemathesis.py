@@ -144,7 +144,7 @@ CONTROL = ["\n", "\r", "\t", "\x00", "\x1b", "\u2028", "\r\n", "\x7f"]
 LONG_TEXT = "x" * 100_000
 LONG_ID = "i" * 300
 # In a URL, long but within Granian's 64 KiB limit: beyond it Granian itself answers 414 with an
-# empty body, before rhythm sees the request (docs/reliability/fuzz.md).
+# empty body, before rhythm sees the request (docs/reliability.md).
 LONG_QUERY = "q" * 60_000
 EDGE_STRINGS = ["", " ", LONG_ID, *CONTROL, *EDGE_DATES, *EDGE_NUMBER_TEXT]
 EDGE_BODY = [LONG_TEXT, *EDGE_STRINGS]
