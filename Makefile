@@ -33,7 +33,7 @@ test: lint typecheck
 
 # The hostile-input run of tests/test_schemathesis.py, longer than make test's (docs/reliability.md).
 fuzz: $(STAMP)
-	RHYTHM_FUZZ_EXAMPLES=100 RHYTHM_FUZZ_STATEFUL_EXAMPLES=60 RHYTHM_FUZZ_STEPS=15 \
+	RHYTHM_FUZZ_RANDOM=1 RHYTHM_FUZZ_EXAMPLES=100 RHYTHM_FUZZ_STATEFUL_EXAMPLES=60 RHYTHM_FUZZ_STEPS=15 \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests/test_schemathesis.py
 
 bench: $(STAMP)

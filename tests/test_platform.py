@@ -146,3 +146,13 @@ async def test_openapi_documents_error_responses(client: AsyncClient) -> None:
                     continue
                 assert list(content) == ["application/problem+json"], (path, status)
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_405_names_every_method_even_with_a_question_mark_in_the_id(
+    client: AsyncClient,
+) -> None:
+    """A `?` decoded from the path (found by schemathesis) must not cut the path short."""
+    response = await client.patch("/api/v1/users/me/following/%3Fx")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "DELETE, PUT"

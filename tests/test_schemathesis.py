@@ -29,6 +29,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import FlakyStrategyDefinition
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from rhythm.app import OWN_ERROR_FORMAT
@@ -36,6 +37,9 @@ from rhythm.app import OWN_ERROR_FORMAT
 EXAMPLES = int(os.environ.get("RHYTHM_FUZZ_EXAMPLES", "10"))
 STATEFUL_EXAMPLES = int(os.environ.get("RHYTHM_FUZZ_STATEFUL_EXAMPLES", "15"))
 STEPS = int(os.environ.get("RHYTHM_FUZZ_STEPS", "8"))
+# make test draws the same cases on every run, so that its verdict is the code's, not the draw's;
+# make fuzz (RHYTHM_FUZZ_RANDOM=1) draws new ones each time to find what those miss.
+DERANDOMIZE = os.environ.get("RHYTHM_FUZZ_RANDOM") != "1"
 # Shrinking a failure can take minutes per operation; the failing input is reported unshrunk.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
 
@@ -233,6 +237,16 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         kwargs["data"] = text.encode()
 
 
+@schemathesis.hook
+def filter_case(context: Any, case: Any) -> bool:
+    """Drops a case whose headers were made invalid: the identity (headers_for) sends its own
+    Authorization, which undoes that mutation, so the server rightly accepts it. Missing and
+    bad credentials are covered by the anonymous run and tests/identity."""
+    meta = getattr(case, "meta", None)
+    header = meta.components.get(ParameterLocation.HEADER) if meta is not None else None
+    return not (header is not None and header.mode.is_negative)
+
+
 def _has_marker(value: Any) -> bool:
     if isinstance(value, str):
         return value in RAW_NUMBERS
@@ -298,6 +312,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     max_examples=EXAMPLES,
     deadline=None,
     phases=PHASES,
+    derandomize=DERANDOMIZE,
+    database=None,
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_schema(case: Any, identity: Identity) -> None:
@@ -340,6 +356,8 @@ def test_stateful_chains(live_server: str, identity: Identity) -> None:
                     max_examples=STATEFUL_EXAMPLES,
                     stateful_step_count=STEPS,
                     deadline=None,
+                    derandomize=DERANDOMIZE,
+                    database=None,
                     phases=[Phase.generate],
                     suppress_health_check=list(HealthCheck),
                 )

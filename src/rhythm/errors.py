@@ -282,7 +282,9 @@ def _allowed_methods(request: Request) -> list[str]:
         app.state.allowed_methods = table
     methods: set[str] = set()
     for pattern, verbs in table:
-        if pattern.match(request.url.path):
+        # The decoded path, as the router matched it: request.url re-parses it, and a `?` or
+        # `#` decoded from a path parameter would cut it short there.
+        if pattern.match(request.scope["path"]):
             methods.update(verbs)
     return sorted(methods)
 

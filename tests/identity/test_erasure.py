@@ -16,7 +16,7 @@ from rhythm.identity.auth import PROFILE_KEY_PREFIX
 from rhythm.jobs import run_worker
 from rhythm.queue import defer
 from tests.conftest import client_for, make_settings, started
-from tests.factories import create_user
+from tests.factories import create_user, delete_account
 from tests.sleep.test_feed import feed, follow, night
 
 
@@ -87,7 +87,7 @@ async def erase_and_check(app: FastAPI, client: AsyncClient) -> None:
     needles = {str(alice.id), *nights, pending}
     assert await redis_mentions(redis, needles) and await job_mentions(app, needles)
 
-    response = await client.delete("/api/v1/users/me", headers=alice.headers)
+    response = await delete_account(client, alice)
     assert response.status_code == 204
     # The very next request, before any job has run.
     assert await feed_ids(client, bob) == [theirs]
