@@ -85,7 +85,9 @@ def _next_date_change(instant: datetime, day: date, zone: ZoneInfo) -> datetime:
     """
     midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     candidates = [m.astimezone(UTC) for m in (midnight, midnight.replace(fold=1))]
-    change = min(c for c in candidates if c > instant)
+    # In a gap at midnight (spring forward at 00:00), fold=1 reads the missing midnight with the
+    # new offset: an instant still on `day`. Only an instant on another date is the change.
+    change = min(c for c in candidates if c > instant and c.astimezone(zone).date() != day)
     before = instant.astimezone(zone).utcoffset()
     if (change - _TICK).astimezone(zone).utcoffset() != before:
         # An offset change before that midnight: find it (to the microsecond).
