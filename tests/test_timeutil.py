@@ -253,3 +253,14 @@ def test_a_span_across_a_fall_back_over_midnight_has_a_part_per_date_change() ->
         (date(2009, 10, 31), time(2, 31), time(3, 30)),
         (date(2009, 11, 1), time(3, 30), time(4, 0)),
     ]
+
+
+def test_a_missing_midnight_changes_the_date_when_the_clock_jumps() -> None:
+    """Tehran sprang forward at 00:00 on 2001-03-22 (+03:30 to +04:30): the date changes at
+    20:30 UTC, not at 19:30 UTC (which is still 23:00 on the 21st)."""
+    start = datetime(2001, 3, 21, 0, 0, tzinfo=UTC)
+    parts = split_at_local_midnight(start, start + timedelta(hours=21), "Asia/Tehran")
+    assert [(p.day, p.end) for p in parts] == [
+        (date(2001, 3, 21), datetime(2001, 3, 21, 20, 30, tzinfo=UTC)),
+        (date(2001, 3, 22), datetime(2001, 3, 21, 21, 0, tzinfo=UTC)),
+    ]
