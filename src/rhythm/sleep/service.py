@@ -10,7 +10,7 @@ The weekly ranking is computed from PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -267,11 +267,7 @@ async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID)
     async def bump() -> None:
         await feeds.bump_graph_versions(followers)
 
-    try:
-        await bump()
-    except RedisError as exc:
-        log.warning("feed_cache_unavailable", error=str(exc))
-    after_commit(session, bump)
+    await _now_and_after_commit(session, bump)
 
 
 async def graph_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
@@ -282,6 +278,12 @@ async def graph_changed(session: AsyncSession, redis: Redis, follower_id: uuid.U
     async def bump() -> None:
         await redis.incr(key)
 
+    await _now_and_after_commit(session, bump)
+
+
+async def _now_and_after_commit(session: AsyncSession, bump: Callable[[], Awaitable[None]]) -> None:
+    """Invalidate feeds now (so no reader rebuilds from the old graph while the transaction
+    runs) and again after commit (so none built in between survives); Redis down is logged."""
     try:
         await bump()
     except RedisError as exc:
