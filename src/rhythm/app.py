@@ -122,10 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # may still be under way, and must reach PostgreSQL before the pool closes.
             await state.focus_writer.flush()
             await state.heartbeat_writer.flush()
-            for task in (touch_writer, version_feed):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await state.search_cache.stop_following(version_feed)
+            touch_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await touch_writer
             await resources.close()
 
     app = RhythmApp(

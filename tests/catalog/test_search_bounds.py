@@ -81,10 +81,6 @@ async def test_the_limit_fails_open_without_redis(database_url: str, redis_url: 
                 assert (await client.get("/search")).status_code == 200
 
 
-@pytest.mark.skip(
-    reason="hangs in the app's lifespan under CI=true (hypothesis' CI profile), alone too; "
-    "open in issue 10's closing note, to be fixed before the issue is resolved"
-)
 async def test_an_answer_holds_at_most_the_cap(database_url: str, redis_url: str) -> None:
     capped = make_settings(database_url, redis_url, search_max_events=2)
     async for app in started(create_app(capped)):

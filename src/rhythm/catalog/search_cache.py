@@ -35,6 +35,7 @@ log = structlog.get_logger("rhythm.catalog.cache")
 CHANNEL = "catalog:version"
 VERSION_KEY = "catalog:version"
 POLL_SECONDS = 1.0
+LISTEN_SECONDS = 1.0  # one idle read of the version channel (a PING every 30 s checks it)
 REDIS_TTL = 300
 INDEX_KEY = "catalog:search:index"
 BYTES_KEY = "catalog:search:bytes"
@@ -95,6 +96,7 @@ class SearchCache:
         self.memory_bytes = memory_bytes
         self.redis_bytes = redis_bytes
         self.version: int | None = None
+        self.following = False  # `follow` runs while this holds
         self.size = 0  # bytes held, as counted by `cost`
         self._entries: OrderedDict[tuple[int, str], Answer] = OrderedDict()
         self._store = redis.register_script(_STORE)
@@ -160,14 +162,22 @@ class SearchCache:
         return version
 
     async def follow(self) -> None:
-        """Keep `version` current until cancelled: pub/sub, else polling PostgreSQL."""
-        while True:
+        """Keep `version` current until `stop_following`: pub/sub, else polling PostgreSQL.
+
+        The loop ends on its own flag, not only on cancellation: redis-py (8.1) can swallow a
+        cancel that lands inside a command (a GET answered None with the cancel pending), and
+        the app's shutdown then waited on this task for ever."""
+        self.following = True
+        while self.following:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     await self.load_version()  # anything published before the subscription
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                    while self.following:
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=LISTEN_SECONDS
+                        )
+                        if message is not None and message.get("type") == "message":
                             with contextlib.suppress(ValueError, TypeError):
                                 self.learn(int(message["data"]))
             except asyncio.CancelledError:
@@ -175,11 +185,17 @@ class SearchCache:
             except Exception as exc:  # Redis gone: poll PostgreSQL until it is back
                 log.warning("catalog_version_feed_lost", error=str(exc))
                 deadline = asyncio.get_running_loop().time() + 10 * POLL_SECONDS
-                while asyncio.get_running_loop().time() < deadline:
+                while self.following and asyncio.get_running_loop().time() < deadline:
                     with contextlib.suppress(Exception):
                         async with self.session_factory() as session:
                             self.learn(await repository.current_version(session))
                     await asyncio.sleep(POLL_SECONDS)
+
+    async def stop_following(self, task: asyncio.Task[None]) -> None:
+        """End `follow` (running as `task`): within one read of the channel at worst."""
+        self.following = False
+        task.cancel()
+        await asyncio.wait({task}, timeout=LISTEN_SECONDS + 1)
 
 
 async def publish(redis: Redis, version: int) -> None:
