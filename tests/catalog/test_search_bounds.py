@@ -8,7 +8,6 @@ import asyncio
 import random
 from datetime import datetime, timedelta
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
