@@ -19,9 +19,9 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.engine import make_url
 
 from rhythm.app import create_app
-from rhythm.config import Settings
-from rhythm.db import libpq_url
 from rhythm.migrations import upgrade
+from rhythm.platform.database import libpq_url
+from rhythm.platform.settings import Settings
 
 DATABASE = "rhythm_auth_commands"
 REQUESTS = 200

@@ -29,10 +29,10 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rhythm.db import libpq_url
 from rhythm.identity.passwords import _hasher
 from rhythm.migrations import upgrade
-from rhythm.timeutil import iso_week
+from rhythm.platform.database import libpq_url
+from rhythm.platform.timeutil import iso_week
 
 PASSWORD = "bench-password-123"
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]

@@ -1,4 +1,4 @@
-"""What the HTTP edge (rhythm.edge.HttpEdge) costs a request, measured alone.
+"""What the HTTP edge (rhythm.platform.http.edge.HttpEdge) costs a request, measured alone.
 
 A trivial ASGI app that answers 200 is called in this process with and without the edge in
 front, for a GET with the headers a client sends; the best of 15 rounds of 20,000 calls each
@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from rhythm.api import LARGE_BODY_ROUTES
-from rhythm.edge import BodyLimits, HttpEdge
+from rhythm.platform.http.edge import BodyLimits, HttpEdge
 
 SCOPE = {
     "type": "http",

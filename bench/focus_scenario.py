@@ -118,9 +118,9 @@ def load_heavy_history(conn: psycopg.Connection, user_id: uuid.UUID) -> None:
 async def time_recalculation(database_url: str, user_id: uuid.UUID, runs: int = 50) -> list[float]:
     """The service's recalculation, as a POST or DELETE runs it (one date's union recomputed,
     every daily total read back, the walk, the anchor saved), in rolled-back transactions."""
-    from rhythm.db import create_engine, create_session_factory
     from rhythm.focus import repository
     from rhythm.focus.streaks import summarize
+    from rhythm.platform.database import create_engine, create_session_factory
 
     engine = create_engine(database_url, 2)
     factory = create_session_factory(engine)

@@ -27,7 +27,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from rhythm.process import granian_argv, spawn_child
+from rhythm.platform.process import granian_argv, spawn_child
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK = shutil.which("wrk")
@@ -111,7 +111,7 @@ def bench_database() -> Iterator[tuple[str, str]]:
                 conn.execute(sql.SQL("CREATE DATABASE rhythm_bench"))
         yield "postgresql://postgres@127.0.0.1:5432/rhythm_bench", "redis://127.0.0.1:6379/15"
         return
-    from rhythm.embedded import EmbeddedServers
+    from rhythm.platform.embedded import EmbeddedServers
 
     directory = tempfile.mkdtemp(prefix="rhythm-bench-")
     servers = EmbeddedServers(Path(directory))

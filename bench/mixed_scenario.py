@@ -56,8 +56,8 @@ from bench.harness import (
     wrk,
 )
 from bench.sleep_scenario import SECRET, mint_tokens
-from rhythm.process import spawn_child
-from rhythm.timeutil import previous_week
+from rhythm.platform.process import spawn_child
+from rhythm.platform.timeutil import previous_week
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "rhythm_bench_mixed"

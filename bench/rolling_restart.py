@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import free_port, rhythm_env
 from bench.mixed_scenario import private_redis, recreate_database
-from rhythm.process import spawn_child
+from rhythm.platform.process import spawn_child
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 

@@ -40,8 +40,8 @@ class Unlimited:
 async def measure(database_url: str, redis_url: str, rounds: int, requests: int) -> None:
     from rhythm.app import create_app
     from rhythm.catalog import service
-    from rhythm.config import Settings
     from rhythm.migrations import upgrade
+    from rhythm.platform.settings import Settings
 
     upgrade(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -32,8 +32,8 @@ import redis
 
 from bench.harness import TABLE_HEADER, granian, median_result, rhythm_env, wrk
 from rhythm.identity.tokens import AccessTokenCodec
-from rhythm.process import spawn_child
-from rhythm.timeutil import previous_week
+from rhythm.platform.process import spawn_child
+from rhythm.platform.timeutil import previous_week
 
 DATABASE = "postgresql://postgres@127.0.0.1:5432/rhythm_bench_sleep"
 REDIS = "redis://127.0.0.1:6379/15"

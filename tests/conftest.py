@@ -25,10 +25,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from rhythm.config import Settings
-from rhythm.db import libpq_url
-from rhythm.embedded import EmbeddedServers
 from rhythm.migrations import upgrade
+from rhythm.platform.database import libpq_url
+from rhythm.platform.embedded import EmbeddedServers
+from rhythm.platform.settings import Settings
 
 _embedded: EmbeddedServers | None = None
 _embedded_dir: str | None = None

@@ -9,9 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rhythm.db import commit
 from rhythm.identity import repository, service
 from rhythm.identity.passwords import hash_password
+from rhythm.platform.database import commit
 
 _counter = itertools.count(1)
 _password_hash: str | None = None

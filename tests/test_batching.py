@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.batching import GroupCommit
+from rhythm.platform.batching import GroupCommit
 from tests.factories import create_user
 
 

@@ -1,5 +1,6 @@
-"""The documented input windows (rhythm.bounds) as pure validators, and the request types built
-on them (rhythm.schemas): hypothesis over the whole range Python can represent."""
+"""The documented input windows (rhythm.platform.bounds) as pure validators, and the request
+types built on them (rhythm.platform.schemas): hypothesis over the whole range
+Python can represent."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from rhythm.bounds import (
+from rhythm.platform.bounds import (
     END_OF_WINDOW,
     EPOCH,
     FIRST_DATE,
@@ -19,8 +20,8 @@ from rhythm.bounds import (
     check_live,
     clamp_instant,
 )
-from rhythm.schemas import IsoDate, IsoDatetime, IsoWeek, LiveDatetime, Name
-from rhythm.timeutil import local_day_start
+from rhythm.platform.schemas import IsoDate, IsoDatetime, IsoWeek, LiveDatetime, Name
+from rhythm.platform.timeutil import local_day_start
 
 INSTANT = TypeAdapter(IsoDatetime)
 LIVE = TypeAdapter(LiveDatetime)

@@ -19,11 +19,11 @@ from sqlalchemy import text
 
 from rhythm.api import LARGE_BODY_ROUTES
 from rhythm.app import create_app
-from rhythm.config import Settings
-from rhythm.db import commit
-from rhythm.edge import DEFAULT_BODY_LIMIT
-from rhythm.observability import HTTP_METHODS
-from rhythm.queue import defer
+from rhythm.platform.database import commit
+from rhythm.platform.http.edge import DEFAULT_BODY_LIMIT
+from rhythm.platform.observability import HTTP_METHODS
+from rhythm.platform.queue import defer
+from rhythm.platform.settings import Settings
 from rhythm.usage.schemas import BULK_BODY_LIMIT
 from tests.conftest import client_for, make_settings, serving, started
 from tests.factories import create_user, problem

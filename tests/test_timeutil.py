@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rhythm.timeutil import (
+from rhythm.platform.timeutil import (
     DayPart,
     InvalidWeek,
     iso_week,

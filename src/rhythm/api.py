@@ -9,11 +9,11 @@ from starlette.types import Receive, Scope, Send
 
 from rhythm.catalog.endpoints import admin_router, search_fast, search_router
 from rhythm.catalog.endpoints import router as catalog_router
-from rhythm.errors import render_error
 from rhythm.focus.endpoints import router as focus_router
 from rhythm.focus.endpoints import streak_fast
 from rhythm.focus.endpoints import users_router as focus_users_router
 from rhythm.identity.endpoints import auth_router, me_fast, users_router
+from rhythm.platform.http.problems import render_error
 from rhythm.sleep.endpoints import following_fast
 from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router

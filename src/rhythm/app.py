@@ -17,20 +17,22 @@ from starlette.types import Receive, Scope, Send
 from rhythm import __version__
 from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
-from rhythm.config import Settings, get_settings
-from rhythm.edge import BodyLimits, HttpEdge
-from rhythm.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, install_error_handlers
 from rhythm.focus.service import SessionWriter
 from rhythm.focus.standings import Standings
-from rhythm.health import JobCounts
-from rhythm.health import router as health_router
 from rhythm.identity.auth import AuthCache, Authenticator
 from rhythm.identity.service import TokenIssuer
 from rhythm.identity.tokens import AccessTokenCodec
-from rhythm.observability import RequestContextMiddleware, configure_logging
-from rhythm.pagination import CursorCodec
-from rhythm.ratelimit import BatchedLimit, RateLimits
-from rhythm.resources import open_resources
+from rhythm.platform.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem
+from rhythm.platform.http.access import RequestContextMiddleware
+from rhythm.platform.http.edge import BodyLimits, HttpEdge
+from rhythm.platform.http.health import JobCounts
+from rhythm.platform.http.health import router as health_router
+from rhythm.platform.http.problems import install_error_handlers
+from rhythm.platform.observability import configure_logging
+from rhythm.platform.pagination import CursorCodec
+from rhythm.platform.ratelimit import BatchedLimit, RateLimits
+from rhythm.platform.resources import open_resources
+from rhythm.platform.settings import Settings, get_settings
 from rhythm.sleep.feeds import FeedCache
 from rhythm.usage.service import HeartbeatWriter
 

@@ -18,10 +18,10 @@ import structlog
 import typer
 from pydantic import ValidationError
 
-from rhythm.config import Settings, get_settings
-from rhythm.embedded import EmbeddedServers
-from rhythm.observability import configure_logging
-from rhythm.process import granian_argv, spawn_child
+from rhythm.platform.embedded import EmbeddedServers
+from rhythm.platform.observability import configure_logging
+from rhythm.platform.process import granian_argv, spawn_child
+from rhythm.platform.settings import Settings, get_settings
 
 cli = typer.Typer(
     help="rhythm: personal time tracking with a social layer.",
@@ -158,7 +158,7 @@ def worker(
         raise typer.Exit(2)
 
     from rhythm.jobs import run_worker
-    from rhythm.resources import open_resources
+    from rhythm.platform.resources import open_resources
 
     async def run() -> None:
         resources = open_resources(settings)
@@ -200,7 +200,7 @@ cli.add_typer(users_cli, name="users")
 
 
 async def _run_with_resources(settings: Settings, action):  # type: ignore[no-untyped-def]
-    from rhythm.resources import open_resources
+    from rhythm.platform.resources import open_resources
 
     resources = open_resources(settings)
     try:
@@ -267,10 +267,10 @@ def catalog_sync(
 @users_cli.command("promote")
 def users_promote(email: str) -> None:
     """Make the account with this email an administrator."""
-    from rhythm.db import commit
     from rhythm.identity import service as identity_service
     from rhythm.identity.auth import AuthCache
-    from rhythm.ratelimit import RateLimits
+    from rhythm.platform.database import commit
+    from rhythm.platform.ratelimit import RateLimits
 
     async def run(resources):  # type: ignore[no-untyped-def]
         cache = AuthCache(resources.redis, RateLimits(resources.settings, resources.redis_url))

@@ -14,10 +14,10 @@ import structlog
 from procrastinate import Blueprint, JobContext, builtin_tasks
 
 from rhythm.catalog import tasks as catalog_tasks
-from rhythm.config import Settings
-from rhythm.db import libpq_url
 from rhythm.identity import tasks as identity_tasks
-from rhythm.resources import Resources, resources_of
+from rhythm.platform.database import libpq_url
+from rhythm.platform.resources import Resources, resources_of
+from rhythm.platform.settings import Settings
 from rhythm.sleep import tasks as sleep_tasks
 
 log = structlog.get_logger("rhythm.jobs")

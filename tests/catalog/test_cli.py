@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from rhythm.config import Settings
+from rhythm.platform.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 

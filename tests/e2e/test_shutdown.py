@@ -23,8 +23,8 @@ import httpx
 import psycopg
 import pytest
 
-from rhythm.config import Settings
-from rhythm.db import libpq_url
+from rhythm.platform.database import libpq_url
+from rhythm.platform.settings import Settings
 from tests.conftest import free_port, wait_until_up
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rhythm.config import Settings
+from rhythm.platform.settings import Settings
 from tests.conftest import free_port
 
 

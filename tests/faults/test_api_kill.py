@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from rhythm.config import Settings
+from rhythm.platform.settings import Settings
 from tests.conftest import serving
 from tests.faults.workload import Workload
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import redis
 
-from rhythm.timeutil import iso_week
+from rhythm.platform.timeutil import iso_week
 from tests.conftest import make_settings, serving
 from tests.faults.servers import PrivateRedis
 

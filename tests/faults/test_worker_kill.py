@@ -26,9 +26,9 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from rhythm.app import create_app
-from rhythm.db import commit
-from rhythm.queue import defer
-from rhythm.timeutil import iso_week
+from rhythm.platform.database import commit
+from rhythm.platform.queue import defer
+from rhythm.platform.timeutil import iso_week
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 from tests.faults.servers import PrivateRedis, kill_9, start_worker

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from httpx import AsyncClient
 
-from rhythm.timeutil import local_date
+from rhythm.platform.timeutil import local_date
 from tests.factories import create_user, delete_account, problem
 
 TODAY = datetime.now(UTC).date()

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from rhythm.app import create_app
-from rhythm.config import Settings
+from rhythm.platform.settings import Settings
 from tests.conftest import make_settings, started
 from tests.factories import PASSWORD, create_user, problem
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from rhythm.app import create_app
 from rhythm.identity.auth import PROFILE_KEY_PREFIX
 from rhythm.jobs import run_worker
-from rhythm.queue import defer
+from rhythm.platform.queue import defer
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user, delete_account
 from tests.sleep.test_feed import feed, follow, night

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from rhythm.jobs import run_worker
-from rhythm.queue import defer
+from rhythm.platform.queue import defer
 from tests.factories import create_user
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from httpx import AsyncClient
 
-from rhythm.timeutil import iso_week, previous_week
+from rhythm.platform.timeutil import iso_week, previous_week
 from tests.factories import create_user, delete_account, problem
 
 WEEK = "2026-W45"  # Monday 2 to Sunday 8 November 2026

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from rhythm.process import spawn_child
+from rhythm.platform.process import spawn_child
 
 AW_REQUIREMENTS: tuple[str, ...] = (
     "aw-server==0.12.0",

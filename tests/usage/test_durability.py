@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from rhythm.config import Settings
+from rhythm.platform.settings import Settings
 from tests.conftest import serving
 
 

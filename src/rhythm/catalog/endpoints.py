@@ -16,11 +16,13 @@ from starlette.responses import JSONResponse
 from rhythm.catalog import repository, service
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
-from rhythm.db import DbSession, ReadSession
-from rhythm.errors import NotFound, RhythmError, Unprocessable, problem_doc
 from rhythm.identity.auth import Principal, ReadUser, SessionUser, client_ip
-from rhythm.queue import defer
-from rhythm.ratelimit import BatchedLimit
+from rhythm.platform.database import ReadSession
+from rhythm.platform.errors import NotFound, RhythmError, Unprocessable
+from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.queue import defer
+from rhythm.platform.ratelimit import BatchedLimit
 
 search_router = APIRouter(tags=["catalog"])
 router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401, 429))

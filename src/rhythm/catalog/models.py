@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Numeric, String, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rhythm.db import Base
+from rhythm.platform.database import Base
 
 
 class CatalogBaseEvent(Base):

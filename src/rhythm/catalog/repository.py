@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.catalog.feed import BaseEvent
-from rhythm.db import driver_connection
+from rhythm.platform.database import driver_connection
 
 
 async def last_validators(session: AsyncSession) -> tuple[str | None, str | None]:

@@ -27,12 +27,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.bounds import DATE_WINDOW, check_date
 from rhythm.catalog import repository, search_cache
 from rhythm.catalog.feed import BaseEvent, FeedError, Rejected, Slot, parse_feed
 from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
 from rhythm.catalog.search_cache import Answer
-from rhythm.db import commit
+from rhythm.platform.bounds import DATE_WINDOW, check_date
+from rhythm.platform.database import commit
 
 log = structlog.get_logger("rhythm.catalog")
 

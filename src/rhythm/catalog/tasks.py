@@ -9,8 +9,8 @@ from procrastinate import Blueprint, JobContext, RetryStrategy
 
 from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
-from rhythm.config import Settings
-from rhythm.resources import resources_of
+from rhythm.platform.resources import resources_of
+from rhythm.platform.settings import Settings
 
 blueprint = Blueprint()
 log = structlog.get_logger("rhythm.catalog.tasks")

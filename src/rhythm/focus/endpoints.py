@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from rhythm.db import DbSession, ReadSession
-from rhythm.errors import problem_doc
 from rhythm.focus import service
 from rhythm.focus.schemas import (
     SESSION_ID_PATTERN,
@@ -24,8 +22,12 @@ from rhythm.focus.schemas import (
 from rhythm.focus.standings import Standings
 from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
 from rhythm.identity.schemas import UserSummary
-from rhythm.pagination import Page, PageParams
-from rhythm.schemas import IsoDate, query_value
+from rhythm.platform.database import ReadSession
+from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.params import PageParams, query_value
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.pagination import Page
+from rhythm.platform.schemas import IsoDate
 
 router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
 users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))

@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rhythm.bounds import StoredInstant
-from rhythm.db import Base
+from rhythm.platform.bounds import StoredInstant
+from rhythm.platform.database import Base
 
 
 class FocusSession(Base):

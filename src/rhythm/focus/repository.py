@@ -10,10 +10,10 @@ from datetime import date, datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.db import driver_connection
 from rhythm.focus.models import FocusSession, FocusStreak
 from rhythm.focus.streaks import Anchor
-from rhythm.timeutil import DayPart
+from rhythm.platform.database import driver_connection
+from rhythm.platform.timeutil import DayPart
 
 # Session changes are sent straight to asyncpg (db.driver_connection): focus writes are the
 # hottest write path, and SQLAlchemy's per-statement work was a third of their CPU. Writes come

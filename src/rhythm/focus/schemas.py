@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
-from rhythm.schemas import IsoDatetime, RequestModel
-from rhythm.timezones import TimeZoneName
+from rhythm.platform.schemas import IsoDatetime, RequestModel
+from rhythm.platform.timezones import TimeZoneName
 
 # Any character but control characters and "/" (it names the session in a URL path).
 SESSION_ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,128}$"

@@ -17,9 +17,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.batching import GroupCommit
-from rhythm.db import ReadSession, after_commit
-from rhythm.errors import Conflict, NotFound, Unprocessable
 from rhythm.focus import repository
 from rhythm.focus.schemas import (
     DayShare,
@@ -33,9 +30,12 @@ from rhythm.focus.standings import Standing, Standings
 from rhythm.focus.streaks import Anchor, Streak, as_of, frozen_days, summarize
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import AuthCache, Principal
-from rhythm.pagination import PageRequest
+from rhythm.platform.batching import GroupCommit
+from rhythm.platform.database import ReadSession, after_commit
+from rhythm.platform.errors import Conflict, NotFound, Unprocessable
+from rhythm.platform.pagination import PageRequest
+from rhythm.platform.timeutil import DayPart, iso_week, local_date, split_at_local_midnight, utc_now
 from rhythm.social import service as social_service
-from rhythm.timeutil import DayPart, iso_week, local_date, split_at_local_midnight, utc_now
 
 log = structlog.get_logger("rhythm.focus")
 

@@ -40,10 +40,10 @@ from fastapi.security.base import SecurityBase as SecurityDependency
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.errors import RhythmError, Unauthorized
 from rhythm.identity import repository
 from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
-from rhythm.ratelimit import PendingHit, RateLimits
+from rhythm.platform.errors import RhythmError, Unauthorized
+from rhythm.platform.ratelimit import PendingHit, RateLimits
 
 log = structlog.get_logger("rhythm.auth")
 

@@ -8,8 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from rhythm.db import DbSession
-from rhythm.errors import problem_doc
 from rhythm.identity import service
 from rhythm.identity.auth import (
     AuthCache,
@@ -38,8 +36,11 @@ from rhythm.identity.schemas import (
     UserSummary,
     UserUpdate,
 )
-from rhythm.pagination import Page, PageParams
-from rhythm.ratelimit import RateLimits
+from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.params import PageParams
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.pagination import Page
+from rhythm.platform.ratelimit import RateLimits
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_doc(429))
 users_router = APIRouter(prefix="/users", tags=["users"], responses=problem_doc(401, 429))

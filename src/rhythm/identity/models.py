@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rhythm.db import Base
+from rhythm.platform.database import Base
 
 
 class User(Base):

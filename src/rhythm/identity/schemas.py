@@ -10,8 +10,8 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from rhythm.identity.auth import DEFAULT_KEY_SCOPES, Scope
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
-from rhythm.schemas import RequestModel
-from rhythm.timezones import TimeZoneName
+from rhythm.platform.schemas import RequestModel
+from rhythm.platform.timezones import TimeZoneName
 
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 AnyPassword = Annotated[str, Field(min_length=1, max_length=1024)]

@@ -15,8 +15,6 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.db import ReadSession, after_commit
-from rhythm.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized
 from rhythm.identity import repository
 from rhythm.identity.auth import (
     PROFILE_KEY_PREFIX,
@@ -28,9 +26,11 @@ from rhythm.identity.auth import (
 from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
-from rhythm.pagination import PageRequest
-from rhythm.queue import ERASURE_QUEUE, defer
-from rhythm.ratelimit import RateLimits
+from rhythm.platform.database import ReadSession, after_commit
+from rhythm.platform.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized
+from rhythm.platform.pagination import PageRequest
+from rhythm.platform.queue import ERASURE_QUEUE, defer
+from rhythm.platform.ratelimit import RateLimits
 
 
 class EmailTaken(Conflict):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import structlog
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
-from rhythm.db import commit
 from rhythm.identity import service
 from rhythm.identity.auth import PROFILE_KEY_PREFIX
-from rhythm.queue import ERASURE_QUEUE, forget_jobs, scrub_arguments
-from rhythm.redis import forget_keys_naming
-from rhythm.resources import resources_of
+from rhythm.platform.database import commit
+from rhythm.platform.queue import ERASURE_QUEUE, forget_jobs, scrub_arguments
+from rhythm.platform.redis import forget_keys_naming
+from rhythm.platform.resources import resources_of
 
 blueprint = Blueprint()
 log = structlog.get_logger("rhythm.identity.tasks")

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from rhythm.db import driver_url
+from rhythm.platform.database import driver_url
 
 HERE = Path(__file__).parent
 

@@ -6,9 +6,9 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 from rhythm.catalog import models as _catalog  # noqa: F401  (register tables on Base)
-from rhythm.db import Base
 from rhythm.focus import models as _focus  # noqa: F401
 from rhythm.identity import models as _identity  # noqa: F401
+from rhythm.platform.database import Base
 from rhythm.sleep import models as _sleep  # noqa: F401
 from rhythm.social import models as _social  # noqa: F401
 from rhythm.usage import models as _usage  # noqa: F401

@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from rhythm.db import DbSession, ReadSession
-from rhythm.errors import problem_doc
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
 from rhythm.identity.schemas import UserSummary
-from rhythm.pagination import FirstPage, Page, PageParams, page_from_query
-from rhythm.schemas import IsoWeek, query_value
+from rhythm.platform.database import ReadSession
+from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.params import FirstPage, PageParams, page_from_query, query_value
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.pagination import Page
+from rhythm.platform.schemas import IsoWeek
 from rhythm.sleep import service
 from rhythm.sleep.feeds import FeedCache, parse_member
 from rhythm.sleep.schemas import (

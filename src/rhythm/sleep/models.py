@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rhythm.bounds import StoredInstant
-from rhythm.db import Base
+from rhythm.platform.bounds import StoredInstant
+from rhythm.platform.database import Base
 
 
 class SleepRecord(Base):

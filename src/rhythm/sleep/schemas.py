@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
-from rhythm.schemas import IsoDatetime, RequestModel
+from rhythm.platform.schemas import IsoDatetime, RequestModel
+from rhythm.platform.timeutil import local_iso
+from rhythm.platform.timezones import TimeZoneName
 from rhythm.sleep.models import SleepRecord
-from rhythm.timeutil import local_iso
-from rhythm.timezones import TimeZoneName
 
 
 class ClockIn(RequestModel):

@@ -20,18 +20,25 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.db import ReadSession, after_commit
-from rhythm.errors import Conflict, NotFound, Unprocessable
 from rhythm.identity import service as identity_service
 from rhythm.identity.auth import Principal
-from rhythm.pagination import PageRequest
-from rhythm.queue import ERASURE_QUEUE, defer, unfinished
+from rhythm.platform.database import ReadSession, after_commit
+from rhythm.platform.errors import Conflict, NotFound, Unprocessable
+from rhythm.platform.pagination import PageRequest
+from rhythm.platform.queue import ERASURE_QUEUE, defer, unfinished
+from rhythm.platform.timeutil import (
+    InvalidWeek,
+    iso_week,
+    local_date,
+    parse_week,
+    previous_week,
+    utc_now,
+)
 from rhythm.sleep import repository
 from rhythm.sleep.feeds import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
 from rhythm.sleep.schemas import record_out
 from rhythm.social import service as social_service
-from rhythm.timeutil import InvalidWeek, iso_week, local_date, parse_week, previous_week, utc_now
 
 log = structlog.get_logger("rhythm.sleep")
 

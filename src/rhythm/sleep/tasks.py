@@ -7,9 +7,9 @@ import uuid
 
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
-from rhythm.db import commit
-from rhythm.queue import ERASURE_QUEUE, scrub_arguments
-from rhythm.resources import resources_of
+from rhythm.platform.database import commit
+from rhythm.platform.queue import ERASURE_QUEUE, scrub_arguments
+from rhythm.platform.resources import resources_of
 from rhythm.sleep import service
 from rhythm.sleep.feeds import FeedCache
 

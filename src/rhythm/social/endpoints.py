@@ -7,12 +7,12 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
-from rhythm.db import DbSession
-from rhythm.errors import problem_doc
 from rhythm.identity.auth import OptionalUser, ReadUser, WriteUser
 from rhythm.identity.schemas import PublicProfile, UserSummary
-from rhythm.pagination import Page, PageParams
-from rhythm.redis import RedisDep
+from rhythm.platform.http.dependencies import DbSession, RedisDep
+from rhythm.platform.http.params import PageParams
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.pagination import Page
 from rhythm.social import service
 from rhythm.social.schemas import FollowListItem, FollowOut
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rhythm.db import Base
+from rhythm.platform.database import Base
 
 
 class Follow(Base):

@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.errors import NotFound, Unprocessable
 from rhythm.identity import service as identity_service
-from rhythm.pagination import PageRequest
+from rhythm.platform.errors import NotFound, Unprocessable
+from rhythm.platform.pagination import PageRequest
 from rhythm.social import repository
 
 # Hooks other contexts register to react when a user's followees change (before commit; a hook

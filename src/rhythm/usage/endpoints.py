@@ -12,13 +12,15 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from pydantic import Field, TypeAdapter
 
 from rhythm import __version__
-from rhythm.bounds import DATE_WINDOW, INSTANT_WINDOW
-from rhythm.db import DbSession
-from rhythm.errors import RhythmError, Unprocessable, parse_body, problem_doc
 from rhythm.identity.auth import ApiKeyUser, ReadUser, Scope, UsageUser, api_key_user, current_user
-from rhythm.pagination import Page, PageParams
-from rhythm.schemas import IsoDate, IsoDatetime, Name, query_value
-from rhythm.timezones import TimeZoneName
+from rhythm.platform.bounds import DATE_WINDOW, INSTANT_WINDOW
+from rhythm.platform.errors import RhythmError, Unprocessable
+from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.params import PageParams, query_value
+from rhythm.platform.http.problems import parse_body, problem_doc
+from rhythm.platform.pagination import Page
+from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
+from rhythm.platform.timezones import TimeZoneName
 from rhythm.usage import repository, service
 from rhythm.usage.merge import Event
 from rhythm.usage.models import UsageBucket

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.bounds import clamp_sql
-from rhythm.db import driver_connection
+from rhythm.platform.bounds import clamp_sql
+from rhythm.platform.database import driver_connection
 from rhythm.usage.merge import Event, derived
 from rhythm.usage.models import UsageBucket
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from rhythm.bounds import LIVE_WINDOW, check_name
-from rhythm.schemas import LiveDatetime, Name, RequestModel, reject_nul
+from rhythm.platform.bounds import LIVE_WINDOW, check_name
+from rhythm.platform.schemas import LiveDatetime, Name, RequestModel, reject_nul
 
 MAX_BULK = 1000
 # The most events one /api/0 request inserts or returns. aw-client asks for `limit=-1` ("no

@@ -20,9 +20,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.batching import GroupCommit
-from rhythm.errors import Conflict, NotFound, Unprocessable
-from rhythm.timeutil import local_day_start
+from rhythm.platform.batching import GroupCommit
+from rhythm.platform.errors import Conflict, NotFound, Unprocessable
+from rhythm.platform.timeutil import local_day_start
 from rhythm.usage import repository
 from rhythm.usage.merge import BucketStream, Event, fill_gap
 from rhythm.usage.models import UsageBucket

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
 from redis.asyncio import Redis
 
 
@@ -16,14 +13,6 @@ def create_redis(url: str) -> Redis:
         socket_timeout=2.0,
         health_check_interval=30,
     )
-
-
-async def get_redis(request: Request) -> Redis:
-    client: Redis = request.app.state.redis
-    return client
-
-
-RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
 async def forget_keys_naming(redis: Redis, needle: str, *, keep_prefixes: tuple[str, ...]) -> int:

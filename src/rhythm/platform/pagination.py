@@ -10,13 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
-from rhythm.errors import Unprocessable
-from rhythm.schemas import query_value
+from rhythm.platform.errors import Unprocessable
 
 T = TypeVar("T")
 
@@ -90,48 +88,3 @@ class PageRequest:
         if len(window) > self.limit:
             return window[: self.limit], self.codec.encode(kind, [start + self.limit])
         return window, None
-
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=512,
-        description="Opaque cursor from a previous page's `next_cursor` (at most 512 characters).",
-    ),
-]
-# The plain Starlette routes validate with these very types (page_from_query).
-LIMIT = TypeAdapter(Limit)
-CURSOR = TypeAdapter(Cursor)
-
-
-async def page_request(
-    request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> PageRequest:
-    codec: CursorCodec = request.app.state.cursor_codec
-    return PageRequest(codec, limit, cursor)
-
-
-PageParams = Annotated[PageRequest, Depends(page_request)]
-
-
-async def first_page(request: Request) -> PageRequest:
-    """The default first page, for responses that embed one (no query parameters)."""
-    codec: CursorCodec = request.app.state.cursor_codec
-    return PageRequest(codec, DEFAULT_LIMIT, None)
-
-
-FirstPage = Annotated[PageRequest, Depends(first_page)]
-
-
-def page_from_query(request: Request) -> PageRequest:
-    """`?limit=&cursor=` parsed by hand, with the same rules and 422s as `PageParams`, for the
-    plain Starlette routes that serve the hottest lists."""
-    params = request.query_params
-    raw_limit = params.get("limit")
-    limit = (
-        DEFAULT_LIMIT if raw_limit is None else query_value(LIMIT, ("query", "limit"), raw_limit)
-    )
-    cursor = query_value(CURSOR, ("query", "cursor"), params.get("cursor"))
-    codec: CursorCodec = request.app.state.cursor_codec
-    return PageRequest(codec, limit, cursor)

@@ -1,8 +1,8 @@
 """The documented windows every accepted date, date-time and ISO week lies in, as pure checks.
 
-One definition per window, used by the request types of rhythm.schemas (both lanes: FastAPI and
-api.FastLane validate with the same types) and by the reads that must survive rows stored
-before these windows existed (clamp_sql, clamp_instant).
+One definition per window, used by the request types of rhythm.platform.schemas (both lanes:
+FastAPI and api.FastLane validate with the same types) and by the reads that must survive rows
+stored before these windows existed (clamp_sql, clamp_instant).
 
 - Stored instants (sleep, focus, query bounds): 1970-01-01T00:00:00Z <= t < 2200-01-01T00:00:00Z.
 - Live instants (heartbeats, ActivityWatch events): 1970-01-01T00:00:00Z <= t <= now + 5 minutes.
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from rhythm.timeutil import InvalidWeek, parse_week
+from rhythm.platform.timeutil import InvalidWeek, parse_week
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 END_OF_WINDOW = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive

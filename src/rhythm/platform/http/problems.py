@@ -8,158 +8,29 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rhythm.platform.errors import (
+    PROBLEM_BASE,
+    PROBLEM_MEDIA_TYPE,
+    DatabaseUnavailable,
+    FieldError,
+    Problem,
+    RhythmError,
+    database_unavailable,
+    log,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-PROBLEM_BASE = "https://rhythm.dev/problems/"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-log = structlog.get_logger("rhythm.errors")
-
-
-class FieldError(BaseModel):
-    field: str
-    message: str
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem document."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldError] | None = None
-
-
-class RhythmError(Exception):
-    """Base of every domain error. Subclasses set status, slug and title."""
-
-    status: int = 400
-    slug: str = "bad-request"
-    title: str = "Bad request"
-    # When true, the request's transaction is committed although the request fails:
-    # reuse detection must revoke a session even while it answers 401.
-    commit: bool = False
-
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        errors: Sequence[FieldError] | None = None,
-    ) -> None:
-        self.detail = detail or self.title
-        self.headers = dict(headers or {})
-        self.extra = dict(extra or {})
-        self.errors = list(errors) if errors is not None else None
-        super().__init__(self.detail)
-
-
-class NotFound(RhythmError):
-    status = 404
-    slug = "not-found"
-    title = "Not found"
-
-
-class Unauthorized(RhythmError):
-    status = 401
-    slug = "unauthorized"
-    title = "Unauthorized"
-
-    def __init__(self, detail: str = "Missing or invalid credentials.", **kw: Any) -> None:
-        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
-        super().__init__(detail, **kw)
-
-
-class Conflict(RhythmError):
-    status = 409
-    slug = "conflict"
-    title = "Conflict"
-
-
-class Unprocessable(RhythmError):
-    status = 422
-    slug = "validation-error"
-    title = "Validation error"
-
-    def __init__(self, detail: str, *, field: str | None = None, **kw: Any) -> None:
-        if field is not None:
-            kw.setdefault("errors", [FieldError(field=field, message=detail)])
-        super().__init__(detail, **kw)
-
-
-class TooManyRequests(RhythmError):
-    status = 429
-    slug = "rate-limited"
-    title = "Too many requests"
-
-
-class DatabaseUnavailable(RhythmError):
-    """PostgreSQL refused, dropped or did not answer a connection (down, restarting, or every
-    pooled connection busy): the request was not carried out, and may be retried."""
-
-    status = 503
-    slug = "database-unavailable"
-    title = "Database unavailable"
-
-    def __init__(
-        self, detail: str = "PostgreSQL is not answering; retry in a moment.", **kw: Any
-    ) -> None:
-        kw.setdefault("headers", {"Retry-After": "2"})
-        super().__init__(detail, **kw)
-
-
-# SQLSTATEs of a connection PostgreSQL refused or ended: class 08 (connection exception), and
-# 57P01-57P03 (terminated by an administrator, crash shutdown, starting up or shutting down).
-_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is a lost, refused or timed-out connection to
-    PostgreSQL, rather than a bug or a bad statement.
-
-    The one place that decides it, for every lane: SQLAlchemy's wrappers, asyncpg's own errors
-    (the hot writers talk to asyncpg directly), a refused or timed-out socket, and the pool's
-    timeout. A Redis failure in the chain is not one: it is Redis's.
-    """
-    current: BaseException | None = exc
-    for _ in range(8):
-        if current is None or isinstance(current, RedisError):
-            return False
-        if isinstance(current, OSError | PoolTimeout):  # TimeoutError is an OSError
-            return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError):
-            return True
-        if isinstance(current, asyncpg.InterfaceError) and "closed" in str(current):
-            return True
-        sqlstate = getattr(current, "sqlstate", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECTION_SQLSTATES):
-            return True
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException):
-            current = orig
-        elif current.__cause__ is not None:
-            current = current.__cause__
-        else:
-            current = None if current.__suppress_context__ else current.__context__
-    return False
-
 
 class ContentTooLarge(StarletteHTTPException):
-    """A request body over its route's limit (rhythm.edge).
+    """A request body over its route's limit (rhythm.platform.http.edge).
 
     An HTTPException rather than a RhythmError: FastAPI's body reader passes HTTPExceptions
     raised while reading on unchanged, but turns any other error into a 400.

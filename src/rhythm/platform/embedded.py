@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import structlog
 
-log = structlog.get_logger("rhythm.embedded")
+log = structlog.get_logger("rhythm.platform.embedded")
 
 DATABASE_NAME = "rhythm"
 

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rhythm.errors import Unauthorized, problem_doc, problem_response
-from rhythm.observability import metrics_payload
+from rhythm.platform.errors import Unauthorized
+from rhythm.platform.http.problems import problem_doc, problem_response
+from rhythm.platform.observability import metrics_payload
 
 router = APIRouter(tags=["health"])
 

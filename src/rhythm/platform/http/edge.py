@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rhythm.errors import ContentTooLarge
+from rhythm.platform.http.problems import ContentTooLarge
 
 # Every request body is refused past this, except on the routes given larger limits
 # (api.LARGE_BODY_ROUTES).

@@ -1,6 +1,6 @@
 """Shared request-model base of every context, and the request types with documented windows
-(rhythm.bounds) that every route taking a date, date-time, ISO week or name uses, on both lanes:
-the fast lane validates with the same types (query_value)."""
+(rhythm.platform.bounds) that every route taking a date, date-time, ISO week or name uses, on
+both lanes: the fast lane validates with the same types (query_value)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -16,13 +15,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
-    ValidationError,
     field_validator,
 )
 
-from rhythm import bounds
-from rhythm.timeutil import WEEK_PATTERN, InvalidWeek, utc_now
+from rhythm.platform import bounds
+from rhythm.platform.timeutil import WEEK_PATTERN, InvalidWeek, utc_now
 
 T = TypeVar("T")
 
@@ -133,17 +130,3 @@ Name = Annotated[
     AfterValidator(bounds.check_name),
 ]
 """An id or name chosen by a client (an ActivityWatch bucket id, a usage source, a hostname)."""
-
-
-def query_value(adapter: TypeAdapter[T], location: tuple[str, str], raw: Any) -> T:
-    """A query or path parameter validated by the same type as the route's FastAPI twin, with
-    the same 422, for the fast lane (api.FastLane)."""
-    try:
-        return adapter.validate_python(raw)
-    except ValidationError as exc:
-        errors: list[dict[str, Any]] = []
-        for error in exc.errors(include_url=False):
-            located = dict(error)
-            located["loc"] = (*location, *error.get("loc", ()))
-            errors.append(located)
-        raise RequestValidationError(errors) from None

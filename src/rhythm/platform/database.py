@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
-from fastapi import Depends, Request
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -17,9 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from rhythm.errors import RhythmError
-
-log = structlog.get_logger("rhythm.db")
+log = structlog.get_logger("rhythm.platform.database")
 
 AFTER_COMMIT = "rhythm_after_commit"
 
@@ -114,33 +111,6 @@ async def commit(session: AsyncSession) -> None:
 async def rollback(session: AsyncSession) -> None:
     session.info.pop(AFTER_COMMIT, None)
     await session.rollback()
-
-
-async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit on success, roll back on error.
-
-    A RhythmError with `commit = True` is the one exception: what the request did is kept,
-    and the error is still returned (refresh-token reuse revokes a session and answers 401).
-    """
-    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-    async with factory() as session:
-        try:
-            yield session
-        except RhythmError as exc:
-            if exc.commit:
-                await commit(session)
-            else:
-                await rollback(session)
-            raise
-        except BaseException:
-            await rollback(session)
-            raise
-        else:
-            await commit(session)
-
-
-# scope="function": the transaction commits before the response is sent, so a 2xx means durable.
-DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
 class ReadSession:

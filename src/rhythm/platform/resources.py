@@ -8,9 +8,9 @@ from procrastinate import JobContext
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from rhythm.config import Settings
-from rhythm.db import create_engine, create_session_factory
-from rhythm.redis import create_redis
+from rhythm.platform.database import create_engine, create_session_factory
+from rhythm.platform.redis import create_redis
+from rhythm.platform.settings import Settings
 
 
 @dataclass

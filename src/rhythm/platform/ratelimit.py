@@ -24,10 +24,10 @@ from limits.aio.strategies import (
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from rhythm.config import Settings
-from rhythm.errors import TooManyRequests
+from rhythm.platform.errors import TooManyRequests
+from rhythm.platform.settings import Settings
 
-log = structlog.get_logger("rhythm.ratelimit")
+log = structlog.get_logger("rhythm.platform.ratelimit")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,10 @@ from typing import Generic, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rhythm.db import commit, rollback
-from rhythm.errors import DatabaseUnavailable, database_unavailable
+from rhythm.platform.database import commit, rollback
+from rhythm.platform.errors import DatabaseUnavailable, database_unavailable
 
-log = structlog.get_logger("rhythm.batching")
+log = structlog.get_logger("rhythm.platform.batching")
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
