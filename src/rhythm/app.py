@@ -19,7 +19,8 @@ from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.focus.service import SessionWriter
 from rhythm.focus.standings import Standings
-from rhythm.identity.auth import AuthCache, Authenticator
+from rhythm.identity.authenticator import Authenticator
+from rhythm.identity.cache import AuthCache
 from rhythm.identity.service import TokenIssuer
 from rhythm.identity.tokens import AccessTokenCodec
 from rhythm.platform.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem

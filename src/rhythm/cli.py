@@ -268,7 +268,7 @@ def catalog_sync(
 def users_promote(email: str) -> None:
     """Make the account with this email an administrator."""
     from rhythm.identity import service as identity_service
-    from rhythm.identity.auth import AuthCache
+    from rhythm.identity.cache import AuthCache
     from rhythm.platform.database import commit
     from rhythm.platform.ratelimit import RateLimits
 

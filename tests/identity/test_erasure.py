@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from rhythm.app import create_app
-from rhythm.identity.auth import PROFILE_KEY_PREFIX
+from rhythm.identity.cache import PROFILE_KEY_PREFIX
 from rhythm.jobs import run_worker
 from rhythm.platform.queue import defer
 from tests.conftest import client_for, make_settings, started

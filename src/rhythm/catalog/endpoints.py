@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse
 from rhythm.catalog import repository, service
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
-from rhythm.identity.auth import Principal, ReadUser, SessionUser, client_ip
+from rhythm.identity.dependencies import ReadUser, SessionUser, client_ip
+from rhythm.identity.principal import Principal
 from rhythm.platform.database import ReadSession
 from rhythm.platform.errors import NotFound, RhythmError, Unprocessable
 from rhythm.platform.http.dependencies import DbSession

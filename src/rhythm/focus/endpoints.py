@@ -20,7 +20,8 @@ from rhythm.focus.schemas import (
     StreakOut,
 )
 from rhythm.focus.standings import Standings
-from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
+from rhythm.identity.dependencies import ReadUser, WriteUser, current_user
+from rhythm.identity.principal import Scope
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession

@@ -29,7 +29,8 @@ from rhythm.focus.schemas import (
 from rhythm.focus.standings import Standing, Standings
 from rhythm.focus.streaks import Anchor, Streak, as_of, frozen_days, summarize
 from rhythm.identity import service as identity_service
-from rhythm.identity.auth import AuthCache, Principal
+from rhythm.identity.cache import AuthCache
+from rhythm.identity.principal import Principal
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, NotFound, Unprocessable

@@ -9,17 +9,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from rhythm.identity import service
-from rhythm.identity.auth import (
-    AuthCache,
+from rhythm.identity.cache import AuthCache
+from rhythm.identity.dependencies import (
     AuthRateLimit,
     OptionalUser,
     PasswordRateLimit,
     ReadUser,
-    Scope,
     SessionUser,
     current_user,
 )
 from rhythm.identity.models import User
+from rhythm.identity.principal import Scope
 from rhythm.identity.schemas import (
     AccountDeletion,
     ApiKeyCreate,

@@ -16,15 +16,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import repository
-from rhythm.identity.auth import (
-    PROFILE_KEY_PREFIX,
-    AuthCache,
-    Principal,
-    Scope,
-    profile_payload,
-)
+from rhythm.identity.cache import PROFILE_KEY_PREFIX, AuthCache, profile_payload
 from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
+from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized

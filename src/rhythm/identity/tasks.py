@@ -6,7 +6,7 @@ import structlog
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
 from rhythm.identity import service
-from rhythm.identity.auth import PROFILE_KEY_PREFIX
+from rhythm.identity.cache import PROFILE_KEY_PREFIX
 from rhythm.platform.database import commit
 from rhythm.platform.queue import ERASURE_QUEUE, forget_jobs, scrub_arguments
 from rhythm.platform.redis import forget_keys_naming

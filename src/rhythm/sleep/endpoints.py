@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import TypeAdapter
 
 from rhythm.identity import service as identity_service
-from rhythm.identity.auth import ReadUser, Scope, WriteUser, current_user
+from rhythm.identity.dependencies import ReadUser, WriteUser, current_user
+from rhythm.identity.principal import Scope
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession

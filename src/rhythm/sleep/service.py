@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import service as identity_service
-from rhythm.identity.auth import Principal
+from rhythm.identity.principal import Principal
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest

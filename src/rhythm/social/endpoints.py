@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
-from rhythm.identity.auth import OptionalUser, ReadUser, WriteUser
+from rhythm.identity.dependencies import OptionalUser, ReadUser, WriteUser
 from rhythm.identity.schemas import PublicProfile, UserSummary
 from rhythm.platform.http.dependencies import DbSession, RedisDep
 from rhythm.platform.http.params import PageParams

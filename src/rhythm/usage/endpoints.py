@@ -12,7 +12,8 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from pydantic import Field, TypeAdapter
 
 from rhythm import __version__
-from rhythm.identity.auth import ApiKeyUser, ReadUser, Scope, UsageUser, api_key_user, current_user
+from rhythm.identity.dependencies import ApiKeyUser, ReadUser, UsageUser, api_key_user, current_user
+from rhythm.identity.principal import Scope
 from rhythm.platform.bounds import DATE_WINDOW, INSTANT_WINDOW
 from rhythm.platform.errors import RhythmError, Unprocessable
 from rhythm.platform.http.dependencies import DbSession
