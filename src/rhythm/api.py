@@ -17,7 +17,8 @@ from rhythm.platform.http.problems import render_error
 from rhythm.sleep.endpoints import following_fast
 from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router
-from rhythm.usage.endpoints import aw_heartbeat_fast, aw_router, heartbeat_fast
+from rhythm.usage.activitywatch import aw_heartbeat_fast, aw_router
+from rhythm.usage.endpoints import heartbeat_fast
 from rhythm.usage.endpoints import router as usage_router
 from rhythm.usage.schemas import BULK_BODY_LIMIT
 

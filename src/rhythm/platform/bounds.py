@@ -31,6 +31,9 @@ LIVE_AHEAD = timedelta(minutes=5)
 INSTANT_WINDOW = "from 1970-01-01T00:00:00Z to before 2200-01-01T00:00:00Z"
 LIVE_WINDOW = "from 1970-01-01T00:00:00Z to at most 5 minutes ahead of the server's clock"
 DATE_WINDOW = "from 1970-01-01 to 2199-12-31"
+# How a query parameter of each kind is documented.
+INSTANT_DOC = f"ISO 8601 with an offset, {INSTANT_WINDOW}."
+DATE_DOC = f"YYYY-MM-DD, {DATE_WINDOW}."
 WEEK_WINDOW = "ISO years 1970 to 2199"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
