@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from rhythm.platform.embedded import EmbeddedServers
 from rhythm.platform.observability import configure_logging
+from rhythm.platform.preflight import check_redis, explain
 from rhythm.platform.process import granian_argv, spawn_child
 from rhythm.platform.settings import Settings, get_settings
 
@@ -34,7 +35,25 @@ STOP_TIMEOUT = 20.0
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except Exception as exc:
+        # A server that cannot be reached, a database that does not exist or is not migrated:
+        # one sentence for the operator. Anything else is a bug and keeps its traceback.
+        sentence = explain(exc)
+        if sentence is None:
+            raise
+        typer.echo(f"rhythm: {sentence}", err=True)
+        sys.exit(1)
+
+
+def _check_servers(database_url: str, redis_url: str | None, *, require_head: bool) -> None:
+    """Fail at once, in one sentence, when a server is unreachable or the schema does not suit."""
+    from rhythm import migrations
+
+    migrations.check(database_url, require_head=require_head)
+    if redis_url is not None:
+        check_redis(redis_url)
 
 
 def _settings() -> Settings:
@@ -120,6 +139,7 @@ def serve(
             return
         from rhythm.migrations import upgrade
 
+        _check_servers(env["RHYTHM_DATABASE_URL"], env["RHYTHM_REDIS_URL"], require_head=False)
         upgrade(env["RHYTHM_DATABASE_URL"])
         log.info("migrated")
         supervisor.spawn(
@@ -156,6 +176,8 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
+    assert settings.database_url is not None
+    _check_servers(settings.database_url, settings.redis_url, require_head=True)
 
     from rhythm.jobs import run_worker
     from rhythm.platform.resources import open_resources
@@ -183,6 +205,7 @@ def migrate() -> None:
     from rhythm.migrations import upgrade
 
     if settings.database_url is not None:
+        _check_servers(settings.database_url, None, require_head=False)
         upgrade(settings.database_url)
         return
     embedded = EmbeddedServers(settings.data_dir)
@@ -222,6 +245,9 @@ def _operate(action) -> object:  # type: ignore[no-untyped-def]
         settings = settings.model_copy(
             update={"database_url": database_url, "redis_url": redis_url}
         )
+    else:
+        assert settings.database_url is not None
+        _check_servers(settings.database_url, settings.redis_url, require_head=True)
     try:
         return asyncio.run(_run_with_resources(settings, action))
     finally:

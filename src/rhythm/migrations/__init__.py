@@ -6,8 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from rhythm.platform.database import driver_url
+from rhythm.platform.preflight import OperatorError, connect_database
 
 HERE = Path(__file__).parent
 
@@ -22,3 +24,25 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def check(database_url: str, *, require_head: bool) -> None:
+    """Raise OperatorError unless the database can be reached and its schema suits this code:
+    at the newest migration when `require_head`, else at least one this code knows (so that
+    `upgrade` can go on from it)."""
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    head = script.get_current_head()
+    with connect_database(database_url) as connection:
+        if connection.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,):
+            current = None
+        else:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+            current = None if row is None else str(row[0])
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        raise OperatorError(
+            f"the database is at migration {current}, which this version of rhythm does not"
+            f" know (its newest is {head}): run a newer rhythm, or restore the database."
+        )
+    if require_head and current != head:
+        at = "has no migrations applied" if current is None else f"is at migration {current}"
+        raise OperatorError(f"the database {at}, this rhythm needs {head}: run `rhythm migrate`.")

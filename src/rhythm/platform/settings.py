@@ -7,8 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url as parse_redis_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 MIN_SECRET_KEY_BYTES = 32
 
@@ -78,6 +81,31 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, url: str | None) -> str | None:
+        # Checked here, so that a typo is one sentence at start and not a driver's traceback.
+        if url is None:
+            return None
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("postgresql", "postgres"):
+            raise ValueError("is not a PostgreSQL URL (postgresql://user:password@host:port/name)")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parse_redis_url(url)
+        except ValueError as exc:
+            raise ValueError(f"is not a Redis URL (redis://host:port/number): {exc}") from None
+        return url
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

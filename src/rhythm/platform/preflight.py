@@ -1,0 +1,76 @@
+"""What an operator is told when a command cannot reach its servers: one sentence, no traceback.
+
+A command checks PostgreSQL and Redis before it starts its work (`connect_database`,
+`check_redis`), so that a wrong URL, a server that is down or a database that does not exist
+is named at once; `explain` turns the same failures met later, mid-run, into the same kind of
+sentence. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from rhythm.platform.database import libpq_url
+from rhythm.platform.errors import database_unavailable
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class OperatorError(Exception):
+    """A problem of configuration or connection, worded for the operator."""
+
+
+def shown(url: str) -> str:
+    """The URL as an operator may see it: no password."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url, count=1)
+
+
+def reason(exc: BaseException) -> str:
+    """A driver's message on one line, without its boilerplate (and libpq's hint lines)."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    # libpq: 'connection failed: connection to server at "h", port 5432 failed: FATAL:  why'
+    text = text.rsplit(" failed: ", 1)[-1]
+    text = text.removeprefix("FATAL:").strip().rstrip(".")
+    return text or type(exc).__name__
+
+
+def connect_database(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """An open connection to the database, or OperatorError saying why there is none."""
+    try:
+        return psycopg.connect(libpq_url(url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.Error as exc:
+        raise OperatorError(f"cannot reach PostgreSQL at {shown(url)}: {reason(exc)}.") from None
+
+
+def check_redis(url: str) -> None:
+    client = Redis.from_url(
+        url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=CONNECT_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+    except RedisError as exc:
+        raise OperatorError(f"cannot reach Redis at {shown(url)}: {reason(exc)}.") from None
+    finally:
+        client.close()
+
+
+def explain(exc: BaseException) -> str | None:
+    """The sentence for a lost or refused connection met mid-run; None for anything else."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return None
+        if isinstance(current, OperatorError):
+            return str(current)
+        if isinstance(current, RedisConnectionError | RedisTimeoutError):
+            return f"Redis failed: {reason(current)}."
+        if isinstance(current, psycopg.OperationalError) or database_unavailable(current):
+            return f"PostgreSQL failed: {reason(current)}."
+        current = current.__cause__ or current.__context__
+    return None
