@@ -25,10 +25,16 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from rhythm.migrations import upgrade
+from rhythm.migrations import metadata, upgrade
 from rhythm.platform.database import libpq_url
 from rhythm.platform.embedded import EmbeddedServers
 from rhythm.platform.settings import Settings
+
+# Every table of rhythm's models, and procrastinate's jobs (its events and periodic defers
+# go with them, by CASCADE).
+TRUNCATE = "TRUNCATE {} CASCADE".format(
+    ", ".join([*(table.name for table in metadata().sorted_tables), "procrastinate_jobs"])
+)
 
 _embedded: EmbeddedServers | None = None
 _embedded_dir: str | None = None
@@ -152,9 +158,7 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     app: FastAPI = request.getfixturevalue("app")
     async with app.state.engine.begin() as conn:
-        await conn.execute(
-            text("TRUNCATE users, procrastinate_jobs, catalog_base_events, catalog_syncs CASCADE")
-        )
+        await conn.execute(text(TRUNCATE))
     await app.state.redis.flushdb()
 
 

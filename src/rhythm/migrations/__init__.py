@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 
-from rhythm.platform.database import driver_url
+from rhythm.platform.database import Base, driver_url
 from rhythm.platform.preflight import OperatorError, connect_database
 
 HERE = Path(__file__).parent
+
+
+CONTEXTS = ("identity", "social", "sleep", "focus", "usage", "catalog")
+
+
+def metadata() -> MetaData:
+    """Every table of rhythm: the models of every context, registered on the one Base."""
+    for context in CONTEXTS:
+        importlib.import_module(f"rhythm.{context}.models")
+    return Base.metadata
 
 
 def alembic_config(database_url: str) -> Config:

@@ -5,13 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from rhythm.catalog import models as _catalog  # noqa: F401  (register tables on Base)
-from rhythm.focus import models as _focus  # noqa: F401
-from rhythm.identity import models as _identity  # noqa: F401
-from rhythm.platform.database import Base
-from rhythm.sleep import models as _sleep  # noqa: F401
-from rhythm.social import models as _social  # noqa: F401
-from rhythm.usage import models as _usage  # noqa: F401
+from rhythm.migrations import metadata
 
 MIGRATION_LOCK = 7_263_533_001
 
@@ -26,7 +20,7 @@ def run_migrations_online() -> None:
         connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
         connection.commit()
         try:
-            context.configure(connection=connection, target_metadata=Base.metadata)
+            context.configure(connection=connection, target_metadata=metadata())
             with context.begin_transaction():
                 context.run_migrations()
             connection.commit()
