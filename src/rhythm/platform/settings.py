@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         if url is None:
             return None
         try:
-            parse_redis_url(url)
+            parse_redis_url(url)  # type: ignore[no-untyped-call]
         except ValueError as exc:
             raise ValueError(f"is not a Redis URL (redis://host:port/number): {exc}") from None
         return url
