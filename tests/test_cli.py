@@ -13,10 +13,15 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from psycopg import sql
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from rhythm.migrations import alembic_config, upgrade
 from rhythm.platform.database import libpq_url
+from rhythm.platform.preflight import explain
 from tests.conftest import free_port
 
 # Commands that work on the configured servers without migrating them first.
@@ -163,3 +168,21 @@ def test_redis_unreachable(database_url: str) -> None:
         line = sentence(rhythm(database_url, closed, *args))
         assert line.startswith(f"rhythm: cannot reach Redis at {closed}: "), line
         assert "Connection refused" in line, line
+
+
+def test_a_connection_lost_mid_run_is_a_sentence_and_a_bug_keeps_its_traceback() -> None:
+    # What `main` prints for an exception that escapes a command once it is under way.
+    port = free_port()
+    engine = create_engine(f"postgresql+psycopg://rhythm@127.0.0.1:{port}/rhythm")
+    with pytest.raises(DBAPIError) as database:
+        engine.connect()
+    engine.dispose()
+    assert explain(database.value) == "PostgreSQL failed: Connection refused."
+    with pytest.raises(RedisError) as redis:
+        Redis.from_url(f"redis://127.0.0.1:{port}/0").ping()
+    assert explain(redis.value) == (
+        f"Redis failed: Error 111 connecting to 127.0.0.1:{port}. Connection refused."
+    )
+    with pytest.raises(FileNotFoundError) as missing:
+        open("/nonexistent/feed.xml")  # noqa: SIM115
+    assert explain(missing.value) is None

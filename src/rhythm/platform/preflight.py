@@ -9,12 +9,15 @@ sentence. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import asyncpg  # type: ignore[import-untyped]
 import psycopg
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import SQLAlchemyError
 
 from rhythm.platform.database import libpq_url
 from rhythm.platform.errors import database_unavailable
@@ -61,16 +64,29 @@ def check_redis(url: str) -> None:
 
 
 def explain(exc: BaseException) -> str | None:
-    """The sentence for a lost or refused connection met mid-run; None for anything else."""
-    current: BaseException | None = exc
-    for _ in range(8):
-        if current is None:
-            return None
+    """The sentence for a lost or refused connection met mid-run; None for anything else (a
+    missing file is an OSError too, and says so itself)."""
+    chain = list(_chain(exc))
+    for current in chain:
         if isinstance(current, OperatorError):
             return str(current)
         if isinstance(current, RedisConnectionError | RedisTimeoutError):
             return f"Redis failed: {reason(current)}."
-        if isinstance(current, psycopg.OperationalError) or database_unavailable(current):
+        if isinstance(current, psycopg.OperationalError):
             return f"PostgreSQL failed: {reason(current)}."
-        current = current.__cause__ or current.__context__
+    if any(isinstance(e, _DATABASE_ERRORS) for e in chain) and database_unavailable(exc):
+        return f"PostgreSQL failed: {reason(chain[-1])}."
     return None
+
+
+_DATABASE_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return
+        yield current
+        # SQLAlchemy keeps the driver's error as `orig` (and as the cause when it raised).
+        current = current.__cause__ or getattr(current, "orig", None) or current.__context__
