@@ -20,7 +20,7 @@ from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.params import query_value
 from rhythm.platform.http.problems import parse_body, problem_doc
 from rhythm.platform.schemas import IsoDatetime, Name
-from rhythm.usage import repository, service
+from rhythm.usage import service
 from rhythm.usage.endpoints import heartbeat_writer
 from rhythm.usage.merge import Event
 from rhythm.usage.models import UsageBucket
@@ -86,7 +86,7 @@ async def aw_info(principal: ApiKeyUser) -> Response:
 
 @aw_router.get("/buckets/", summary="Your buckets, by id")
 async def aw_buckets(principal: ApiKeyUser, db: DbSession) -> Response:
-    buckets = await repository.buckets_of(db, principal.id)
+    buckets = await service.buckets_of(db, principal.id)
     return _json({b.name: _bucket_json(b) for b in buckets})
 
 
@@ -98,7 +98,7 @@ async def aw_buckets(principal: ApiKeyUser, db: DbSession) -> Response:
 async def aw_create_bucket(
     bucket_id: BucketId, body: AwBucketIn, principal: ApiKeyUser, db: DbSession
 ) -> Response:
-    created = await repository.create_bucket(
+    created = await service.create_bucket(
         db, principal.id, bucket_id, body.type, body.client, body.hostname
     )
     return _json({}) if created else Response(status_code=304)
@@ -113,8 +113,7 @@ async def aw_bucket(bucket_id: BucketId, principal: ApiKeyUser, db: DbSession) -
     "/buckets/{bucket_id}", responses=problem_doc(404), summary="Delete a bucket and its events"
 )
 async def aw_delete_bucket(bucket_id: BucketId, principal: ApiKeyUser, db: DbSession) -> Response:
-    if not await repository.delete_bucket(db, principal.id, bucket_id):
-        raise service.BucketNotFound(f"No bucket {bucket_id!r}.")
+    await service.delete_bucket(db, principal.id, bucket_id)
     return _json({})
 
 
@@ -195,9 +194,9 @@ async def aw_events(
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)
     count = MAX_AW_EVENTS if limit is None or limit < 0 else limit
-    found = await repository.events(db, [bucket.id], start, end, None, count)
+    found = await service.bucket_events(db, bucket, start, end, count)
     # Like aw-server, events reaching outside [start, end] are clipped to it.
-    return _json([service.event_json(_clip(e, start, end)) for _, e in found])
+    return _json([service.event_json(_clip(e, start, end)) for e in found])
 
 
 def _clip(event: Event, start: datetime | None, end: datetime | None) -> Event:
@@ -218,6 +217,5 @@ async def aw_delete_event(
     db: DbSession,
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)
-    if not await repository.delete_event(db, bucket.id, event_id):
-        raise service.EventNotFound(f"No event {event_id} in {bucket_id!r}.")
+    await service.delete_event(db, bucket, event_id)
     return _json({"success": 1})

@@ -18,7 +18,7 @@ from rhythm.platform.http.problems import parse_body, problem_doc
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
-from rhythm.usage import repository, service
+from rhythm.usage import service
 from rhythm.usage.merge import Event
 from rhythm.usage.schemas import (
     MAX_BULK,
@@ -150,30 +150,22 @@ async def intervals(
 ) -> Page[IntervalOut]:
     if first is not None and last is not None and first > last:
         raise Unprocessable("`from` must not be after `to`.", field="query.from")
-    buckets = await repository.buckets_of(db, principal.id)
-    if source is not None:
-        buckets = [b for b in buckets if b.name == source]
-    names = {b.id: b.name for b in buckets}
     kind = "usage-intervals"
     after = page.position(kind)
     position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
-    found = (
-        await repository.events(db, list(names), first, last, position, page.limit + 1)
-        if names
-        else []
-    )
+    found = await service.intervals(db, principal.id, source, first, last, position, page.limit + 1)
     rows, cursor = page.page(kind, found, lambda r: [r[1].start.isoformat(), r[1].id])
     return Page(
         data=[
             IntervalOut(
                 id=e.id or 0,
-                source=names[pk],
+                source=name,
                 start=e.start,
                 end=e.end,
                 duration_seconds=e.duration.total_seconds(),
                 data=e.data,
             )
-            for pk, e in rows
+            for name, e in rows
         ],
         next_cursor=cursor,
     )
