@@ -1,6 +1,7 @@
 """How routes declare their caller: the scope each needs (`UsageUser`, `ReadUser`, `WriteUser`,
-`SessionUser`, `ApiKeyUser`; the fast lane passes the same scope to `current_user`), and the
-per-IP limits on failed credentials and password checks."""
+`SessionUser`, `ApiKeyUser`; the fast lane passes the same scope to `current_user`), whether
+it must be an administrator (`AdminUser`), and the per-IP limits on failed credentials and
+password checks."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fastapi.security.base import SecurityBase as SecurityDependency
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.principal import SESSION, Principal, Scope
 from rhythm.identity.tokens import API_KEY_PREFIX
-from rhythm.platform.errors import Unauthorized
+from rhythm.platform.errors import RhythmError, Unauthorized
 from rhythm.platform.ratelimit import RateLimits
 
 
@@ -162,6 +163,22 @@ SessionUser = Annotated[Principal, Security(_scoped_user, scopes=[SESSION])]
 
 
 ApiKeyUser = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.USAGE])]
+
+
+class AdminOnly(RhythmError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+async def admin_user(principal: SessionUser) -> Principal:
+    """The signed-in caller on a device session, who must be an administrator (403)."""
+    if not principal.is_admin:
+        raise AdminOnly("Only administrators may do this.")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
 AuthRateLimit = Depends(auth_rate_limit)
