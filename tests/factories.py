@@ -52,7 +52,9 @@ async def create_user(
             session, email=email, password_hash=_password_hash, name=name, timezone=timezone
         )
         assert user is not None
-        tokens = await service.open_session(session, app.state.token_issuer, user.id, device_name)
+        tokens = await service.open_session(
+            session, app.state.services[service.TokenIssuer], user.id, device_name
+        )
         await commit(session)
     return TestUser(user.id, email, name, timezone, tokens.access_token, tokens.refresh_token)
 

@@ -21,6 +21,7 @@ from rhythm.api import LARGE_BODY_ROUTES
 from rhythm.app import create_app
 from rhythm.platform.database import commit
 from rhythm.platform.http.edge import DEFAULT_BODY_LIMIT
+from rhythm.platform.http.health import JobCounts
 from rhythm.platform.observability import HTTP_METHODS
 from rhythm.platform.queue import defer
 from rhythm.platform.settings import Settings
@@ -239,7 +240,7 @@ async def test_metrics_token_is_required_when_set(database_url: str, redis_url: 
 async def test_job_counts_appear_and_are_served_from_memory(settings: Settings) -> None:
     """A scrape reads job counts the process counted at most JobCounts.max_age ago."""
     async for app in started(create_app(settings)):
-        app.state.job_counts.max_age = 3600.0
+        app.state.services[JobCounts].max_age = 3600.0
         async with client_for(app) as client:
             async with app.state.session_factory() as session:
                 await defer(session, "platform:counted", queue="platform-test")

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
+from rhythm.identity.profiles import profile_key
 from tests.factories import create_user, problem
 
 SAMPLES = Path(__file__).resolve().parent / "samples"  # the provider's real responses
@@ -233,7 +234,7 @@ async def admin(app):  # type: ignore[no-untyped-def]
     user = await create_user(app)
     async with app.state.engine.begin() as conn:
         await conn.execute(text("UPDATE users SET is_admin = true WHERE id = :u"), {"u": user.id})
-    await app.state.redis.delete(f"auth:u:{user.id}")  # cached before the promotion
+    await app.state.redis.delete(profile_key(user.id))  # cached before the promotion
     return user
 
 

@@ -11,6 +11,7 @@ import uuid
 import jwt
 from httpx import AsyncClient
 
+from rhythm.identity.authenticator import Authenticator
 from tests.factories import PASSWORD, create_user, problem
 
 SECRET = "test-secret-key-with-enough-entropy-0123456789"
@@ -311,9 +312,9 @@ async def test_last_used_at_is_written_in_batches(app, client: AsyncClient) -> N
             sql_text("UPDATE device_sessions SET last_used_at = '2020-01-01' WHERE user_id = :u"),
             {"u": user.id},
         )
-    app.state.authenticator._touched.clear()
+    app.state.services[Authenticator]._touched.clear()
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
-    await app.state.authenticator.flush_touches()
+    await app.state.services[Authenticator].flush_touches()
     sessions = (await client.get("/api/v1/auth/sessions", headers=user.headers)).json()["data"]
     assert sessions[0]["last_used_at"] > "2026-01-01"
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from rhythm.app import create_app
-from rhythm.identity.cache import PROFILE_KEY_PREFIX
+from rhythm.identity.profiles import profile_key
 from rhythm.jobs import run_worker
 from rhythm.platform.queue import defer
 from tests.conftest import client_for, make_settings, started
@@ -96,7 +96,7 @@ async def erase_and_check(app: FastAPI, client: AsyncClient) -> None:
     await run_worker(app.state.resources, wait=False)
     # The profile tombstone (only the id, in its name) stays until it expires: it keeps a
     # request that raced the deletion from caching the profile again.
-    tombstone = f"{PROFILE_KEY_PREFIX}{alice.id}"
+    tombstone = profile_key(alice.id)
     assert [k for k in await redis_mentions(redis, needles) if k != tombstone] == []
     assert await job_mentions(app, needles) == []
     assert await feed_ids(client, bob) == [theirs]

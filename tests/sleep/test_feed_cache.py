@@ -7,9 +7,8 @@ import random
 from httpx import AsyncClient
 
 from rhythm.app import create_app
-from rhythm.identity.service import profile_key_prefix
 from rhythm.jobs import run_worker
-from rhythm.sleep.feeds import feed_key, pending_key, popular_key
+from rhythm.sleep.feeds import FeedCache, feed_key, pending_key, popular_key
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 from tests.sleep.test_feed import WEEK, feed, follow, night
@@ -217,7 +216,7 @@ async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
     cold = await feed(client, viewer, limit=3)  # rebuilt: items and names filled in Python
     warm = await feed(client, viewer, limit=3)  # every item and profile cached: assembled in Redis
     assert cold == warm
-    cached = await app.state.feed_cache.read(viewer.id, WEEK, None, 3, profile_key_prefix())
+    cached = await app.state.services[FeedCache].read(viewer.id, WEEK, None, 3)
     assert cached.data is not None
     assert [item["user"]["name"] for item in warm["data"]] == names[::-1][:3]
     rest = await feed(client, viewer, limit=3, cursor=warm["next_cursor"])

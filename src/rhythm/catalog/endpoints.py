@@ -22,6 +22,8 @@ from rhythm.platform.database import ReadSession
 from rhythm.platform.errors import NotFound, RhythmError, Unprocessable
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
+from rhythm.platform.pagination import CursorCodec
 from rhythm.platform.queue import defer
 from rhythm.platform.ratelimit import BatchedLimit
 
@@ -194,7 +196,7 @@ async def events(
     starts, ends = parsed["starts_at"], parsed["ends_at"]
     if starts is not None and ends is not None and starts > ends:
         raise Unprocessable("starts_at is after ends_at", field="query.starts_at")
-    codec = request.app.state.cursor_codec
+    codec = shared(request, CursorCodec)
     after = int(codec.decode("catalog-events", cursor)[0]) if cursor else None
     found = await repository.base_events(db, starts, ends, after, limit + 1)
     next_cursor = None

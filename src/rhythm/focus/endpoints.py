@@ -27,21 +27,22 @@ from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.params import PageParams, query_value
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
+from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoDate
+from rhythm.platform.settings import Settings
 
 router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
 users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))
 
 
-def _standings(request: Request) -> Standings:
-    standings: Standings = request.app.state.focus_standings
-    return standings
+def _standings(request: Request) -> Standings:  # for streak_fast, until it calls `shared`
+    return shared(request, Standings)
 
 
 def _threshold(request: Request) -> int:
-    minutes: int = request.app.state.settings.focus_qualify_minutes
-    return minutes
+    return shared(request, Settings).focus_qualify_minutes
 
 
 @router.post(
@@ -58,8 +59,7 @@ def _threshold(request: Request) -> int:
     "timezone is a 409 `idempotency-conflict`.",
 )
 async def record_session(body: FocusSessionIn, principal: WriteUser, request: Request) -> Response:
-    writer: service.SessionWriter = request.app.state.focus_writer
-    recorded = await writer.record(principal, body)
+    recorded = await shared(request, service.SessionWriter).record(principal, body)
     return Response(
         recorded.body,
         status_code=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
@@ -93,7 +93,7 @@ async def delete_session(
     request: Request,
 ) -> Response:
     await service.delete_session(
-        db, _standings(request), principal, session_id, _threshold(request)
+        db, shared(request, Standings), principal, session_id, _threshold(request)
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -132,11 +132,10 @@ async def leaderboard(
         Literal["current_streak", "week_minutes"], Query(description="What to rank by.")
     ] = "current_streak",
 ) -> Leaderboard:
-    async with ReadSession(request.app.state.session_factory) as db:
+    async with ReadSession(shared(request, Resources).session_factory) as db:
         week, entries, cursor = await service.leaderboard(
             db,
-            _standings(request),
-            request.app.state.auth_cache,
+            shared(request, Standings),
             principal,
             by,
             page,
@@ -173,7 +172,6 @@ async def streak_fast(request: Request) -> Response:
         streak = await service.user_streak(
             db,
             _standings(request),
-            request.app.state.auth_cache,
             user_id,
             _threshold(request),
         )

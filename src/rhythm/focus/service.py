@@ -29,7 +29,6 @@ from rhythm.focus.schemas import (
 from rhythm.focus.standings import Standing, Standings
 from rhythm.focus.streaks import Anchor, Streak, as_of, frozen_days, summarize
 from rhythm.identity import service as identity_service
-from rhythm.identity.cache import AuthCache
 from rhythm.identity.principal import Principal
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.database import ReadSession, after_commit
@@ -328,7 +327,6 @@ class UserStanding:
 async def standings_of(
     db: ReadSession,
     standings: Standings,
-    auth_cache: AuthCache,
     user_ids: Sequence[uuid.UUID],
     first: date,
     last: date,
@@ -338,12 +336,12 @@ async def standings_of(
     [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached)."""
     now = utc_now()
     try:
-        cached = await standings.read(user_ids, first, last, identity_service.profile_key_prefix())
+        cached = await standings.read(user_ids, first, last)
     except RedisError as exc:
         log.warning("focus_cache_unavailable", error=str(exc))
         cached = []
     profiles = [c.profile for c in cached] if cached else [None] * len(user_ids)
-    cards = await identity_service.cached_cards(db, auth_cache, user_ids, profiles)
+    cards = await identity_service.cached_cards(db, standings.redis, user_ids, profiles)
     found: dict[uuid.UUID, tuple[Standing, dict[date, int]]] = {}
     for user_id, entry in zip(user_ids, cached, strict=False):
         if entry.standing is not None and entry.standing.threshold_minutes == threshold_minutes:
@@ -402,7 +400,6 @@ async def _load_standings(
 async def user_streak(
     db: ReadSession,
     standings: Standings,
-    auth_cache: AuthCache,
     user_id: uuid.UUID,
     threshold_minutes: int,
 ) -> StreakOut:
@@ -412,7 +409,6 @@ async def user_streak(
     found = await standings_of(
         db,
         standings,
-        auth_cache,
         [user_id],
         today - timedelta(days=2),
         today + timedelta(days=3),
@@ -479,7 +475,6 @@ def current_week(zone: str) -> CurrentWeek:
 async def leaderboard(
     db: ReadSession,
     standings: Standings,
-    auth_cache: AuthCache,
     viewer: Principal,
     by: str,
     page: PageRequest,
@@ -491,9 +486,7 @@ async def leaderboard(
     week = current_week(viewer.timezone)
     kind = f"focus-leaderboard:{by}:{week.name}"
     users = [viewer.id, *await social_service.followee_ids(await db(), viewer.id)]
-    found = await standings_of(
-        db, standings, auth_cache, users, week.start, week.end, threshold_minutes
-    )
+    found = await standings_of(db, standings, users, week.start, week.end, threshold_minutes)
     rows = [
         (user_id, s.card.name, s.streak.current, sum(s.days.values()) // MICROS_PER_MINUTE)
         for user_id, s in found.items()
@@ -521,6 +514,3 @@ async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID)
         await Standings(redis).forget(user_id)
 
     after_commit(session, forget)
-
-
-identity_service.on_account_deleted(erase_account)

@@ -16,6 +16,7 @@ from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.principal import SESSION, Principal, Scope
 from rhythm.identity.tokens import API_KEY_PREFIX
 from rhythm.platform.errors import Unauthorized
+from rhythm.platform.http.shared import shared
 from rhythm.platform.ratelimit import RateLimits
 
 
@@ -24,8 +25,7 @@ def client_ip(request: Request) -> str:
 
 
 async def _signed_in(request: Request, authorization: str) -> Principal:
-    authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(authorization, client_ip(request))
+    return await shared(request, Authenticator).authenticate(authorization, client_ip(request))
 
 
 async def optional_user(request: Request) -> Principal | None:
@@ -33,7 +33,7 @@ async def optional_user(request: Request) -> Principal | None:
     rate-limited per user, or per IP when anonymous."""
     authorization = request.headers.get("authorization")
     if authorization is None:
-        limits: RateLimits = request.app.state.rate_limits
+        limits = shared(request, RateLimits)
         await limits.enforce("anonymous", limits.anonymous, client_ip(request))
         return None
     return await _signed_in(request, authorization)
@@ -61,7 +61,7 @@ async def api_key_user(request: Request) -> Principal:
             "the username.",
             headers={"WWW-Authenticate": 'Basic realm="rhythm"'},
         )
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = shared(request, Authenticator)
     ip = client_ip(request)
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "basic":
@@ -140,7 +140,7 @@ async def _scoped_api_key_user(
 
 async def auth_rate_limit(request: Request) -> None:
     """The stricter per-IP limit of the unauthenticated auth routes."""
-    limits: RateLimits = request.app.state.rate_limits
+    limits = shared(request, RateLimits)
     await limits.enforce("auth", limits.auth, client_ip(request))
 
 
@@ -169,7 +169,7 @@ AuthRateLimit = Depends(auth_rate_limit)
 
 async def password_rate_limit(request: Request, principal: SessionUser) -> None:
     """The auth routes' limit, per IP and per account, for routes that check a password."""
-    limits: RateLimits = request.app.state.rate_limits
+    limits = shared(request, RateLimits)
     await limits.enforce("auth", limits.auth, client_ip(request))
     await limits.enforce("auth-user", limits.auth, str(principal.id))
 

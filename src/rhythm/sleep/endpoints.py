@@ -17,6 +17,7 @@ from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.params import FirstPage, PageParams, page_from_query, query_value
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoWeek
 from rhythm.sleep import service
@@ -77,7 +78,9 @@ async def clock_in(
 async def clock_out(
     body: ClockOut, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.clock_out(db, _feeds(request), principal, body.at, body.timezone)
+    record = await service.clock_out(
+        db, shared(request, FeedCache), principal, body.at, body.timezone
+    )
     return RecordOut(record=record_out(record))
 
 
@@ -93,7 +96,7 @@ async def backfill(
 ) -> RecordOut:
     record = await service.backfill(
         db,
-        _feeds(request),
+        shared(request, FeedCache),
         principal,
         sleep_at=body.sleep_at,
         wake_at=body.wake_at,
@@ -135,13 +138,12 @@ async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -
 async def delete_record(
     record_id: uuid.UUID, principal: WriteUser, db: DbSession, request: Request
 ) -> Response:
-    await service.delete_record(db, _feeds(request), principal.id, record_id)
+    await service.delete_record(db, shared(request, FeedCache), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _feeds(request: Request) -> FeedCache:
-    feeds: FeedCache = request.app.state.feed_cache
-    return feeds
+def _feeds(request: Request) -> FeedCache:  # for following_fast, until it calls `shared`
+    return shared(request, FeedCache)
 
 
 async def following_fast(request: Request) -> Response:
@@ -154,14 +156,12 @@ async def following_fast(request: Request) -> Response:
     week = query_value(WEEK, ("query", "week"), request.query_params.get("week"))
     resolved = service.resolve_week(week, principal.timezone)
     async with ReadSession(request.app.state.session_factory) as db:
-        found = await service.following_feed(
-            db, _feeds(request), principal, resolved, page, identity_service.profile_key_prefix()
-        )
+        found = await service.following_feed(db, _feeds(request), principal, resolved, page)
         data = found.data
         if data is None:
             owners = [parse_member(m)[1] for m in found.members]
             names = await identity_service.cached_user_names(
-                db, request.app.state.auth_cache, owners, found.profiles
+                db, request.app.state.redis, owners, found.profiles
             )
             # Items are stored as JSON; the response is assembled without re-validation.
             data = ",".join(

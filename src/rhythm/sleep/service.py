@@ -331,7 +331,7 @@ def resolve_week(week: str | None, viewer_timezone: str) -> Week:
 class FeedPage:
     members: list[str]  # the page's feed members, see feeds.member
     items: list[str]  # the records' JSON, in the same order
-    profiles: list[bytes | None]  # the owners' cached profiles, when the cache served the page
+    profiles: list[bytes | None]  # the owners' cached profiles, for identity_service.cached_cards
     next_cursor: str | None
     data: str | None = None  # the page's JSON array body, when the cache assembled it whole
 
@@ -342,7 +342,6 @@ async def following_feed(
     viewer: Principal,
     week: Week,
     page: PageRequest,
-    profile_prefix: str,
 ) -> FeedPage:
     """Completed nights of the people the viewer follows in `week`, longest first."""
     kind = f"sleep-following:{week.name}"
@@ -350,9 +349,7 @@ async def following_feed(
     after_member = str(after[0]) if after else None
     found: CachedPage | None = None
     try:
-        found = await _from_cache(
-            db, feeds, viewer.id, week.name, after_member, page.limit, profile_prefix
-        )
+        found = await _from_cache(db, feeds, viewer.id, week.name, after_member, page.limit)
     except RedisError as exc:
         log.warning("feed_cache_unavailable", error=str(exc))
     if found is None:
@@ -381,19 +378,18 @@ async def _from_cache(
     week: str,
     after: str | None,
     limit: int,
-    profile_prefix: str,
 ) -> CachedPage | None:
     """The page as the cache holds it, after building what is missing; None when the cache
     cannot prove it is current (a change to someone the viewer follows is still queued)."""
-    cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+    cached = await feeds.read(viewer, week, after, limit)
     if cached.pending and await _pending_affects(await db(), feeds, viewer, week, cached.pending):
         return None
     if cached.status == 2:
         await _build_popular(await db(), feeds, week, cached.pv, cached.missing_popular)
-        cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+        cached = await feeds.read(viewer, week, after, limit)
     if cached.status == 0:
         await _rebuild(await db(), feeds, viewer, week, cached.graph_version, cached.pv)
-        cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+        cached = await feeds.read(viewer, week, after, limit)
     return cached if cached.status == 1 else None
 
 
@@ -533,7 +529,3 @@ async def weekly_ranking(
         rank = entries[-1].rank if entries and entries[-1].total_seconds == total else position
         entries.append(RankingEntry(rank, user_id, names[user_id], total, nights, longest))
     return page.slice(f"sleep-ranking:{week.name}", entries)
-
-
-identity_service.on_account_deleted(erase_account)
-social_service.on_follows_changed(graph_changed)

@@ -16,15 +16,21 @@ from rhythm.platform.errors import NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.social import repository
 
-# Hooks other contexts register to react when a user's followees change (before commit; a hook
-# may add after-commit actions). Called with the follower's id.
+# What other contexts do when a user's followees change (before commit; a listener may add
+# after-commit actions). Called with the follower's id. The app factory and the worker register
+# them (jobs.connect_contexts), never an import.
 FollowsChanged = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
 _follow_listeners: list[FollowsChanged] = []
 
 
-def on_follows_changed(listener: FollowsChanged) -> FollowsChanged:
-    _follow_listeners.append(listener)
-    return listener
+def on_follows_changed(listener: FollowsChanged) -> None:
+    if listener not in _follow_listeners:
+        _follow_listeners.append(listener)
+
+
+def follows_listeners() -> list[FollowsChanged]:
+    """The registered listeners, in the order they run."""
+    return list(_follow_listeners)
 
 
 async def _follows_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:

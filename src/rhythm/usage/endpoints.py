@@ -15,6 +15,7 @@ from rhythm.platform.errors import Unprocessable
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import parse_body, problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
@@ -36,8 +37,8 @@ router = APIRouter(prefix="/usage", tags=["usage"], responses=problem_doc(401, 4
 
 
 def heartbeat_writer(request: Request) -> service.HeartbeatWriter:
-    writer: service.HeartbeatWriter = request.app.state.heartbeat_writer
-    return writer
+    # For heartbeat_fast and aw_heartbeat_fast, until they call `shared`.
+    return shared(request, service.HeartbeatWriter)
 
 
 def _heartbeat(body: HeartbeatIn) -> Heartbeat:
@@ -80,7 +81,7 @@ async def heartbeats_bulk(
     principal: UsageUser,
     request: Request,
 ) -> Accepted:
-    await heartbeat_writer(request).deliver(
+    await shared(request, service.HeartbeatWriter).deliver(
         Delivery(principal.id, [_heartbeat(b) for b in body], True)
     )
     return Accepted(accepted=len(body))

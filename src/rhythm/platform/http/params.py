@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec, PageRequest
 from rhythm.platform.schemas import T
 
@@ -34,8 +35,7 @@ CURSOR = TypeAdapter(Cursor)
 async def page_request(
     request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> PageRequest:
-    codec: CursorCodec = request.app.state.cursor_codec
-    return PageRequest(codec, limit, cursor)
+    return PageRequest(shared(request, CursorCodec), limit, cursor)
 
 
 PageParams = Annotated[PageRequest, Depends(page_request)]
@@ -43,8 +43,7 @@ PageParams = Annotated[PageRequest, Depends(page_request)]
 
 async def first_page(request: Request) -> PageRequest:
     """The default first page, for responses that embed one (no query parameters)."""
-    codec: CursorCodec = request.app.state.cursor_codec
-    return PageRequest(codec, DEFAULT_LIMIT, None)
+    return PageRequest(shared(request, CursorCodec), DEFAULT_LIMIT, None)
 
 
 FirstPage = Annotated[PageRequest, Depends(first_page)]
@@ -59,8 +58,7 @@ def page_from_query(request: Request) -> PageRequest:
         DEFAULT_LIMIT if raw_limit is None else query_value(LIMIT, ("query", "limit"), raw_limit)
     )
     cursor = query_value(CURSOR, ("query", "cursor"), params.get("cursor"))
-    codec: CursorCodec = request.app.state.cursor_codec
-    return PageRequest(codec, limit, cursor)
+    return PageRequest(shared(request, CursorCodec), limit, cursor)
 
 
 def query_value(adapter: TypeAdapter[T], location: tuple[str, str], raw: Any) -> T:
