@@ -19,7 +19,7 @@ from rhythm.platform.http.params import FirstPage, PageParams, page_from_query, 
 from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoWeek
-from rhythm.sleep import service
+from rhythm.sleep import feed, records
 from rhythm.sleep.feeds import FeedCache, parse_member
 from rhythm.sleep.schemas import (
     Backfill,
@@ -59,8 +59,8 @@ WEEK = TypeAdapter(WeekParam)
 async def clock_in(
     body: ClockIn, principal: WriteUser, first: FirstPage, db: DbSession
 ) -> ClockInOut:
-    record = await service.clock_in(db, principal, body.at, body.timezone)
-    rows, cursor = await service.list_records(db, principal.id, first)
+    record = await records.clock_in(db, principal, body.at, body.timezone)
+    rows, cursor = await records.list_records(db, principal.id, first)
     return ClockInOut(
         record=record_out(record), records=[record_out(r) for r in rows], next_cursor=cursor
     )
@@ -77,7 +77,7 @@ async def clock_in(
 async def clock_out(
     body: ClockOut, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.clock_out(db, _feeds(request), principal, body.at, body.timezone)
+    record = await records.clock_out(db, _feeds(request), principal, body.at, body.timezone)
     return RecordOut(record=record_out(record))
 
 
@@ -91,7 +91,7 @@ async def clock_out(
 async def backfill(
     body: Backfill, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.backfill(
+    record = await records.backfill(
         db,
         _feeds(request),
         principal,
@@ -112,7 +112,7 @@ async def backfill(
 async def list_records(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[SleepRecordOut]:
-    rows, cursor = await service.list_records(db, principal.id, page)
+    rows, cursor = await records.list_records(db, principal.id, page)
     return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
 
 
@@ -123,7 +123,7 @@ async def list_records(
     summary="One of your sleep records",
 )
 async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -> SleepRecordOut:
-    return record_out(await service.get_record(db, principal.id, record_id))
+    return record_out(await records.get_record(db, principal.id, record_id))
 
 
 @router.delete(
@@ -135,7 +135,7 @@ async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -
 async def delete_record(
     record_id: uuid.UUID, principal: WriteUser, db: DbSession, request: Request
 ) -> Response:
-    await service.delete_record(db, _feeds(request), principal.id, record_id)
+    await records.delete_record(db, _feeds(request), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -152,9 +152,9 @@ async def following_fast(request: Request) -> Response:
     principal = await current_user(request, Scope.READ)
     page = page_from_query(request)
     week = query_value(WEEK, ("query", "week"), request.query_params.get("week"))
-    resolved = service.resolve_week(week, principal.timezone)
+    resolved = records.resolve_week(week, principal.timezone)
     async with ReadSession(request.app.state.session_factory) as db:
-        found = await service.following_feed(
+        found = await feed.following_feed(
             db, _feeds(request), principal, resolved, page, identity_service.profile_key_prefix()
         )
         data = found.data
@@ -198,8 +198,8 @@ async def following(
 async def weekly_ranking(
     principal: ReadUser, page: PageParams, db: DbSession, week: WeekParam = None
 ) -> WeeklyRanking:
-    resolved = service.resolve_week(week, principal.timezone)
-    entries, cursor = await service.weekly_ranking(db, principal, resolved, page)
+    resolved = records.resolve_week(week, principal.timezone)
+    entries, cursor = await records.weekly_ranking(db, principal, resolved, page)
     return WeeklyRanking(
         week=resolved.name,
         week_start=resolved.start,
