@@ -279,15 +279,9 @@ async def list_sessions(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[FocusSessionOut], str | None]:
     kind = "focus-sessions"
-    after = page.position(kind)
-    position = None
-    if after is not None:
-        try:
-            position = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
-        except (ValueError, TypeError, IndexError):
-            raise Unprocessable("The cursor is invalid.", field="query.cursor") from None
-    rows = list(await repository.list_sessions(session, user_id, position, page.limit + 1))
-    rows, cursor = page.page(kind, rows, lambda r: [r.started_at.isoformat(), str(r.id)])
+    after = page.instant_position(kind)
+    rows = list(await repository.list_sessions(session, user_id, after, page.limit + 1))
+    rows, cursor = page.instant_page(kind, rows, lambda r: (r.started_at, r.id))
     return [
         session_out(r.session_id, r.started_at, r.ended_at, r.timezone, r.created_at) for r in rows
     ], cursor

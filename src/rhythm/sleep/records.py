@@ -186,14 +186,9 @@ async def delete_record(
 async def list_records(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[SleepRecord], str | None]:
-    after = page.position("sleep-records")
-    rows = await repository.list_own(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    return page.page("sleep-records", list(rows), lambda r: [r.sleep_at.isoformat(), str(r.id)])
+    after = page.instant_position("sleep-records")
+    rows = await repository.list_own(session, user_id, after, page.limit + 1)
+    return page.instant_page("sleep-records", list(rows), lambda r: (r.sleep_at, r.id))
 
 
 def resolve_week(week: str | None, viewer_timezone: str) -> Week:

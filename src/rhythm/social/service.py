@@ -120,14 +120,8 @@ async def _follow_list(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest, kind: str, rows_of: FollowRows
 ) -> tuple[list[FollowEntry], str | None]:
     await identity_service.ensure_user_exists(session, user_id)
-    after = page.position(kind)
-    rows = await rows_of(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    kept, cursor = page.page(kind, list(rows), lambda r: [r[1].isoformat(), str(r[0])])
+    rows = await rows_of(session, user_id, page.instant_position(kind), page.limit + 1)
+    kept, cursor = page.instant_page(kind, list(rows), lambda r: (r[1], r[0]))
     return await _entries(session, kept), cursor
 
 
