@@ -13,10 +13,10 @@ from rhythm.platform.settings import Settings
 # The listeners, by qualified name, in the order they run.
 LISTENERS = {
     "account_deleted": [
-        "rhythm.focus.service.erase_account",
-        "rhythm.sleep.service.erase_account",
+        "rhythm.focus.recording.erase_account",
+        "rhythm.sleep.feed.erase_account",
     ],
-    "follows_changed": ["rhythm.sleep.service.graph_changed"],
+    "follows_changed": ["rhythm.sleep.feed.graph_changed"],
 }
 
 REPORT = """
@@ -47,7 +47,8 @@ def run(body: str, *args: str) -> list[dict[str, list[str]]]:
 def test_importing_every_module_registers_nothing() -> None:
     (imported,) = run(
         "import rhythm.api, rhythm.jobs, rhythm.cli\n"
-        "import rhythm.sleep.service, rhythm.focus.service, rhythm.usage.service\n"
+        "import rhythm.sleep.feed, rhythm.sleep.records, rhythm.focus.recording\n"
+        "import rhythm.usage.service\n"
         "import rhythm.catalog.service, rhythm.sleep.tasks\n"
         "report()\n"
     )

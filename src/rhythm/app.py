@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from rhythm import __version__
 from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
-from rhythm.focus.service import SessionWriter
+from rhythm.focus.recording import SessionWriter
 from rhythm.focus.standings import Standings
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.cache import AuthCache

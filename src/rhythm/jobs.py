@@ -15,13 +15,13 @@ import structlog
 from procrastinate import Blueprint, JobContext, builtin_tasks
 
 from rhythm.catalog import tasks as catalog_tasks
-from rhythm.focus import service as focus_service
+from rhythm.focus import recording as focus_recording
 from rhythm.identity import service as identity_service
 from rhythm.identity import tasks as identity_tasks
 from rhythm.platform.database import libpq_url
 from rhythm.platform.resources import Resources, resources_of
 from rhythm.platform.settings import Settings
-from rhythm.sleep import service as sleep_service
+from rhythm.sleep import feed as sleep_feed
 from rhythm.sleep import tasks as sleep_tasks
 from rhythm.social import service as social_service
 
@@ -96,10 +96,10 @@ def connect_contexts() -> None:
     # An erased account: its focus standing, and its nights in feeds. Its follows and usage go
     # with the user row (ON DELETE CASCADE), the catalog holds nothing of a user, and identity's
     # own erasure job then deletes every Redis key and job that still names it.
-    identity_service.on_account_deleted(focus_service.erase_account)
-    identity_service.on_account_deleted(sleep_service.erase_account)
+    identity_service.on_account_deleted(focus_recording.erase_account)
+    identity_service.on_account_deleted(sleep_feed.erase_account)
     # Someone followed or unfollowed: the follower's feeds are rebuilt.
-    social_service.on_follows_changed(sleep_service.graph_changed)
+    social_service.on_follows_changed(sleep_feed.graph_changed)
 
 
 def _connector(database_url: str) -> procrastinate.PsycopgConnector:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from rhythm.focus import service
+from rhythm.focus import days, leaderboards, recording, user_standings
 from rhythm.focus.schemas import (
     SESSION_ID_PATTERN,
     FocusDayOut,
@@ -59,7 +59,7 @@ def _threshold(request: Request) -> int:
     "timezone is a 409 `idempotency-conflict`.",
 )
 async def record_session(body: FocusSessionIn, principal: WriteUser, request: Request) -> Response:
-    recorded = await shared(request, service.SessionWriter).record(principal, body)
+    recorded = await shared(request, recording.SessionWriter).record(principal, body)
     return Response(
         recorded.body,
         status_code=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
@@ -76,7 +76,7 @@ async def record_session(body: FocusSessionIn, principal: WriteUser, request: Re
 async def list_sessions(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FocusSessionOut]:
-    sessions, cursor = await service.list_sessions(db, principal.id, page)
+    sessions, cursor = await recording.list_sessions(db, principal.id, page)
     return Page(data=sessions, next_cursor=cursor)
 
 
@@ -92,7 +92,7 @@ async def delete_session(
     db: DbSession,
     request: Request,
 ) -> Response:
-    await service.delete_session(
+    await recording.delete_session(
         db, shared(request, Standings), principal, session_id, _threshold(request)
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -115,7 +115,7 @@ async def focus_days(
         IsoDate, Query(alias="to", description="Last date, inclusive, 1970-01-01 to 2199-12-31.")
     ],
 ) -> list[FocusDayOut]:
-    return await service.focus_days(db, principal, first, last, _threshold(request))
+    return await days.focus_days(db, principal, first, last, _threshold(request))
 
 
 @router.get(
@@ -133,7 +133,7 @@ async def leaderboard(
     ] = "current_streak",
 ) -> Leaderboard:
     async with ReadSession(shared(request, Resources).session_factory) as db:
-        week, entries, cursor = await service.leaderboard(
+        week, entries, cursor = await leaderboards.leaderboard(
             db,
             shared(request, Standings),
             principal,
@@ -169,7 +169,7 @@ async def streak_fast(request: Request) -> Response:
     await current_user(request, Scope.READ)  # any signed-in user may look
     user_id = query_value(USER_ID, ("path", "user_id"), request.path_params["user_id"])
     async with ReadSession(request.app.state.session_factory) as db:
-        streak = await service.user_streak(
+        streak = await user_standings.user_streak(
             db,
             _standings(request),
             user_id,

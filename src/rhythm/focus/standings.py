@@ -28,6 +28,9 @@ from rhythm.identity import service as identity_service
 
 TTL = 7 * 86_400
 FLOOR_TTL = 3_600
+# A standing keeps the daily totals from this many days before its write on; every read asks
+# for dates after that (this week, or the days around today).
+CACHED_DAYS = 35
 
 
 def standing_key(user_id: uuid.UUID | str) -> str:

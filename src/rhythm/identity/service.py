@@ -203,14 +203,9 @@ async def logout_all(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID
 async def list_sessions(
     session: AsyncSession, principal: Principal, page: PageRequest
 ) -> tuple[Sequence[DeviceSession], str | None]:
-    after = page.position("sessions")
-    rows = await repository.list_sessions(
-        session,
-        principal.id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    return page.page("sessions", list(rows), lambda s: [s.created_at.isoformat(), str(s.id)])
+    after = page.instant_position("sessions")
+    rows = await repository.list_sessions(session, principal.id, after, page.limit + 1)
+    return page.instant_page("sessions", list(rows), lambda s: (s.created_at, s.id))
 
 
 async def revoke_session(
@@ -245,14 +240,9 @@ async def create_api_key(
 async def list_api_keys(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[Sequence[ApiKey], str | None]:
-    after = page.position("api-keys")
-    rows = await repository.list_api_keys(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    return page.page("api-keys", list(rows), lambda k: [k.created_at.isoformat(), str(k.id)])
+    after = page.instant_position("api-keys")
+    rows = await repository.list_api_keys(session, user_id, after, page.limit + 1)
+    return page.instant_page("api-keys", list(rows), lambda k: (k.created_at, k.id))
 
 
 async def revoke_api_key(

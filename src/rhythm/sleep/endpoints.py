@@ -20,7 +20,7 @@ from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoWeek
-from rhythm.sleep import service
+from rhythm.sleep import feed, records
 from rhythm.sleep.feeds import FeedCache, parse_member
 from rhythm.sleep.schemas import (
     Backfill,
@@ -60,8 +60,8 @@ WEEK = TypeAdapter(WeekParam)
 async def clock_in(
     body: ClockIn, principal: WriteUser, first: FirstPage, db: DbSession
 ) -> ClockInOut:
-    record = await service.clock_in(db, principal, body.at, body.timezone)
-    rows, cursor = await service.list_records(db, principal.id, first)
+    record = await records.clock_in(db, principal, body.at, body.timezone)
+    rows, cursor = await records.list_records(db, principal.id, first)
     return ClockInOut(
         record=record_out(record), records=[record_out(r) for r in rows], next_cursor=cursor
     )
@@ -78,7 +78,7 @@ async def clock_in(
 async def clock_out(
     body: ClockOut, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.clock_out(
+    record = await records.clock_out(
         db, shared(request, FeedCache), principal, body.at, body.timezone
     )
     return RecordOut(record=record_out(record))
@@ -94,7 +94,7 @@ async def clock_out(
 async def backfill(
     body: Backfill, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.backfill(
+    record = await records.backfill(
         db,
         shared(request, FeedCache),
         principal,
@@ -115,7 +115,7 @@ async def backfill(
 async def list_records(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[SleepRecordOut]:
-    rows, cursor = await service.list_records(db, principal.id, page)
+    rows, cursor = await records.list_records(db, principal.id, page)
     return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
 
 
@@ -126,7 +126,7 @@ async def list_records(
     summary="One of your sleep records",
 )
 async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -> SleepRecordOut:
-    return record_out(await service.get_record(db, principal.id, record_id))
+    return record_out(await records.get_record(db, principal.id, record_id))
 
 
 @router.delete(
@@ -138,7 +138,7 @@ async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -
 async def delete_record(
     record_id: uuid.UUID, principal: WriteUser, db: DbSession, request: Request
 ) -> Response:
-    await service.delete_record(db, shared(request, FeedCache), principal.id, record_id)
+    await records.delete_record(db, shared(request, FeedCache), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -154,9 +154,9 @@ async def following_fast(request: Request) -> Response:
     principal = await current_user(request, Scope.READ)
     page = page_from_query(request)
     week = query_value(WEEK, ("query", "week"), request.query_params.get("week"))
-    resolved = service.resolve_week(week, principal.timezone)
+    resolved = records.resolve_week(week, principal.timezone)
     async with ReadSession(request.app.state.session_factory) as db:
-        found = await service.following_feed(db, _feeds(request), principal, resolved, page)
+        found = await feed.following_feed(db, _feeds(request), principal, resolved, page)
         data = found.data
         if data is None:
             owners = [parse_member(m)[1] for m in found.members]
@@ -198,8 +198,8 @@ async def following(
 async def weekly_ranking(
     principal: ReadUser, page: PageParams, db: DbSession, week: WeekParam = None
 ) -> WeeklyRanking:
-    resolved = service.resolve_week(week, principal.timezone)
-    entries, cursor = await service.weekly_ranking(db, principal, resolved, page)
+    resolved = records.resolve_week(week, principal.timezone)
+    entries, cursor = await records.weekly_ranking(db, principal, resolved, page)
     return WeeklyRanking(
         week=resolved.name,
         week_start=resolved.start,
