@@ -12,7 +12,8 @@ Keys, for viewer V, week W, owner O:
 - `sleep:gv:{V}`        V's graph version, bumped by every follow and unfollow of V.
 - `sleep:pop:{O}:{W}`   ZSET of a popular owner's nights in W (fan-out on read), with the
   sentinel member `~` so that an empty set still exists.
-- `sleep:item:{R}`      the JSON of record R (completed records never change).
+- `sleep:item:{S}:{R}`  the JSON of record R (completed records never change) in shape S
+  (schemas.RECORD_SHAPE).
 - `sleep:class:{O}`     `popular` or `ordinary`, as the last fan-out job saw O. When it flips,
   the job bumps every follower's graph version once, so feeds built under the old class (with
   O's nights in the feed, or in O's popular set) are rebuilt.
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+
+from rhythm.sleep.schemas import FEED_ITEM_USER, RECORD_SHAPE
 
 MAX_NIGHT = 86_400
 FEED_TTL = 2 * 86_400
@@ -65,8 +68,11 @@ def popular_key(owner: uuid.UUID | str, week: str) -> str:
     return f"sleep:pop:{owner}:{week}"
 
 
+ITEM_PREFIX = f"sleep:item:{RECORD_SHAPE}:"
+
+
 def item_key(record_id: uuid.UUID | str) -> str:
-    return f"sleep:item:{record_id}"
+    return f"{ITEM_PREFIX}{record_id}"
 
 
 def pending_key(week: str) -> str:
@@ -123,7 +129,7 @@ for i = 1, limit do
   local m = page[i]
   local record = string.sub(m, 7, 42)
   ids[i] = string.sub(m, 44)
-  items[i] = 'sleep:item:' .. record
+  items[i] = ARGV[6] .. record
   owners[i] = ARGV[4] .. ids[i]
 end
 local values = redis.call('MGET', unpack(items))
@@ -134,8 +140,8 @@ for i = 1, limit do
   local raw = profiles[i]
   local profile = cjson.decode(string.sub(raw, string.find(raw, '|', 1, true) + 1))
   if type(profile) == 'table' then
-    parts[#parts + 1] = string.sub(values[i], 1, -2) .. ',"user":{"id":"' .. ids[i]
-      .. '","name":' .. cjson.encode(profile.name) .. '}}'
+    parts[#parts + 1] = string.sub(values[i], 1, -2) .. ARGV[7] .. ids[i]
+      .. ARGV[8] .. cjson.encode(profile.name) .. ARGV[9]
   end
 end
 return {3, pending, pv, gv, page, table.concat(parts, ',')}
@@ -221,7 +227,15 @@ class FeedCache:
                 feed_key(viewer, week),
                 pv_key(week),
             ],
-            args=[week, "(" + after if after else "-", limit + 1, profile_prefix, limit],
+            args=[
+                week,
+                "(" + after if after else "-",
+                limit + 1,
+                profile_prefix,
+                limit,
+                ITEM_PREFIX,
+                *FEED_ITEM_USER,
+            ],
         )
         status = int(result[0])
         pending = [_text(p) for p in result[1]]
