@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
-from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
+from rhythm.api import FAST_ROUTES, LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.focus.service import SessionWriter
 from rhythm.focus.standings import Standings
@@ -54,7 +54,7 @@ class RhythmApp(FastAPI):
     log, metrics) and the HTTP edge (body limits, security headers).
     """
 
-    fast_lane = FastLane()
+    fast_lane = FastLane(FAST_ROUTES)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

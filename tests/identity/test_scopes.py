@@ -89,7 +89,7 @@ REQUIRED: dict[tuple[str, str], str] = {
 
 def every_route(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route FastAPI serves and of the fast lane; HEAD is its GET."""
-    routes = {(method, path) for method, path, _ in FAST_ROUTES}
+    routes = {(route.method, route.path) for route in FAST_ROUTES}
     for context in iter_route_contexts(app.routes):
         methods = getattr(context.original_route, "methods", None) or set()
         routes.update((method, context.path or "") for method in methods if method != "HEAD")
