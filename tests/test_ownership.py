@@ -23,9 +23,6 @@ IDENTITY_FACE = {"service", "dependencies", "principal", "schemas"}
 # Functions that still read `app.state` by name: the fast-lane handlers, until they call
 # `shared` (issue 11), and the error handlers' lazily built table of the app's own routes.
 READS_APP_STATE = {
-    "catalog/endpoints.py:search_fast",
-    "focus/endpoints.py:streak_fast",
-    "sleep/endpoints.py:following_fast",
     "platform/http/problems.py:_allowed_methods",
     "platform/http/shared.py:shared",
 }

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
-from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
+from rhythm.api import FAST_ROUTES, LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.focus.recording import SessionWriter
 from rhythm.focus.standings import Standings
@@ -56,7 +56,7 @@ class RhythmApp(FastAPI):
     log, metrics) and the HTTP edge (body limits, security headers).
     """
 
-    fast_lane = FastLane()
+    fast_lane = FastLane(FAST_ROUTES)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 redis_bytes=settings.search_cache_redis_bytes,
             ),
         )
-        search_limit = services.add(
+        services.add(
             BatchedLimit,
             BatchedLimit(resources.redis, limits.parse(settings.rate_limit_search), "search"),
         )
@@ -124,16 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             SessionWriter(resources.session_factory, standings, settings.focus_qualify_minutes),
         )
         services.add(JobCounts, JobCounts(resources.engine))
-        state = app.state
-        state.services = services
-        # Read by name by the fast-lane handlers (until they use `shared`) and by tests.
-        state.settings = settings
-        state.resources = resources
-        state.engine = resources.engine
-        state.session_factory = resources.session_factory
-        state.redis = resources.redis
-        state.search_cache = search_cache
-        state.search_limit = search_limit
+        app.state.services = services
         version_feed = asyncio.create_task(search_cache.follow())
         touch_writer = asyncio.create_task(authenticator.run_touch_writer())
         try:

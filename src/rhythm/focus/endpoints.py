@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import TypeAdapter
 
 from rhythm.focus import days, leaderboards, recording, user_standings
 from rhythm.focus.schemas import (
@@ -20,12 +19,13 @@ from rhythm.focus.schemas import (
     StreakOut,
 )
 from rhythm.focus.standings import Standings
-from rhythm.identity.dependencies import ReadUser, WriteUser, current_user
-from rhythm.identity.principal import Scope
+from rhythm.identity.dependencies import ReadUser, WriteUser, caller
+from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
-from rhythm.platform.http.params import PageParams, query_value
+from rhythm.platform.http.fastroute import fast_route
+from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
@@ -35,10 +35,6 @@ from rhythm.platform.settings import Settings
 
 router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
 users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))
-
-
-def _standings(request: Request) -> Standings:  # for streak_fast, until it calls `shared`
-    return shared(request, Standings)
 
 
 def _threshold(request: Request) -> int:
@@ -159,30 +155,23 @@ async def leaderboard(
     )
 
 
-UserId = Annotated[uuid.UUID, Path()]
-USER_ID = TypeAdapter(UserId)  # the fast lane validates with its twin's very type
-
-
-async def streak_fast(request: Request) -> Response:
-    """GET /users/{user_id}/streak as a plain Starlette route (api.FastLane): streaks are read
-    for every profile shown. `user_streak` below declares it for OpenAPI."""
-    await current_user(request, Scope.READ)  # any signed-in user may look
-    user_id = query_value(USER_ID, ("path", "user_id"), request.path_params["user_id"])
-    async with ReadSession(request.app.state.session_factory) as db:
-        streak = await user_standings.user_streak(
-            db,
-            _standings(request),
-            user_id,
-            _threshold(request),
-        )
-    return Response(streak.model_dump_json(), media_type="application/json")
-
-
-@users_router.get(
+@fast_route(
+    users_router,
+    "GET",
     "/{user_id}/streak",
+    caller=caller(Scope.READ),  # any signed-in user may look
+    path_params={"user_id": Annotated[uuid.UUID, Path()]},
     response_model=StreakOut,
     responses=problem_doc(404, 422),
     summary="Anyone's focus streak (any signed-in user may look)",
 )
-async def user_streak(user_id: UserId, principal: ReadUser, request: Request) -> Response:
-    return await streak_fast(request)
+async def user_streak(request: Request, caller: Principal, user_id: uuid.UUID) -> Response:
+    """Streaks are read for every profile shown."""
+    async with ReadSession(shared(request, Resources).session_factory) as db:
+        streak = await user_standings.user_streak(
+            db,
+            shared(request, Standings),
+            user_id,
+            _threshold(request),
+        )
+    return Response(streak.model_dump_json(), media_type="application/json")

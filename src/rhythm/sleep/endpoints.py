@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 
 from rhythm.identity import service as identity_service
-from rhythm.identity.dependencies import ReadUser, WriteUser, current_user
-from rhythm.identity.principal import Scope
+from rhythm.identity.dependencies import ReadUser, WriteUser, caller
+from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
-from rhythm.platform.http.params import FirstPage, PageParams, page_from_query, query_value
+from rhythm.platform.http.fastroute import fast_route
+from rhythm.platform.http.params import Cursor, FirstPage, Limit, PageParams, page_of
 from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
-from rhythm.platform.pagination import Page
+from rhythm.platform.pagination import DEFAULT_LIMIT, Page
+from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoWeek
 from rhythm.sleep import feed, records
 from rhythm.sleep.feeds import FeedCache, parse_member
@@ -32,6 +33,8 @@ from rhythm.sleep.schemas import (
     RecordOut,
     SleepRecordOut,
     WeeklyRanking,
+    feed_item_json,
+    following_feed_json,
     record_out,
 )
 
@@ -44,8 +47,6 @@ WeekParam = Annotated[
         "previous week in your timezone.",
     ),
 ]
-# The fast lane validates `week` with the very type its FastAPI twin declares.
-WEEK = TypeAdapter(WeekParam)
 
 
 @router.post(
@@ -142,51 +143,43 @@ async def delete_record(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _feeds(request: Request) -> FeedCache:  # for following_fast, until it calls `shared`
-    return shared(request, FeedCache)
+class FollowingQuery(BaseModel):
+    """The query of GET /sleep/following, on both lanes."""
+
+    week: WeekParam = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor = None
 
 
-async def following_fast(request: Request) -> Response:
-    """GET /sleep/following as a plain Starlette route: the feed is read for every screen of the
-    app, and FastAPI's request handling measured about a third of its CPU. Same auth, the same
-    rules for every parameter, the same problem+json errors. `following` below is the same
-    operation as FastAPI declares it, for the OpenAPI document; see api.include_api."""
-    principal = await current_user(request, Scope.READ)
-    page = page_from_query(request)
-    week = query_value(WEEK, ("query", "week"), request.query_params.get("week"))
-    resolved = records.resolve_week(week, principal.timezone)
-    async with ReadSession(request.app.state.session_factory) as db:
-        found = await feed.following_feed(db, _feeds(request), principal, resolved, page)
-        data = found.data
-        if data is None:
-            owners = [parse_member(m)[1] for m in found.members]
-            names = await identity_service.cached_user_names(
-                db, request.app.state.redis, owners, found.profiles
-            )
-            # Items are stored as JSON; the response is assembled without re-validation.
-            data = ",".join(
-                item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"
-                for item, owner in zip(found.items, owners, strict=True)
-                if owner in names
-            )
-    body = (
-        f'{{"week":"{resolved.name}","week_start":"{resolved.start}",'
-        f'"week_end":"{resolved.end}","data":[{data}],'
-        f'"next_cursor":{json.dumps(found.next_cursor)}}}'
-    )
-    return Response(body, media_type="application/json")
-
-
-@router.get(
+@fast_route(
+    router,
+    "GET",
     "/following",
+    caller=caller(Scope.READ),
+    query=FollowingQuery,
     response_model=FollowingFeed,
     responses=problem_doc(422),
     summary="How the people you follow slept in a week, longest night first",
 )
-async def following(
-    principal: ReadUser, page: PageParams, request: Request, week: WeekParam = None
-) -> Response:
-    return await following_fast(request)
+async def following(request: Request, caller: Principal, query: FollowingQuery) -> Response:
+    """Read for every screen of the app: served from the feed cache's JSON (feeds.FeedCache)."""
+    page = page_of(request, query.limit, query.cursor)
+    resolved = records.resolve_week(query.week, caller.timezone)
+    async with ReadSession(shared(request, Resources).session_factory) as db:
+        found = await feed.following_feed(db, shared(request, FeedCache), caller, resolved, page)
+        data = found.data
+        if data is None:
+            owners = [parse_member(m)[1] for m in found.members]
+            names = await identity_service.cached_user_names(
+                db, shared(request, Resources).redis, owners, found.profiles
+            )
+            data = ",".join(
+                feed_item_json(item, owner, names[owner])
+                for item, owner in zip(found.items, owners, strict=True)
+                if owner in names
+            )
+    body = following_feed_json(resolved.name, resolved.start, resolved.end, data, found.next_cursor)
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -25,7 +25,7 @@ from rhythm.platform.timeutil import Week
 from rhythm.sleep import repository
 from rhythm.sleep.feeds import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
-from rhythm.sleep.schemas import record_out
+from rhythm.sleep.schemas import record_json
 from rhythm.social import service as social_service
 
 log = structlog.get_logger("rhythm.sleep")
@@ -205,7 +205,7 @@ async def _fill_items(
     if missing:
         ids = [parse_member(cached.members[i])[0] for i in missing]
         found = await repository.by_ids(await db(), ids)
-        texts = {r.id: record_out(r).model_dump_json() for r in found}
+        texts = {r.id: record_json(r) for r in found}
         await feeds.store_items(texts)
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
@@ -297,5 +297,5 @@ async def _from_database(
     rows = await repository.week_records(session, followees, week, position, limit + 1)
     return (
         [member(r.duration_seconds or 0, r.id, r.user_id) for r in rows],
-        [record_out(r).model_dump_json() for r in rows],
+        [record_json(r) for r in rows],
     )
