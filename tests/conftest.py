@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from rhythm.migrations import upgrade
 from rhythm.platform.database import libpq_url
 from rhythm.platform.embedded import EmbeddedServers
+from rhythm.platform.resources import Resources
 from rhythm.platform.settings import Settings
 
 _embedded: EmbeddedServers | None = None
@@ -151,11 +152,11 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     app: FastAPI = request.getfixturevalue("app")
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(
             text("TRUNCATE users, procrastinate_jobs, catalog_base_events, catalog_syncs CASCADE")
         )
-    await app.state.redis.flushdb()
+    await app.state.services[Resources].redis.flushdb()
 
 
 def free_port() -> int:

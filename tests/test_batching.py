@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.platform.batching import GroupCommit
+from rhythm.platform.resources import Resources
 from tests.factories import create_user
 
 
@@ -23,13 +24,15 @@ async def test_flush_waits_for_the_write_of_a_cancelled_request(app: FastAPI) ->
         )
         return [None for _ in names]
 
-    commits: GroupCommit[str, None] = GroupCommit(app.state.session_factory, write, "test")
+    commits: GroupCommit[str, None] = GroupCommit(
+        app.state.services[Resources].session_factory, write, "test"
+    )
     request = asyncio.create_task(commits.submit("After"))
     await asyncio.sleep(0)  # queued, and its batch begun
     request.cancel()  # the client left
     await commits.flush()
 
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         name = await session.scalar(text("SELECT name FROM users WHERE id = :id"), {"id": user.id})
     assert name == "After"
     assert request.cancelled()

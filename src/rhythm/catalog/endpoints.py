@@ -10,11 +10,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
-from rhythm.catalog import repository, service
+from rhythm.catalog import service
 from rhythm.catalog.schemas import (
     EventPage,
     SearchAnswer,
     SearchError,
+    SearchQuery,
     SyncList,
     SyncSlots,
     SyncStarted,
@@ -25,9 +26,13 @@ from rhythm.identity.dependencies import AdminUser, ReadUser, client_ip
 from rhythm.platform.database import ReadSession
 from rhythm.platform.errors import Unprocessable
 from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.fastroute import fast_route
 from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.ratelimit import BatchedLimit
+from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
 
 search_router = APIRouter(tags=["catalog"])
 router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401, 429))
@@ -50,54 +55,11 @@ def _search_error(
     )
 
 
-async def search_fast(request: Request) -> Response:
-    """GET /search: the provider integration's public contract, answered from rhythm's data:
-    this process's memory, else Redis, else PostgreSQL (search_cache). Limited per client IP
-    (ratelimit.BatchedLimit); at most `search_max_events` events per answer."""
-    limit: BatchedLimit = request.app.state.search_limit
-    retry_after = await limit.hit(client_ip(request))
-    if retry_after is not None:
-        return _search_error(
-            f"Rate limit of {limit.item} exceeded. Retry in {retry_after} s.",
-            code="rate_limited",
-            status=429,
-            headers=limit.headers(retry_after),
-        )
-    params = request.query_params
-    try:
-        starts = service.parse_bound("starts_at", params.get("starts_at"))
-        ends = service.parse_bound("ends_at", params.get("ends_at"))
-    except InvalidSearch as exc:
-        return _search_error(str(exc))
-    if starts is not None and ends is not None and starts > ends:
-        return _search_error("starts_at is after ends_at")
-    starts, ends = service.normalise_bounds(starts, ends)
-    cache: SearchCache = request.app.state.search_cache
-    version = cache.version if cache.version is not None else await cache.load_version()
-    key = service.search_key(version, starts, ends)
-    etag = service.etag_for(key)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    answer = cache.get(version, key)
-    if answer is None:
-        with contextlib.suppress(RedisError):
-            answer = await cache.read_shared(key)
-        if answer is None:
-            most = request.app.state.settings.search_max_events
-            async with ReadSession(request.app.state.session_factory) as db:
-                rows = await repository.search(await db(), starts, ends, most + 1)
-            answer = service.search_answer(rows, most)
-            with contextlib.suppress(RedisError):
-                await cache.store_shared(key, answer)
-        cache.put(version, key, answer)
-    if answer.truncated:
-        headers[TRUNCATED] = "true"
-    return Response(answer.body, media_type="application/json", headers=headers)
-
-
-@search_router.get(
+@fast_route(
+    search_router,
+    "GET",
     "/search",
+    query=SearchQuery,
     summary="Events by date range (the provider integration's public contract)",
     description="No authentication. `starts_at` and `ends_at` are optional ISO date-times (or "
     "dates) on the provider's wall clock, on dates from 1970-01-01 to 2199-12-31; a slot "
@@ -129,12 +91,48 @@ async def search_fast(request: Request) -> Response:
         },
     },
 )
-async def search(
-    request: Request,
-    starts_at: Annotated[str | None, Query()] = None,
-    ends_at: Annotated[str | None, Query()] = None,
-) -> Response:
-    return await search_fast(request)
+async def search(request: Request, query: SearchQuery) -> Response:
+    """The provider integration's public contract, answered from rhythm's data: this process's
+    memory, else Redis, else PostgreSQL (search_cache). Limited per client IP
+    (ratelimit.BatchedLimit); at most `search_max_events` events per answer."""
+    limit = shared(request, BatchedLimit)
+    retry_after = await limit.hit(client_ip(request))
+    if retry_after is not None:
+        return _search_error(
+            f"Rate limit of {limit.item} exceeded. Retry in {retry_after} s.",
+            code="rate_limited",
+            status=429,
+            headers=limit.headers(retry_after),
+        )
+    try:
+        starts = service.parse_bound("starts_at", query.starts_at)
+        ends = service.parse_bound("ends_at", query.ends_at)
+    except InvalidSearch as exc:
+        return _search_error(str(exc))
+    if starts is not None and ends is not None and starts > ends:
+        return _search_error("starts_at is after ends_at")
+    starts, ends = service.normalise_bounds(starts, ends)
+    cache = shared(request, SearchCache)
+    version = cache.version if cache.version is not None else await cache.load_version()
+    key = service.search_key(version, starts, ends)
+    etag = service.etag_for(key)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    answer = cache.get(version, key)
+    if answer is None:
+        with contextlib.suppress(RedisError):
+            answer = await cache.read_shared(key)
+        if answer is None:
+            most = shared(request, Settings).search_max_events
+            async with ReadSession(shared(request, Resources).session_factory) as db:
+                answer = await service.search(await db(), starts, ends, most)
+            with contextlib.suppress(RedisError):
+                await cache.store_shared(key, answer)
+        cache.put(version, key, answer)
+    if answer.truncated:
+        headers[TRUNCATED] = "true"
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 @router.get(

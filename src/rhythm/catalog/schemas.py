@@ -154,3 +154,11 @@ class SyncSlots(BaseModel):
 
 class SyncStarted(BaseModel):
     job_id: int = Field(description="The queued job's id.")
+
+
+class SearchQuery(BaseModel):
+    """The query of GET /search, on both lanes; the bounds are checked by the route itself, so
+    that their errors keep the provider contract's own format."""
+
+    starts_at: str | None = None
+    ends_at: str | None = None

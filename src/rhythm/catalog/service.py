@@ -397,6 +397,14 @@ def etag_for(key: str) -> str:
     return '"' + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20] + '"'
 
 
+async def search(
+    session: AsyncSession, starts: datetime | None, ends: datetime | None, max_events: int
+) -> Answer:
+    """The answer for these bounds: at most `max_events` events, flagged when more matched."""
+    rows = await repository.search(session, starts, ends, max_events + 1)
+    return search_answer(rows, max_events)
+
+
 def search_answer(rows: list[repository.SlotRow], max_events: int) -> Answer:
     """The contract's body for the first `max_events` rows; `rows` holds one more when more
     matched (repository.search's limit), which marks the answer truncated."""
