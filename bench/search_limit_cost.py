@@ -24,6 +24,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rhythm.catalog.search_cache import SearchCache
+from rhythm.platform.ratelimit import BatchedLimit
+from rhythm.platform.resources import Resources
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
@@ -64,9 +68,14 @@ async def measure(database_url: str, redis_url: str, rounds: int, requests: int)
         last = first + timedelta(days=rng.randrange(1, 90))
         queries.append(f"starts_at={first:%Y-%m-%dT%H:%M:%S}&ends_at={last:%Y-%m-%dT%H:%M:%S}")
     async with app.router.lifespan_context(app):
-        await service.sync(app.state.session_factory, app.state.redis, path=feed, max_bytes=1 << 30)
-        await app.state.search_cache.load_version()
-        limited = app.state.search_limit
+        await service.sync(
+            app.state.services[Resources].session_factory,
+            app.state.services[Resources].redis,
+            path=feed,
+            max_bytes=1 << 30,
+        )
+        await app.state.services[SearchCache].load_version()
+        limited = app.state.services[BatchedLimit]
         sent: list[Any] = []
 
         async def receive() -> dict[str, Any]:
@@ -97,14 +106,14 @@ async def measure(database_url: str, redis_url: str, rounds: int, requests: int)
         costs: dict[str, list[float]] = {"with the limit": [], "without": []}
         for _ in range(rounds):
             for label, limit in (("with the limit", limited), ("without", Unlimited())):
-                app.state.search_limit = limit
+                app.state.services[BatchedLimit] = limit
                 sent.clear()
                 started = time.process_time()
                 for n in range(requests):
                     await one(queries[n % len(queries)])
                 costs[label].append((time.process_time() - started) / requests * 1e6)
                 assert set(sent) == {200}, set(sent)
-        app.state.search_limit = limited
+        app.state.services[BatchedLimit] = limited
     with_limit = statistics.median(costs["with the limit"])
     without = statistics.median(costs["without"])
     print(f"without the limit: {without:.1f} us CPU per request (median of {rounds})")

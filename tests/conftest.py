@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from rhythm.migrations import metadata, upgrade
 from rhythm.platform.database import libpq_url
 from rhythm.platform.embedded import EmbeddedServers
+from rhythm.platform.resources import Resources
 from rhythm.platform.settings import Settings
 
 # Every table of rhythm's models, and procrastinate's jobs (its events and periodic defers
@@ -157,9 +158,9 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     app: FastAPI = request.getfixturevalue("app")
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(text(TRUNCATE))
-    await app.state.redis.flushdb()
+    await app.state.services[Resources].redis.flushdb()
 
 
 def free_port() -> int:

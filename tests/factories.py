@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from rhythm.identity import repository, service
 from rhythm.identity.passwords import hash_password
 from rhythm.platform.database import commit
+from rhythm.platform.resources import Resources
 
 _counter = itertools.count(1)
 _password_hash: str | None = None
@@ -47,12 +48,14 @@ async def create_user(
     n = next(_counter)
     email = email or f"user{n}-{uuid.uuid4().hex[:8]}@example.com"
     name = name or f"User {n}"
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         user = await repository.insert_user(
             session, email=email, password_hash=_password_hash, name=name, timezone=timezone
         )
         assert user is not None
-        tokens = await service.open_session(session, app.state.token_issuer, user.id, device_name)
+        tokens = await service.open_session(
+            session, app.state.services[service.TokenIssuer], user.id, device_name
+        )
         await commit(session)
     return TestUser(user.id, email, name, timezone, tokens.access_token, tokens.refresh_token)
 

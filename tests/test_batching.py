@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.errors import Conflict
+from rhythm.platform.resources import Resources
 from tests.factories import create_user
 
 
@@ -26,13 +27,15 @@ async def test_flush_waits_for_the_write_of_a_cancelled_request(app: FastAPI) ->
         )
         return [None for _ in names]
 
-    commits: GroupCommit[str, None] = GroupCommit(app.state.session_factory, write, "test")
+    commits: GroupCommit[str, None] = GroupCommit(
+        app.state.services[Resources].session_factory, write, "test"
+    )
     request = asyncio.create_task(commits.submit("After"))
     await asyncio.sleep(0)  # queued, and its batch begun
     request.cancel()  # the client left
     await commits.flush()
 
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         name = await session.scalar(text("SELECT name FROM users WHERE id = :id"), {"id": user.id})
     assert name == "After"
     assert request.cancelled()
@@ -51,7 +54,7 @@ async def test_one_bad_item_fails_alone_and_the_rest_of_its_batch_is_stored(app:
         return [name for _, name in items]
 
     commits: GroupCommit[tuple[int, str], str] = GroupCommit(
-        app.state.session_factory, rename, "test"
+        app.state.services[Resources].session_factory, rename, "test"
     )
     too_long = "x" * 101  # users.name is varchar(100): PostgreSQL refuses the whole batch
     wanted = [(u.id, too_long if i == 2 else f"After {i}") for i, u in enumerate(users)]
@@ -62,7 +65,7 @@ async def test_one_bad_item_fails_alone_and_the_rest_of_its_batch_is_stored(app:
     assert batches == [4, 1, 1, 1, 1]  # one batch carried them all, then each was retried alone
     assert [o for i, o in enumerate(outcomes) if i != 2] == ["After 0", "After 1", "After 3"]
     assert isinstance(outcomes[2], DBAPIError)
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         names = dict(
             (
                 await session.execute(
@@ -89,12 +92,14 @@ async def test_an_item_refused_by_its_writer_fails_alone(app: FastAPI) -> None:
             outcomes.append(name)
         return outcomes
 
-    commits: GroupCommit[str, str] = GroupCommit(app.state.session_factory, write, "test")
+    commits: GroupCommit[str, str] = GroupCommit(
+        app.state.services[Resources].session_factory, write, "test"
+    )
     accepted, refused = await asyncio.gather(
         commits.submit("After"), commits.submit("refused"), return_exceptions=True
     )
     assert accepted == "After"
     assert isinstance(refused, Conflict)
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         name = await session.scalar(text("SELECT name FROM users WHERE id = :id"), {"id": user.id})
     assert name == "After"

@@ -126,7 +126,7 @@ def routes_with_ids(app: FastAPI) -> set[tuple[str, str]]:
         methods = getattr(context, "methods", None) or set()
         if path and "{" in path:
             found.update((method, path) for method in methods)
-    found.update((method, path) for method, path, _ in FAST_ROUTES if "{" in path)
+    found.update((route.method, route.path) for route in FAST_ROUTES if "{" in route.path)
     return found
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.platform.database import after_commit, commit, rollback
+from rhythm.platform.resources import Resources
 from tests.factories import create_user
 
 RENAME = text("UPDATE users SET name = :name WHERE id = :id")
@@ -20,11 +21,11 @@ async def test_an_action_runs_after_the_commit_and_sees_what_it_committed(app: F
     seen: list[str | None] = []
 
     async def look_from_another_connection() -> None:
-        async with app.state.session_factory() as other:
+        async with app.state.services[Resources].session_factory() as other:
             seen.append(await other.scalar(NAME, {"id": user.id}))
 
     session: AsyncSession
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         await session.execute(RENAME, {"name": "After", "id": user.id})
         after_commit(session, look_from_another_connection)
         after_commit(session, look_from_another_connection)
@@ -43,7 +44,7 @@ async def test_an_action_is_dropped_on_rollback(app: FastAPI) -> None:
     async def record() -> None:
         ran.append("ran")
 
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         await session.execute(RENAME, {"name": "Rolled back", "id": user.id})
         after_commit(session, record)
         await rollback(session)
@@ -66,11 +67,11 @@ async def test_a_failing_action_neither_undoes_the_commit_nor_stops_the_others(
     async def record() -> None:
         ran.append("ran")
 
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         await session.execute(RENAME, {"name": "After", "id": user.id})
         after_commit(session, fail)
         after_commit(session, record)
         await commit(session)
     assert ran == ["ran"]
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         assert await session.scalar(NAME, {"id": user.id}) == "After"

@@ -21,8 +21,10 @@ from rhythm.api import LARGE_BODY_ROUTES
 from rhythm.app import create_app
 from rhythm.platform.database import commit
 from rhythm.platform.http.edge import DEFAULT_BODY_LIMIT
+from rhythm.platform.http.health import JobCounts
 from rhythm.platform.observability import HTTP_METHODS
 from rhythm.platform.queue import defer
+from rhythm.platform.resources import Resources
 from rhythm.platform.settings import Settings
 from rhythm.usage.schemas import BULK_BODY_LIMIT
 from tests.conftest import client_for, make_settings, serving, started
@@ -239,22 +241,22 @@ async def test_metrics_token_is_required_when_set(database_url: str, redis_url: 
 async def test_job_counts_appear_and_are_served_from_memory(settings: Settings) -> None:
     """A scrape reads job counts the process counted at most JobCounts.max_age ago."""
     async for app in started(create_app(settings)):
-        app.state.job_counts.max_age = 3600.0
+        app.state.services[JobCounts].max_age = 3600.0
         async with client_for(app) as client:
-            async with app.state.session_factory() as session:
+            async with app.state.services[Resources].session_factory() as session:
                 await defer(session, "platform:counted", queue="platform-test")
                 await commit(session)
             try:
                 first = (await client.get("/metrics")).text
                 assert 'rhythm_jobs{status="todo",task="platform:counted"} 1.0' in first
-                async with app.state.session_factory() as session:
+                async with app.state.services[Resources].session_factory() as session:
                     await defer(session, "platform:counted", queue="platform-test")
                     await commit(session)
                 # The second scrape does not query: it serves the counts of the first.
                 second = (await client.get("/metrics")).text
                 assert 'rhythm_jobs{status="todo",task="platform:counted"} 1.0' in second
             finally:
-                async with app.state.engine.begin() as conn:
+                async with app.state.services[Resources].engine.begin() as conn:
                     await conn.execute(
                         text("DELETE FROM procrastinate_jobs WHERE task_name = 'platform:counted'")
                     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from httpx import AsyncClient
 
 from rhythm.app import OWN_ERROR_FORMAT, create_app
+from rhythm.platform.resources import Resources
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user, problem
 
@@ -102,7 +103,7 @@ async def test_tampered_cursor_is_422(app, client: AsyncClient) -> None:
 async def test_rate_limit_per_user_with_headers(database_url: str, redis_url: str) -> None:
     settings = make_settings(database_url, redis_url, rate_limit_default="3/minute")
     async for app in started(create_app(settings)):
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
         user = await create_user(app)
         other = await create_user(app)
         async with client_for(app) as client:
@@ -117,19 +118,19 @@ async def test_rate_limit_per_user_with_headers(database_url: str, redis_url: st
             assert limited.headers["RateLimit"].startswith('"user";r=0;t=')
             # Per user: another account still passes.
             assert (await client.get("/api/v1/users/me", headers=other.headers)).status_code == 200
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
 
 
 async def test_rate_limit_anonymous_per_ip(database_url: str, redis_url: str) -> None:
     settings = make_settings(database_url, redis_url, rate_limit_auth="2/minute")
     async for app in started(create_app(settings)):
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
         async with client_for(app) as client:
             body = {"email": "x@example.com", "password": "whatever-pass"}
             for _ in range(2):
                 assert (await client.post("/api/v1/auth/login", json=body)).status_code == 401
             problem(await client.post("/api/v1/auth/login", json=body), 429)
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
 
 
 async def test_openapi_documents_error_responses(client: AsyncClient) -> None:

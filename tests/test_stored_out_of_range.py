@@ -9,6 +9,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import text
 
+from rhythm.platform.resources import Resources
 from tests.factories import create_user
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -32,7 +33,7 @@ NIGHTS = [
 
 
 async def _sql(app, statement: str, **params) -> None:  # type: ignore[no-untyped-def]
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         await session.execute(text(statement), params)
         await session.commit()
 

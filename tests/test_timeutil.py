@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from rhythm.platform.timeutil import (
     DayPart,
     InvalidWeek,
+    Week,
     iso_week,
     local_date,
     parse_week,
@@ -55,6 +56,21 @@ def test_iso_years_differ_from_calendar_years() -> None:
 def test_invalid_weeks(text: str) -> None:
     with pytest.raises(InvalidWeek):
         parse_week(text)
+    with pytest.raises(InvalidWeek):
+        Week.named(text)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)))
+def test_the_week_of_a_day_is_the_week_of_its_name(day: date) -> None:
+    week = Week.of(day)
+    assert week == Week.named(week.name)
+    assert week.name == iso_week(day)
+    assert week.start <= day <= week.end
+    assert week.start.isoweekday() == 1 and week.end - week.start == timedelta(days=6)
+
+
+def test_a_week_across_new_year() -> None:
+    assert Week.of(date(2027, 1, 1)) == Week("2026-W53", date(2026, 12, 28), date(2027, 1, 3))
 
 
 # --- splitting a span at local midnights ------------------------------------------------------

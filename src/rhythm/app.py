@@ -15,24 +15,26 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
-from rhythm.api import LARGE_BODY_ROUTES, FastLane, include_api
+from rhythm.api import FAST_ROUTES, LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
-from rhythm.focus.service import SessionWriter
+from rhythm.focus.recording import SessionWriter
 from rhythm.focus.standings import Standings
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.cache import AuthCache
 from rhythm.identity.service import TokenIssuer
 from rhythm.identity.tokens import AccessTokenCodec
+from rhythm.jobs import connect_contexts
 from rhythm.platform.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem
 from rhythm.platform.http.access import RequestContextMiddleware
 from rhythm.platform.http.edge import BodyLimits, HttpEdge
 from rhythm.platform.http.health import JobCounts
 from rhythm.platform.http.health import router as health_router
 from rhythm.platform.http.problems import install_error_handlers
+from rhythm.platform.http.shared import Services
 from rhythm.platform.observability import configure_logging
 from rhythm.platform.pagination import CursorCodec
 from rhythm.platform.ratelimit import BatchedLimit, RateLimits
-from rhythm.platform.resources import open_resources
+from rhythm.platform.resources import Resources, open_resources
 from rhythm.platform.settings import Settings, get_settings
 from rhythm.sleep.feeds import FeedCache
 from rhythm.usage.service import HeartbeatWriter
@@ -54,7 +56,7 @@ class RhythmApp(FastAPI):
     log, metrics) and the HTTP edge (body limits, security headers).
     """
 
-    fast_lane = FastLane()
+    fast_lane = FastLane(FAST_ROUTES)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -76,6 +78,7 @@ class RhythmApp(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    connect_contexts()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,48 +87,54 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codec = AccessTokenCodec(
             key, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl_seconds
         )
-        state = app.state
-        state.settings = settings
-        state.resources = resources
-        state.engine = resources.engine
-        state.session_factory = resources.session_factory
-        state.redis = resources.redis
-        state.rate_limits = RateLimits(settings, resources.redis_url)
-        cache = AuthCache(resources.redis, state.rate_limits)
-        state.auth_cache = cache
-        state.authenticator = Authenticator(
-            codec, cache, resources.session_factory, state.rate_limits
+        rate_limits = RateLimits(settings, resources.redis_url)
+        cache = AuthCache(resources.redis, rate_limits)
+        services = Services()
+        services.add(Settings, settings)
+        services.add(Resources, resources)
+        services.add(RateLimits, rate_limits)
+        services.add(AuthCache, cache)
+        authenticator = services.add(
+            Authenticator,
+            Authenticator(codec, cache, resources.session_factory, rate_limits),
         )
-        state.token_issuer = TokenIssuer(
-            codec, cache, timedelta(seconds=settings.refresh_token_ttl_seconds)
+        services.add(
+            TokenIssuer,
+            TokenIssuer(codec, cache, timedelta(seconds=settings.refresh_token_ttl_seconds)),
         )
-        state.cursor_codec = CursorCodec(key)
-        state.feed_cache = FeedCache(resources.redis, settings.sleep_fanout_threshold)
-        state.focus_standings = Standings(resources.redis)
-        state.heartbeat_writer = HeartbeatWriter(resources.session_factory)
-        state.search_cache = SearchCache(
-            resources.redis,
-            resources.session_factory,
-            memory_bytes=settings.search_cache_memory_bytes,
-            redis_bytes=settings.search_cache_redis_bytes,
+        services.add(CursorCodec, CursorCodec(key))
+        services.add(FeedCache, FeedCache(resources.redis, settings.sleep_fanout_threshold))
+        standings = services.add(Standings, Standings(resources.redis))
+        heartbeat_writer = services.add(HeartbeatWriter, HeartbeatWriter(resources.session_factory))
+        search_cache = services.add(
+            SearchCache,
+            SearchCache(
+                resources.redis,
+                resources.session_factory,
+                memory_bytes=settings.search_cache_memory_bytes,
+                redis_bytes=settings.search_cache_redis_bytes,
+            ),
         )
-        state.search_limit = BatchedLimit(
-            resources.redis, limits.parse(settings.rate_limit_search), "search"
+        services.add(
+            BatchedLimit,
+            BatchedLimit(resources.redis, limits.parse(settings.rate_limit_search), "search"),
         )
-        version_feed = asyncio.create_task(state.search_cache.follow())
-        state.focus_writer = SessionWriter(
-            resources.session_factory, state.focus_standings, settings.focus_qualify_minutes
+        focus_writer = services.add(
+            SessionWriter,
+            SessionWriter(resources.session_factory, standings, settings.focus_qualify_minutes),
         )
-        state.job_counts = JobCounts(resources.engine)
-        touch_writer = asyncio.create_task(state.authenticator.run_touch_writer())
+        services.add(JobCounts, JobCounts(resources.engine))
+        app.state.services = services
+        version_feed = asyncio.create_task(search_cache.follow())
+        touch_writer = asyncio.create_task(authenticator.run_touch_writer())
         try:
             yield
         finally:
             # Granian runs this once every request is answered; writes whose clients left
             # may still be under way, and must reach PostgreSQL before the pool closes.
-            await state.focus_writer.flush()
-            await state.heartbeat_writer.flush()
-            await state.search_cache.stop_following(version_feed)
+            await focus_writer.flush()
+            await heartbeat_writer.flush()
+            await search_cache.stop_following(version_feed)
             touch_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await touch_writer

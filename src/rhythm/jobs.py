@@ -1,7 +1,8 @@
 """The procrastinate app: background jobs and periodic schedules, queued in PostgreSQL.
 
 Each context declares its tasks on a Blueprint in its tasks.py; they are registered here under
-the context's namespace, so task names read `context:verb`.
+the context's namespace, so task names read `context:verb`. The cross-context listeners are
+connected here too (`connect_contexts`), for the worker and for the app factory.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import structlog
 from procrastinate import Blueprint, JobContext, builtin_tasks
 
 from rhythm.catalog import tasks as catalog_tasks
+from rhythm.focus import recording as focus_recording
+from rhythm.identity import service as identity_service
 from rhythm.identity import tasks as identity_tasks
 from rhythm.platform.database import libpq_url
 from rhythm.platform.resources import Resources, resources_of
 from rhythm.platform.settings import Settings
+from rhythm.sleep import feed as sleep_feed
 from rhythm.sleep import tasks as sleep_tasks
+from rhythm.social import service as social_service
 
 log = structlog.get_logger("rhythm.jobs")
 
@@ -84,12 +89,26 @@ for _namespace, _blueprint in BLUEPRINTS.items():
     _tasks.add_tasks_from(_blueprint, namespace=_namespace)
 
 
+def connect_contexts() -> None:
+    """Register what each context does when another one changes: the whole list, here only,
+    called by the app factory and the worker (never left to which modules were imported).
+    Registering twice changes nothing."""
+    # An erased account: its focus standing, and its nights in feeds. Its follows and usage go
+    # with the user row (ON DELETE CASCADE), the catalog holds nothing of a user, and identity's
+    # own erasure job then deletes every Redis key and job that still names it.
+    identity_service.on_account_deleted(focus_recording.erase_account)
+    identity_service.on_account_deleted(sleep_feed.erase_account)
+    # Someone followed or unfollowed: the follower's feeds are rebuilt.
+    social_service.on_follows_changed(sleep_feed.graph_changed)
+
+
 def _connector(database_url: str) -> procrastinate.PsycopgConnector:
     return procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
 
 
 async def run_worker(resources: Resources, **options: Any) -> None:
     """Run jobs and the periodic schedules until cancelled."""
+    connect_contexts()
     with _tasks.replace_connector(_connector(resources.database_url)) as app:
         async with app.open_async():
             await app.run_worker_async(

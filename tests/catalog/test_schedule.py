@@ -9,14 +9,15 @@ from sqlalchemy import text
 
 from rhythm.catalog import tasks
 from rhythm.jobs import run_worker
+from rhythm.platform.resources import Resources
 
 
 async def test_two_workers_defer_one_sync_per_interval(app) -> None:  # type: ignore[no-untyped-def]
     # Two workers starting one after the other (one process runs one worker at a time): both
     # deferrers reach the same interval.
     for _ in range(2):
-        await run_worker(app.state.resources, wait=False, queues=["nothing"])
-    async with app.state.engine.begin() as conn:
+        await run_worker(app.state.services[Resources], wait=False, queues=["nothing"])
+    async with app.state.services[Resources].engine.begin() as conn:
         deferred = (
             await conn.execute(
                 text(
@@ -38,12 +39,12 @@ class _Recorder:
 
 
 async def test_without_a_provider_url_the_sync_says_so_once(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    assert app.state.resources.settings.catalog_provider_url is None
+    assert app.state.services[Resources].settings.catalog_provider_url is None
     recorder = _Recorder()
     monkeypatch.setattr(tasks, "log", recorder)
     monkeypatch.setattr(tasks, "_said_disabled", False)
     # What the task reads of its job context: the worker's resources.
-    context: Any = SimpleNamespace(additional_context={"resources": app.state.resources})
+    context: Any = SimpleNamespace(additional_context={"resources": app.state.services[Resources]})
     first = await tasks.sync_feed.func(context, timestamp=0)
     second = await tasks.sync_feed.func(context, timestamp=300)
     assert (first, second) == ("disabled", "disabled")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rhythm.app import create_app
 from rhythm.catalog import service
 from rhythm.catalog.search_cache import BYTES_KEY, INDEX_KEY, Answer, SearchCache
+from rhythm.platform.resources import Resources
 from tests.catalog.test_sync_and_search import FILES, sync_file
 from tests.conftest import client_for, make_settings, started
 
@@ -30,7 +31,7 @@ async def test_distinct_microseconds_share_one_entry_and_hit_the_limit(
 ) -> None:
     limited = make_settings(database_url, redis_url, rate_limit_search="2000/hour")
     async for app in started(create_app(limited)):
-        redis = app.state.redis
+        redis = app.state.services[Resources].redis
         await redis.flushdb()
         await sync_file(app, FILES[0])
         etags = set()
@@ -52,7 +53,7 @@ async def test_distinct_microseconds_share_one_entry_and_hit_the_limit(
         # One key: one query of PostgreSQL, one Redis entry, one entry in memory.
         assert len(etags) == 1
         assert len(answer_keys(await redis.keys("catalog:search:*"))) == 1
-        assert len(app.state.search_cache) == 1
+        assert len(app.state.services[SearchCache]) == 1
         assert refused.status_code == 429
         body = refused.json()
         assert body["data"] is None and body["error"]["code"] == "rate_limited"
@@ -83,7 +84,7 @@ async def test_the_limit_fails_open_without_redis(database_url: str, redis_url: 
 async def test_an_answer_holds_at_most_the_cap(database_url: str, redis_url: str) -> None:
     capped = make_settings(database_url, redis_url, search_max_events=2)
     async for app in started(create_app(capped)):
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
         for path in FILES:
             await sync_file(app, path)
         async with client_for(app) as client:
@@ -104,7 +105,7 @@ async def test_an_answer_holds_at_most_the_cap(database_url: str, redis_url: str
             again = await client.get("/search")
         assert again.headers["x-result-truncated"] == "true"
         assert again.json() == whole.json()
-        await other.state.redis.flushdb()
+        await other.state.services[Resources].redis.flushdb()
 
 
 # Slots start and end on whole seconds: normalising the bounds never changes an answer.
@@ -142,7 +143,11 @@ def test_normalised_bounds_match_the_same_slots(
 def test_the_memory_cache_never_exceeds_its_budget(
     app, budget: int, puts: list[tuple[int, int, int, bool]]
 ) -> None:
-    cache = SearchCache(app.state.redis, app.state.session_factory, memory_bytes=budget)
+    cache = SearchCache(
+        app.state.services[Resources].redis,
+        app.state.services[Resources].session_factory,
+        memory_bytes=budget,
+    )
     for version, query, size, truncated in puts:
         answer = Answer(b"x" * size, truncated)
         cache.put(version, str(query), answer)
@@ -160,7 +165,11 @@ def test_the_memory_cache_never_exceeds_its_budget(
 async def test_the_redis_layer_keeps_within_its_budget(app, redis) -> None:
     await redis.flushdb()
     budget = 20_000
-    cache = SearchCache(app.state.redis, app.state.session_factory, redis_bytes=budget)
+    cache = SearchCache(
+        app.state.services[Resources].redis,
+        app.state.services[Resources].session_factory,
+        redis_bytes=budget,
+    )
     rng = random.Random(7)
     for n in range(300):
         key = f"catalog:search:1:{n}|"

@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
+from rhythm.identity.profiles import profile_key
+from rhythm.platform.resources import Resources
 from tests.factories import create_user, problem
 
 SAMPLES = Path(__file__).resolve().parent / "samples"  # the provider's real responses
@@ -23,7 +25,12 @@ MAX = 10 * 1024 * 1024
 
 
 async def sync_file(app, path: Path) -> service.SyncResult:  # type: ignore[no-untyped-def]
-    return await service.sync(app.state.session_factory, app.state.redis, path=path, max_bytes=MAX)
+    return await service.sync(
+        app.state.services[Resources].session_factory,
+        app.state.services[Resources].redis,
+        path=path,
+        max_bytes=MAX,
+    )
 
 
 async def search(client: AsyncClient, **params: str) -> dict:
@@ -110,9 +117,9 @@ async def test_events_view_and_admin_routes(app, client: AsyncClient) -> None:
     ids = [e["base_event_id"] for e in page["data"] + rest["data"]]
     assert sorted(ids) == sorted(set(ids)) and 444 not in ids
     problem(await client.get("/api/v1/admin/catalog/syncs", headers=user.headers), 403)
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(text("UPDATE users SET is_admin = true WHERE id = :u"), {"u": user.id})
-    await app.state.redis.flushdb()  # the cached profile says not admin
+    await app.state.services[Resources].redis.flushdb()  # the cached profile says not admin
     runs = (await client.get("/api/v1/admin/catalog/syncs", headers=user.headers)).json()["data"]
     assert [r["status"] for r in runs] == ["succeeded"] * 3
     assert runs[-1]["counts"]["events_added"] > 0
@@ -190,8 +197,8 @@ async def test_fake_provider_sequence_failures_and_conditional_get(
     async def run(url: str) -> service.SyncResult | str:
         try:
             return await service.sync(
-                app.state.session_factory,
-                app.state.redis,
+                app.state.services[Resources].session_factory,
+                app.state.services[Resources].redis,
                 url=url,
                 max_bytes=MAX,
             )
@@ -231,9 +238,11 @@ async def run_with_timeout(url: str) -> str:
 
 async def admin(app):  # type: ignore[no-untyped-def]
     user = await create_user(app)
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(text("UPDATE users SET is_admin = true WHERE id = :u"), {"u": user.id})
-    await app.state.redis.delete(f"auth:u:{user.id}")  # cached before the promotion
+    await app.state.services[Resources].redis.delete(
+        profile_key(user.id)
+    )  # cached before the promotion
     return user
 
 
@@ -286,7 +295,7 @@ async def test_an_admin_starts_a_sync_job_that_syncs_the_provider(
                 )
                 queued = await http.post("/api/v1/admin/catalog/sync", headers=boss.headers)
                 assert queued.status_code == 202 and queued.json()["job_id"]
-                await run_worker(other.state.resources, wait=False)
+                await run_worker(other.state.services[Resources], wait=False)
                 runs = (await http.get("/api/v1/admin/catalog/syncs", headers=boss.headers)).json()[
                     "data"
                 ]

@@ -28,6 +28,8 @@ from sqlalchemy import text
 from rhythm.app import create_app
 from rhythm.platform.database import commit
 from rhythm.platform.queue import defer
+from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
 from rhythm.platform.timeutil import iso_week
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
@@ -56,7 +58,7 @@ async def on_private_redis(
 ) -> AsyncIterator[FastAPI]:
     """The app on this worker's test database and a Redis of its own (which the test pauses).
     (`app` is asked for so that the tables are emptied afterwards.)"""
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         # Jobs left by tests that run servers without the app fixture: not this test's.
         await conn.execute(text("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE"))
     settings = make_settings(database_url, private_redis.url, catalog_provider_url=None)
@@ -112,8 +114,8 @@ async def test_a_fan_out_killed_mid_job_is_retried_and_feeds_are_exact(
     on_private_redis: FastAPI, database_url: str
 ) -> None:
     app = on_private_redis
-    settings = app.state.settings
-    redis = app.state.redis
+    settings = app.state.services[Settings]
+    redis = app.state.services[Resources].redis
     owner = await create_user(app, name="Sleeper")
     followers = [await create_user(app) for _ in range(3)]
     today = datetime.now(UTC).replace(hour=23, minute=0, second=0, microsecond=0)
@@ -252,10 +254,10 @@ async def test_a_catalog_sync_killed_mid_job_is_retried_into_one_whole_version(
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingProvider)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
-    settings = app.state.settings.model_copy(update={"catalog_provider_url": url})
+    settings = app.state.services[Settings].model_copy(update={"catalog_provider_url": url})
     environment = {**WORKER_ENV, "RHYTHM_CATALOG_PROVIDER_URL": url}
     try:
-        async with app.state.session_factory() as session:
+        async with app.state.services[Resources].session_factory() as session:
             await defer(session, "catalog:sync_feed", queue="catalog", timestamp=0)
             await commit(session)
         worker = start_worker(settings, **environment)

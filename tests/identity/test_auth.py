@@ -11,6 +11,8 @@ import uuid
 import jwt
 from httpx import AsyncClient
 
+from rhythm.identity.authenticator import Authenticator
+from rhythm.platform.resources import Resources
 from tests.factories import PASSWORD, create_user, problem
 
 SECRET = "test-secret-key-with-enough-entropy-0123456789"
@@ -194,7 +196,7 @@ async def test_logout_survives_a_redis_flush(app, client: AsyncClient, redis) ->
     user = await create_user(app)
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
     assert (await client.post("/api/v1/auth/logout", headers=user.headers)).status_code == 204
-    await app.state.redis.flushdb()
+    await app.state.services[Resources].redis.flushdb()
     problem(await client.get("/api/v1/users/me", headers=user.headers), 401)
 
 
@@ -306,14 +308,14 @@ async def test_last_used_at_is_written_in_batches(app, client: AsyncClient) -> N
     from sqlalchemy import text as sql_text
 
     user = await create_user(app)
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(
             sql_text("UPDATE device_sessions SET last_used_at = '2020-01-01' WHERE user_id = :u"),
             {"u": user.id},
         )
-    app.state.authenticator._touched.clear()
+    app.state.services[Authenticator]._touched.clear()
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
-    await app.state.authenticator.flush_touches()
+    await app.state.services[Authenticator].flush_touches()
     sessions = (await client.get("/api/v1/auth/sessions", headers=user.headers)).json()["data"]
     assert sessions[0]["last_used_at"] > "2026-01-01"
 
@@ -329,7 +331,7 @@ async def test_concurrent_touch_flushes_of_shared_sessions_never_deadlock(app) -
 
     user = await create_user(app)
     ids = [uuid.uuid4() for _ in range(300)]
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(
             sql_text(
                 "INSERT INTO device_sessions (id, user_id, device_name, expires_at, last_used_at)"
@@ -341,7 +343,7 @@ async def test_concurrent_touch_flushes_of_shared_sessions_never_deadlock(app) -
     base = datetime.now(UTC)
 
     async def flush(order: list[uuid.UUID], at: datetime) -> None:
-        async with app.state.session_factory() as session, session.begin():
+        async with app.state.services[Resources].session_factory() as session, session.begin():
             # The plan a large device_sessions table gets: an index lookup per batch entry,
             # which locks rows in the batch's order.
             for setting in ("enable_hashjoin", "enable_mergejoin", "enable_seqscan"):
@@ -352,7 +354,7 @@ async def test_concurrent_touch_flushes_of_shared_sessions_never_deadlock(app) -
     for round_ in range(10):
         at = base + timedelta(seconds=round_)
         await asyncio.gather(flush(ids, at), flush(ids[::-1], at))
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         latest = (
             await conn.execute(
                 sql_text("SELECT min(last_used_at) FROM device_sessions WHERE id = ANY(:ids)"),

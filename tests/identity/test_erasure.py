@@ -12,9 +12,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from rhythm.app import create_app
-from rhythm.identity.cache import PROFILE_KEY_PREFIX
+from rhythm.identity.profiles import profile_key
 from rhythm.jobs import run_worker
 from rhythm.platform.queue import defer
+from rhythm.platform.resources import Resources
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user, delete_account
 from tests.sleep.test_feed import feed, follow, night
@@ -45,7 +46,7 @@ async def redis_mentions(redis: Redis, needles: set[str]) -> list[str]:
 
 
 async def job_mentions(app: FastAPI, needles: set[str]) -> list[str]:
-    async with app.state.engine.connect() as conn:
+    async with app.state.services[Resources].engine.connect() as conn:
         rows = (
             await conn.execute(text("SELECT task_name, args::text FROM procrastinate_jobs"))
         ).all()
@@ -57,7 +58,7 @@ async def feed_ids(client: AsyncClient, viewer) -> list[str]:  # type: ignore[no
 
 
 async def erase_and_check(app: FastAPI, client: AsyncClient) -> None:
-    redis: Redis = app.state.redis
+    redis: Redis = app.state.services[Resources].redis
     alice = await create_user(app)
     bob, carol = await create_user(app), await create_user(app)
     for fan in (bob, carol):
@@ -66,7 +67,7 @@ async def erase_and_check(app: FastAPI, client: AsyncClient) -> None:
     await follow(client, bob, carol)
     nights = [await night(client, alice, day, 7 + day) for day in range(3)]
     theirs = await night(client, carol, 0, 6)
-    await run_worker(app.state.resources, wait=False)
+    await run_worker(app.state.services[Resources], wait=False)
     # Feeds, items and profiles cached for every viewer, alice's own included.
     assert await feed_ids(client, bob) == [*reversed(nights), theirs]
     assert await feed_ids(client, carol) == list(reversed(nights))
@@ -93,10 +94,10 @@ async def erase_and_check(app: FastAPI, client: AsyncClient) -> None:
     assert await feed_ids(client, bob) == [theirs]
     assert await feed_ids(client, carol) == []
 
-    await run_worker(app.state.resources, wait=False)
+    await run_worker(app.state.services[Resources], wait=False)
     # The profile tombstone (only the id, in its name) stays until it expires: it keeps a
     # request that raced the deletion from caching the profile again.
-    tombstone = f"{PROFILE_KEY_PREFIX}{alice.id}"
+    tombstone = profile_key(alice.id)
     assert [k for k in await redis_mentions(redis, needles) if k != tombstone] == []
     assert await job_mentions(app, needles) == []
     assert await feed_ids(client, bob) == [theirs]
@@ -117,20 +118,20 @@ async def test_erasure_leaves_nothing_of_a_popular_account(
     # her followers' feed metadata names her.
     settings = make_settings(database_url, redis_url, sleep_fanout_threshold=1)
     async for app in started(create_app(settings)):
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
         async with client_for(app) as client:
             await erase_and_check(app, client)
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
 
 
 async def test_finished_jobs_are_pruned_after_the_retention(app, client: AsyncClient) -> None:
     user = await create_user(app)
     await night(client, user, 0, 8)
-    await run_worker(app.state.resources, wait=False)
-    async with app.state.session_factory() as session:
+    await run_worker(app.state.services[Resources], wait=False)
+    async with app.state.services[Resources].session_factory() as session:
         waiting = await defer(session, "sleep:fan_out", queue="nothing", owner_id="x")
         await session.commit()
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         # Every finished job ended 200 hours ago: past the 168-hour retention.
         await conn.execute(
             text(
@@ -144,11 +145,11 @@ async def test_finished_jobs_are_pruned_after_the_retention(app, client: AsyncCl
             )
         ).scalar_one()
     assert finished >= 1
-    async with app.state.session_factory() as session:
+    async with app.state.services[Resources].session_factory() as session:
         await defer(session, "jobs:prune_finished", queue="maintenance", timestamp=0)
         await session.commit()
-    await run_worker(app.state.resources, wait=False, queues=["maintenance"])
-    async with app.state.engine.connect() as conn:
+    await run_worker(app.state.services[Resources], wait=False, queues=["maintenance"])
+    async with app.state.services[Resources].engine.connect() as conn:
         left = (
             await conn.execute(text("SELECT id, task_name, status::text FROM procrastinate_jobs"))
         ).all()

@@ -16,6 +16,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from rhythm.api import FAST_ROUTES
+from rhythm.platform.resources import Resources
 from tests import factories
 from tests.factories import PASSWORD, create_user, problem
 
@@ -89,7 +90,7 @@ REQUIRED: dict[tuple[str, str], str] = {
 
 def every_route(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route FastAPI serves and of the fast lane; HEAD is its GET."""
-    routes = {(method, path) for method, path, _ in FAST_ROUTES}
+    routes = {(route.method, route.path) for route in FAST_ROUTES}
     for context in iter_route_contexts(app.routes):
         methods = getattr(context.original_route, "methods", None) or set()
         routes.update((method, context.path or "") for method in methods if method != "HEAD")
@@ -208,7 +209,7 @@ async def test_scopes_are_validated(app: FastAPI, client: AsyncClient) -> None:
 async def test_keys_made_before_scopes_get_the_default(app: FastAPI, client: AsyncClient) -> None:
     """Migration 0006's column default: what a key row written without scopes holds."""
     user = await create_user(app)
-    async with app.state.engine.begin() as conn:
+    async with app.state.services[Resources].engine.begin() as conn:
         await conn.execute(
             text(
                 "INSERT INTO api_keys (id, user_id, name, key_hash, prefix) "

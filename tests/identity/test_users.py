@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
+from rhythm.platform.resources import Resources
 from tests.factories import PASSWORD, create_user, delete_account, problem
 
 
@@ -22,7 +23,7 @@ async def test_patch_me_updates_name_and_timezone_at_once(app, client: AsyncClie
 async def test_patch_me_survives_redis_flush(app, client: AsyncClient) -> None:
     user = await create_user(app, name="Before")
     await client.patch("/api/v1/users/me", json={"name": "After"}, headers=user.headers)
-    await app.state.redis.flushdb()
+    await app.state.services[Resources].redis.flushdb()
     assert (await client.get("/api/v1/users/me", headers=user.headers)).json()["name"] == "After"
 
 

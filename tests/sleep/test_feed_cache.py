@@ -7,9 +7,9 @@ import random
 from httpx import AsyncClient
 
 from rhythm.app import create_app
-from rhythm.identity.service import profile_key_prefix
 from rhythm.jobs import run_worker
-from rhythm.sleep.feeds import feed_key, pending_key, popular_key
+from rhythm.platform.resources import Resources
+from rhythm.sleep.feeds import FeedCache, feed_key, pending_key, popular_key
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 from tests.sleep.test_feed import WEEK, feed, follow, night
@@ -29,7 +29,7 @@ async def ids(client: AsyncClient, viewer, **params) -> list[str]:  # type: igno
 
 
 async def drain(app) -> None:  # type: ignore[no-untyped-def]
-    await run_worker(app.state.resources, wait=False, queues=["feeds"])
+    await run_worker(app.state.services[Resources], wait=False, queues=["feeds"])
 
 
 async def test_feed_is_built_once_then_served_from_redis(app, client: AsyncClient, redis) -> None:
@@ -102,7 +102,7 @@ async def test_a_rolled_back_change_leaves_no_lasting_marker(
 async def test_popular_accounts_are_merged_on_read(database_url: str, redis_url: str) -> None:
     settings = make_settings(database_url, redis_url, sleep_fanout_threshold=1)
     async for app in started(create_app(settings)):
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
         async with client_for(app) as client:
             star = await create_user(app)
             fans = [await create_user(app) for _ in range(3)]
@@ -114,14 +114,16 @@ async def test_popular_accounts_are_merged_on_read(database_url: str, redis_url:
             r1 = await night(client, regular, 0, 8)
             await drain(app)
             assert await ids(client, fans[0]) == [s1, r1]
-            assert await app.state.redis.exists(popular_key(star.id, WEEK))
+            assert await app.state.services[Resources].redis.exists(popular_key(star.id, WEEK))
             s2 = await night(client, star, 1, 10)
             await drain(app)
-            members = await app.state.redis.zrange(popular_key(star.id, WEEK), 0, -1)
+            members = await app.state.services[Resources].redis.zrange(
+                popular_key(star.id, WEEK), 0, -1
+            )
             assert any(s2.encode() in m for m in members)
             assert await ids(client, fans[0]) == [s2, s1, r1]
             assert await ids(client, fans[1]) == [s2, s1]
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
 
 
 async def test_cache_always_equals_postgresql_under_random_changes(
@@ -181,7 +183,7 @@ async def test_crossing_the_popularity_threshold_keeps_feeds_exact(
 ) -> None:
     settings = make_settings(database_url, redis_url, sleep_fanout_threshold=1)
     async for app in started(create_app(settings)):
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
         async with client_for(app) as client:
             owner = await create_user(app)
             first, second = await create_user(app), await create_user(app)
@@ -197,7 +199,7 @@ async def test_crossing_the_popularity_threshold_keeps_feeds_exact(
             r3 = await night(client, owner, 2, 8)
             await drain(app)
             assert await ids(client, first) == [r2, r3, r1]
-        await app.state.redis.flushdb()
+        await app.state.services[Resources].redis.flushdb()
 
 
 async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
@@ -217,7 +219,7 @@ async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
     cold = await feed(client, viewer, limit=3)  # rebuilt: items and names filled in Python
     warm = await feed(client, viewer, limit=3)  # every item and profile cached: assembled in Redis
     assert cold == warm
-    cached = await app.state.feed_cache.read(viewer.id, WEEK, None, 3, profile_key_prefix())
+    cached = await app.state.services[FeedCache].read(viewer.id, WEEK, None, 3)
     assert cached.data is not None
     assert [item["user"]["name"] for item in warm["data"]] == names[::-1][:3]
     rest = await feed(client, viewer, limit=3, cursor=warm["next_cursor"])

@@ -9,6 +9,7 @@ import uuid
 from httpx import AsyncClient
 from sqlalchemy import text
 
+from rhythm.platform.resources import Resources
 from tests.factories import create_user, problem
 
 
@@ -106,7 +107,7 @@ async def test_fifty_concurrent_follow_and_unfollow_keep_counts_exact(
             )
     responses = await asyncio.gather(*calls)
     assert {r.status_code for r in responses} <= {200, 201, 204, 404}
-    async with app.state.engine.connect() as conn:
+    async with app.state.services[Resources].engine.connect() as conn:
         rows = (
             await conn.execute(
                 text("SELECT count(*) FROM follows WHERE follower_id = :a AND followee_id = :b"),

@@ -4,26 +4,35 @@
 from __future__ import annotations
 
 import contextlib
-import json
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
 from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
-from rhythm.catalog import repository, service
+from rhythm.catalog import service
+from rhythm.catalog.schemas import (
+    EventPage,
+    SearchAnswer,
+    SearchError,
+    SearchQuery,
+    SyncList,
+    SyncSlots,
+    SyncStarted,
+)
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.catalog.service import InvalidSearch
-from rhythm.identity.dependencies import ReadUser, SessionUser, client_ip
-from rhythm.identity.principal import Principal
+from rhythm.identity.dependencies import AdminUser, ReadUser, client_ip
 from rhythm.platform.database import ReadSession
-from rhythm.platform.errors import NotFound, RhythmError, Unprocessable
+from rhythm.platform.errors import Unprocessable
 from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.fastroute import fast_route
+from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
-from rhythm.platform.queue import defer
+from rhythm.platform.http.shared import shared
 from rhythm.platform.ratelimit import BatchedLimit
+from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
 
 search_router = APIRouter(tags=["catalog"])
 router = APIRouter(prefix="/events", tags=["catalog"], responses=problem_doc(401, 429))
@@ -31,12 +40,6 @@ admin_router = APIRouter(prefix="/admin/catalog", tags=["admin"], responses=prob
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 TRUNCATED = "X-Result-Truncated"
-
-
-class Forbidden(RhythmError):
-    status = 403
-    slug = "forbidden"
-    title = "Forbidden"
 
 
 def _search_error(
@@ -52,84 +55,11 @@ def _search_error(
     )
 
 
-async def search_fast(request: Request) -> Response:
-    """GET /search: the provider integration's public contract, answered from rhythm's data:
-    this process's memory, else Redis, else PostgreSQL (search_cache). Limited per client IP
-    (ratelimit.BatchedLimit); at most `search_max_events` events per answer."""
-    limit: BatchedLimit = request.app.state.search_limit
-    retry_after = await limit.hit(client_ip(request))
-    if retry_after is not None:
-        return _search_error(
-            f"Rate limit of {limit.item} exceeded. Retry in {retry_after} s.",
-            code="rate_limited",
-            status=429,
-            headers=limit.headers(retry_after),
-        )
-    params = request.query_params
-    try:
-        starts = service.parse_bound("starts_at", params.get("starts_at"))
-        ends = service.parse_bound("ends_at", params.get("ends_at"))
-    except InvalidSearch as exc:
-        return _search_error(str(exc))
-    if starts is not None and ends is not None and starts > ends:
-        return _search_error("starts_at is after ends_at")
-    starts, ends = service.normalise_bounds(starts, ends)
-    cache: SearchCache = request.app.state.search_cache
-    version = cache.version if cache.version is not None else await cache.load_version()
-    key = service.search_key(version, starts, ends)
-    etag = service.etag_for(key)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    answer = cache.get(version, key)
-    if answer is None:
-        with contextlib.suppress(RedisError):
-            answer = await cache.read_shared(key)
-        if answer is None:
-            most = request.app.state.settings.search_max_events
-            async with ReadSession(request.app.state.session_factory) as db:
-                rows = await repository.search(await db(), starts, ends, most + 1)
-            answer = service.search_answer(rows, most)
-            with contextlib.suppress(RedisError):
-                await cache.store_shared(key, answer)
-        cache.put(version, key, answer)
-    if answer.truncated:
-        headers[TRUNCATED] = "true"
-    return Response(answer.body, media_type="application/json", headers=headers)
-
-
-class SearchEvent(BaseModel):
-    id: str
-    title: str
-    start_date: str
-    start_time: str
-    end_date: str
-    end_time: str
-    min_price: float | None
-    max_price: float | None
-
-
-class SearchData(BaseModel):
-    events: list[SearchEvent]
-
-
-class SearchAnswer(BaseModel):
-    data: SearchData
-    error: None
-
-
-class SearchErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class SearchError(BaseModel):
-    error: SearchErrorDetail
-    data: None
-
-
-@search_router.get(
+@fast_route(
+    search_router,
+    "GET",
     "/search",
+    query=SearchQuery,
     summary="Events by date range (the provider integration's public contract)",
     description="No authentication. `starts_at` and `ends_at` are optional ISO date-times (or "
     "dates) on the provider's wall clock, on dates from 1970-01-01 to 2199-12-31; a slot "
@@ -161,16 +91,53 @@ class SearchError(BaseModel):
         },
     },
 )
-async def search(
-    request: Request,
-    starts_at: Annotated[str | None, Query()] = None,
-    ends_at: Annotated[str | None, Query()] = None,
-) -> Response:
-    return await search_fast(request)
+async def search(request: Request, query: SearchQuery) -> Response:
+    """The provider integration's public contract, answered from rhythm's data: this process's
+    memory, else Redis, else PostgreSQL (search_cache). Limited per client IP
+    (ratelimit.BatchedLimit); at most `search_max_events` events per answer."""
+    limit = shared(request, BatchedLimit)
+    retry_after = await limit.hit(client_ip(request))
+    if retry_after is not None:
+        return _search_error(
+            f"Rate limit of {limit.item} exceeded. Retry in {retry_after} s.",
+            code="rate_limited",
+            status=429,
+            headers=limit.headers(retry_after),
+        )
+    try:
+        starts = service.parse_bound("starts_at", query.starts_at)
+        ends = service.parse_bound("ends_at", query.ends_at)
+    except InvalidSearch as exc:
+        return _search_error(str(exc))
+    if starts is not None and ends is not None and starts > ends:
+        return _search_error("starts_at is after ends_at")
+    starts, ends = service.normalise_bounds(starts, ends)
+    cache = shared(request, SearchCache)
+    version = cache.version if cache.version is not None else await cache.load_version()
+    key = service.search_key(version, starts, ends)
+    etag = service.etag_for(key)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    answer = cache.get(version, key)
+    if answer is None:
+        with contextlib.suppress(RedisError):
+            answer = await cache.read_shared(key)
+        if answer is None:
+            most = shared(request, Settings).search_max_events
+            async with ReadSession(shared(request, Resources).session_factory) as db:
+                answer = await service.search(await db(), starts, ends, most)
+            with contextlib.suppress(RedisError):
+                await cache.store_shared(key, answer)
+        cache.put(version, key, answer)
+    if answer.truncated:
+        headers[TRUNCATED] = "true"
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 @router.get(
     "",
+    response_model=EventPage,
     responses=problem_doc(422),
     summary="The catalog, base events with slots and zones",
     description="`starts_at` and `ends_at` as on /search: ISO date-times or dates on the "
@@ -179,12 +146,10 @@ async def search(
 async def events(
     principal: ReadUser,
     db: DbSession,
-    request: Request,
+    page: PageParams,
     starts_at: Annotated[str | None, Query()] = None,
     ends_at: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> Response:
+) -> EventPage:
     parsed = {}
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
         try:
@@ -194,75 +159,46 @@ async def events(
     starts, ends = parsed["starts_at"], parsed["ends_at"]
     if starts is not None and ends is not None and starts > ends:
         raise Unprocessable("starts_at is after ends_at", field="query.starts_at")
-    codec = request.app.state.cursor_codec
-    after = int(codec.decode("catalog-events", cursor)[0]) if cursor else None
-    found = await repository.base_events(db, starts, ends, after, limit + 1)
-    next_cursor = None
-    if len(found) > limit:
-        found = found[:limit]
-        next_cursor = codec.encode("catalog-events", [found[-1]["base_event_id"]])
-    return Response(
-        json.dumps({"data": found, "next_cursor": next_cursor}, default=_json_default),
-        media_type="application/json",
+    kind = "catalog-events"
+    # An empty cursor has always meant the first page here.
+    after = page.position(kind) if page.cursor else None
+    found = await service.base_events(
+        db, starts, ends, int(after[0]) if after else None, page.limit + 1
     )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("Only administrators may do this.")
+    rows, cursor = page.page(kind, found, lambda e: [e["base_event_id"]])
+    return EventPage.model_validate({"data": rows, "next_cursor": cursor})
 
 
 @admin_router.post(
     "/sync",
     status_code=202,
+    response_model=SyncStarted,
     summary="Start a catalog sync now (admins)",
     description="Queues the sync job (the same task as the schedule, with its retries); the "
     "run appears in `GET /api/v1/admin/catalog/syncs`.",
 )
-async def start_sync(principal: SessionUser, db: DbSession) -> Response:
-    _admin(principal)
-    job_id = await defer(db, "catalog:sync_feed", queue="catalog", timestamp=0)
-    return JSONResponse({"job_id": job_id}, status_code=202)
+async def start_sync(principal: AdminUser, db: DbSession) -> SyncStarted:
+    return SyncStarted(job_id=await service.request_sync(db))
 
 
-@admin_router.get("/syncs", summary="Sync runs, latest first (admins)")
+@admin_router.get("/syncs", response_model=SyncList, summary="Sync runs, latest first (admins)")
 async def list_syncs(
-    principal: SessionUser,
+    principal: AdminUser,
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-) -> Response:
-    _admin(principal)
-    rows = await repository.syncs(db, before, limit)
-    return Response(
-        json.dumps({"data": rows}, default=_json_default), media_type="application/json"
-    )
+) -> SyncList:
+    return SyncList.model_validate({"data": await service.syncs(db, before, limit)})
 
 
 @admin_router.get(
     "/syncs/{sync_id}/slots",
+    response_model=SyncSlots,
     responses=problem_doc(404),
     summary="Every slot as it stood after a past sync, zones included (admins)",
 )
 async def slots_at(
-    principal: SessionUser, db: DbSession, sync_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
-) -> Response:
-    _admin(principal)
-    if not await repository.sync_exists(db, sync_id):
-        raise SyncNotFound(f"No sync {sync_id}.")
-    states = await repository.state_at(db, sync_id)
-    states.sort(key=lambda s: (s["starts_at"], s["base_event_id"], s["event_id"]))
-    return Response(
-        json.dumps({"sync_id": sync_id, "slots": states}), media_type="application/json"
-    )
-
-
-class SyncNotFound(NotFound):
-    slug = "sync-not-found"
-    title = "Sync not found"
+    principal: AdminUser, db: DbSession, sync_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> SyncSlots:
+    states = await service.slots_at(db, sync_id)
+    return SyncSlots.model_validate({"sync_id": sync_id, "slots": states})

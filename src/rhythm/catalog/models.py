@@ -7,7 +7,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Numeric, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,7 +46,9 @@ class CatalogSlot(Base):
     __tablename__ = "catalog_slots"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # uuid5 of the identity: stable
-    base_event_id: Mapped[int] = mapped_column(BigInteger)
+    base_event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("catalog_base_events.base_event_id")
+    )
     event_id: Mapped[int] = mapped_column(BigInteger)
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))  # provider wall clock
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
@@ -48,14 +62,21 @@ class CatalogSlot(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (
+        UniqueConstraint("base_event_id", "event_id", name="uq_catalog_slots_identity"),
+        Index("ix_catalog_slots_span", "starts_at", "ends_at"),
+    )
+
 
 class CatalogSlotVersion(Base):
     """A slot's state (zones included) from a sync on, until its next version."""
 
     __tablename__ = "catalog_slot_versions"
 
-    slot_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    sync_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("catalog_slots.id"), primary_key=True)
+    sync_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("catalog_syncs.id"), primary_key=True
+    )
     state: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # None: gone from the feed
 
 
@@ -67,8 +88,8 @@ class CatalogSync(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16))  # running, succeeded, unchanged, failed
-    counts: Mapped[dict[str, int]] = mapped_column(JSONB)
-    errors: Mapped[list[str]] = mapped_column(JSONB)
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB, server_default=text("'{}'"))
+    errors: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'"))
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
-    catalog_version: Mapped[int] = mapped_column(Integer)
+    catalog_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -33,6 +33,8 @@ from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
 from rhythm.catalog.search_cache import Answer
 from rhythm.platform.bounds import DATE_WINDOW, check_date
 from rhythm.platform.database import commit
+from rhythm.platform.errors import NotFound
+from rhythm.platform.queue import defer
 
 log = structlog.get_logger("rhythm.catalog")
 
@@ -299,6 +301,44 @@ async def publish_version(redis: Redis, version: int) -> None:
         log.warning("catalog_cache_unavailable", error=str(exc))
 
 
+# The catalog and its syncs as the API shows them (/api/v1/events and the admin routes)
+
+
+class SyncNotFound(NotFound):
+    slug = "sync-not-found"
+    title = "Sync not found"
+
+
+async def base_events(
+    session: AsyncSession,
+    starts: datetime | None,
+    ends: datetime | None,
+    after: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Searchable base events after the id `after`, by id, with their slots in the window."""
+    return await repository.base_events(session, starts, ends, after, limit)
+
+
+async def syncs(session: AsyncSession, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """Sync runs before the id `before`, latest first."""
+    return await repository.syncs(session, before, limit)
+
+
+async def slots_at(session: AsyncSession, sync_id: int) -> list[dict[str, Any]]:
+    """Every slot as it stood after the sync, by start; 404 for a sync that never ran."""
+    if not await repository.sync_exists(session, sync_id):
+        raise SyncNotFound(f"No sync {sync_id}.")
+    states = await repository.state_at(session, sync_id)
+    states.sort(key=lambda s: (s["starts_at"], s["base_event_id"], s["event_id"]))
+    return states
+
+
+async def request_sync(session: AsyncSession) -> int:
+    """Queue a sync now: the scheduled task (tasks.sync_feed), with its retries; the job id."""
+    return await defer(session, "catalog:sync_feed", queue="catalog", timestamp=0)
+
+
 # Search
 
 
@@ -355,6 +395,14 @@ def search_key(version: int, starts: datetime | None, ends: datetime | None) -> 
 
 def etag_for(key: str) -> str:
     return '"' + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20] + '"'
+
+
+async def search(
+    session: AsyncSession, starts: datetime | None, ends: datetime | None, max_events: int
+) -> Answer:
+    """The answer for these bounds: at most `max_events` events, flagged when more matched."""
+    rows = await repository.search(session, starts, ends, max_events + 1)
+    return search_answer(rows, max_events)
 
 
 def search_answer(rows: list[repository.SlotRow], max_events: int) -> Answer:

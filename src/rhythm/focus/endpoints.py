@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import TypeAdapter
 
-from rhythm.focus import service
+from rhythm.focus import days, leaderboards, recording, user_standings
 from rhythm.focus.schemas import (
     SESSION_ID_PATTERN,
     FocusDayOut,
@@ -20,28 +19,26 @@ from rhythm.focus.schemas import (
     StreakOut,
 )
 from rhythm.focus.standings import Standings
-from rhythm.identity.dependencies import ReadUser, WriteUser, current_user
-from rhythm.identity.principal import Scope
+from rhythm.identity.dependencies import ReadUser, WriteUser, caller
+from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
-from rhythm.platform.http.params import PageParams, query_value
+from rhythm.platform.http.fastroute import fast_route
+from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
+from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoDate
+from rhythm.platform.settings import Settings
 
 router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
 users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))
 
 
-def _standings(request: Request) -> Standings:
-    standings: Standings = request.app.state.focus_standings
-    return standings
-
-
 def _threshold(request: Request) -> int:
-    minutes: int = request.app.state.settings.focus_qualify_minutes
-    return minutes
+    return shared(request, Settings).focus_qualify_minutes
 
 
 @router.post(
@@ -58,8 +55,7 @@ def _threshold(request: Request) -> int:
     "timezone is a 409 `idempotency-conflict`.",
 )
 async def record_session(body: FocusSessionIn, principal: WriteUser, request: Request) -> Response:
-    writer: service.SessionWriter = request.app.state.focus_writer
-    recorded = await writer.record(principal, body)
+    recorded = await shared(request, recording.SessionWriter).record(principal, body)
     return Response(
         recorded.body,
         status_code=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
@@ -76,7 +72,7 @@ async def record_session(body: FocusSessionIn, principal: WriteUser, request: Re
 async def list_sessions(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FocusSessionOut]:
-    sessions, cursor = await service.list_sessions(db, principal.id, page)
+    sessions, cursor = await recording.list_sessions(db, principal.id, page)
     return Page(data=sessions, next_cursor=cursor)
 
 
@@ -92,8 +88,8 @@ async def delete_session(
     db: DbSession,
     request: Request,
 ) -> Response:
-    await service.delete_session(
-        db, _standings(request), principal, session_id, _threshold(request)
+    await recording.delete_session(
+        db, shared(request, Standings), principal, session_id, _threshold(request)
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -115,7 +111,7 @@ async def focus_days(
         IsoDate, Query(alias="to", description="Last date, inclusive, 1970-01-01 to 2199-12-31.")
     ],
 ) -> list[FocusDayOut]:
-    return await service.focus_days(db, principal, first, last, _threshold(request))
+    return await days.focus_days(db, principal, first, last, _threshold(request))
 
 
 @router.get(
@@ -132,11 +128,10 @@ async def leaderboard(
         Literal["current_streak", "week_minutes"], Query(description="What to rank by.")
     ] = "current_streak",
 ) -> Leaderboard:
-    async with ReadSession(request.app.state.session_factory) as db:
-        week, entries, cursor = await service.leaderboard(
+    async with ReadSession(shared(request, Resources).session_factory) as db:
+        week, entries, cursor = await leaderboards.leaderboard(
             db,
-            _standings(request),
-            request.app.state.auth_cache,
+            shared(request, Standings),
             principal,
             by,
             page,
@@ -160,31 +155,23 @@ async def leaderboard(
     )
 
 
-UserId = Annotated[uuid.UUID, Path()]
-USER_ID = TypeAdapter(UserId)  # the fast lane validates with its twin's very type
-
-
-async def streak_fast(request: Request) -> Response:
-    """GET /users/{user_id}/streak as a plain Starlette route (api.FastLane): streaks are read
-    for every profile shown. `user_streak` below declares it for OpenAPI."""
-    await current_user(request, Scope.READ)  # any signed-in user may look
-    user_id = query_value(USER_ID, ("path", "user_id"), request.path_params["user_id"])
-    async with ReadSession(request.app.state.session_factory) as db:
-        streak = await service.user_streak(
-            db,
-            _standings(request),
-            request.app.state.auth_cache,
-            user_id,
-            _threshold(request),
-        )
-    return Response(streak.model_dump_json(), media_type="application/json")
-
-
-@users_router.get(
+@fast_route(
+    users_router,
+    "GET",
     "/{user_id}/streak",
+    caller=caller(Scope.READ),  # any signed-in user may look
+    path_params={"user_id": Annotated[uuid.UUID, Path()]},
     response_model=StreakOut,
     responses=problem_doc(404, 422),
     summary="Anyone's focus streak (any signed-in user may look)",
 )
-async def user_streak(user_id: UserId, principal: ReadUser, request: Request) -> Response:
-    return await streak_fast(request)
+async def user_streak(request: Request, caller: Principal, user_id: uuid.UUID) -> Response:
+    """Streaks are read for every profile shown."""
+    async with ReadSession(shared(request, Resources).session_factory) as db:
+        streak = await user_standings.user_streak(
+            db,
+            shared(request, Standings),
+            user_id,
+            _threshold(request),
+        )
+    return Response(streak.model_dump_json(), media_type="application/json")

@@ -5,8 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.naming import conv
 
 from rhythm.platform.bounds import StoredInstant
 from rhythm.platform.database import Base
@@ -27,6 +40,13 @@ class FocusSession(Base):
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    __table_args__ = (
+        UniqueConstraint("user_id", "session_id", name="uq_focus_sessions_user_session"),
+        CheckConstraint("ended_at > started_at", name="positive"),
+        CheckConstraint("ended_at - started_at <= interval '24 hours'", name="at_most_a_day"),
+        Index("ix_focus_sessions_user_recent", "user_id", started_at.desc(), id.desc()),
+    )
+
 
 class FocusSessionPart(Base):
     """The piece of a session on one local date of its own zone (two pieces can share a date
@@ -42,6 +62,11 @@ class FocusSessionPart(Base):
     user_id: Mapped[uuid.UUID] = mapped_column()
     ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (
+        CheckConstraint("ended_at > started_at", name="positive"),
+        Index("ix_focus_session_parts_user_day", "user_id", "day"),
+    )
+
 
 class FocusDay(Base):
     """A user's focused time on one date: the union of that date's parts, in microseconds."""
@@ -53,6 +78,9 @@ class FocusDay(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     micros: Mapped[int] = mapped_column(BigInteger)
+
+    # Named by PostgreSQL, as the migration declares it on the column.
+    __table_args__ = (CheckConstraint("micros > 0", name=conv("focus_days_micros_check")),)
 
 
 class FocusStreak(Base):

@@ -24,9 +24,13 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from rhythm.focus.streaks import Anchor
+from rhythm.identity import service as identity_service
 
 TTL = 7 * 86_400
 FLOOR_TTL = 3_600
+# A standing keeps the daily totals from this many days before its write on; every read asks
+# for dates after that (this week, or the days around today).
+CACHED_DAYS = 35
 
 
 def standing_key(user_id: uuid.UUID | str) -> str:
@@ -64,9 +68,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
-# For each user: the standing, the cached profile (identity's key, ARGV[3] is its prefix) and
-# the daily totals whose ordinals lie in [ARGV[1], ARGV[2]].
-_READ = """
+# For each user: the standing, the cached profile (read with identity's fragment) and the daily
+# totals whose ordinals lie in [ARGV[1], ARGV[2]].
+_READ = (
+    identity_service.profile_lua()
+    + """
 local out = {}
 for i, user in ipairs(KEYS) do
   local standing = redis.call('GET', 'focus:st:' .. user)
@@ -74,10 +80,11 @@ for i, user in ipairs(KEYS) do
   if standing then
     days = redis.call('ZRANGE', 'focus:days:' .. user, ARGV[1], ARGV[2], 'BYSCORE')
   end
-  out[i] = {standing or false, redis.call('GET', ARGV[3] .. user) or false, days}
+  out[i] = {standing or false, redis.call('GET', profile_key(user)) or false, days}
 end
 return out
 """
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ class Standing:
 @dataclass(frozen=True)
 class CachedStanding:
     standing: Standing | None  # None: not cached, or not complete over the range asked for
-    profile: bytes | None  # identity's cached profile, `version|json`
+    profile: bytes | None  # identity's cached profile, for identity_service.cached_cards
     days: dict[date, int]  # the daily totals in the range asked for
 
 
@@ -158,14 +165,14 @@ class Standings:
             await pipe.execute()
 
     async def read(
-        self, user_ids: Sequence[uuid.UUID], first: date, last: date, profile_prefix: str
+        self, user_ids: Sequence[uuid.UUID], first: date, last: date
     ) -> list[CachedStanding]:
         """Each user's cached standing and profile, with their daily totals in [first, last]."""
         if not user_ids:
             return []
         rows = await self._read(
             keys=[str(u) for u in user_ids],
-            args=[first.toordinal(), last.toordinal(), profile_prefix],
+            args=[first.toordinal(), last.toordinal()],
         )
         found: list[CachedStanding] = []
         for raw, profile, members in rows:

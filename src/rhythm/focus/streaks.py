@@ -24,6 +24,8 @@ from datetime import date, timedelta
 
 MAX_FREEZES = 2
 DAYS_PER_FREEZE = 7
+# Daily totals are kept in microseconds; a day qualifies with the threshold's minutes of them.
+MICROS_PER_MINUTE = 60_000_000
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,11 @@ from rhythm.identity.cache import (
     AuthCache,
     api_key_value,
     parse_api_key_value,
-    parse_profile,
-    profile_payload,
 )
 from rhythm.identity.principal import (
     Principal,
 )
+from rhythm.identity.profiles import parse_profile, profile_payload
 from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
 from rhythm.platform.errors import Unauthorized
 from rhythm.platform.ratelimit import RateLimits
@@ -126,7 +125,7 @@ class Authenticator:
             cached = api_key_value(*row)
             await self.cache.fill_api_key(key_hash, cached)
         key_id, uid, scopes = parse_api_key_value(cached)
-        data = await self._profile(uid, await self.cache.read_profile(uid))
+        data = await self._profile(uid, await self.cache.profiles.read(uid))
         return Principal(
             id=uid,
             email=data["email"],
@@ -149,10 +148,10 @@ class Authenticator:
             async with self.session_factory() as session:
                 user = await repository.get_user(session, user_id)
             if user is None:
-                await self.cache.forget_user(user_id)
+                await self.cache.profiles.forget(user_id)
                 raise Unauthorized("The account no longer exists.")
             payload = profile_payload(user)
-            await self.cache.store_profile(user_id, user.version, payload)
+            await self.cache.profiles.store(user_id, user.version, payload)
             data = json.loads(payload)
         if data is None:
             raise Unauthorized("The account no longer exists.")

@@ -1,10 +1,12 @@
 """How routes declare their caller: the scope each needs (`UsageUser`, `ReadUser`, `WriteUser`,
-`SessionUser`, `ApiKeyUser`; the fast lane passes the same scope to `current_user`), and the
-per-IP limits on failed credentials and password checks."""
+`SessionUser`, `ApiKeyUser`; the fast lane passes the same scope to `current_user`), whether
+it must be an administrator (`AdminUser`), and the per-IP limits on failed credentials and
+password checks."""
 
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -15,7 +17,9 @@ from fastapi.security.base import SecurityBase as SecurityDependency
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.principal import SESSION, Principal, Scope
 from rhythm.identity.tokens import API_KEY_PREFIX
-from rhythm.platform.errors import Unauthorized
+from rhythm.platform.errors import RhythmError, Unauthorized
+from rhythm.platform.http.fastroute import Caller
+from rhythm.platform.http.shared import shared
 from rhythm.platform.ratelimit import RateLimits
 
 
@@ -24,8 +28,7 @@ def client_ip(request: Request) -> str:
 
 
 async def _signed_in(request: Request, authorization: str) -> Principal:
-    authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(authorization, client_ip(request))
+    return await shared(request, Authenticator).authenticate(authorization, client_ip(request))
 
 
 async def optional_user(request: Request) -> Principal | None:
@@ -33,7 +36,7 @@ async def optional_user(request: Request) -> Principal | None:
     rate-limited per user, or per IP when anonymous."""
     authorization = request.headers.get("authorization")
     if authorization is None:
-        limits: RateLimits = request.app.state.rate_limits
+        limits = shared(request, RateLimits)
         await limits.enforce("anonymous", limits.anonymous, client_ip(request))
         return None
     return await _signed_in(request, authorization)
@@ -61,7 +64,7 @@ async def api_key_user(request: Request) -> Principal:
             "the username.",
             headers={"WWW-Authenticate": 'Basic realm="rhythm"'},
         )
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = shared(request, Authenticator)
     ip = client_ip(request)
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "basic":
@@ -140,7 +143,7 @@ async def _scoped_api_key_user(
 
 async def auth_rate_limit(request: Request) -> None:
     """The stricter per-IP limit of the unauthenticated auth routes."""
-    limits: RateLimits = request.app.state.rate_limits
+    limits = shared(request, RateLimits)
     await limits.enforce("auth", limits.auth, client_ip(request))
 
 
@@ -164,14 +167,43 @@ SessionUser = Annotated[Principal, Security(_scoped_user, scopes=[SESSION])]
 ApiKeyUser = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.USAGE])]
 
 
+class AdminOnly(RhythmError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+async def admin_user(principal: SessionUser) -> Principal:
+    """The signed-in caller on a device session, who must be an administrator (403)."""
+    if not principal.is_admin:
+        raise AdminOnly("Only administrators may do this.")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]
+
+
 AuthRateLimit = Depends(auth_rate_limit)
 
 
 async def password_rate_limit(request: Request, principal: SessionUser) -> None:
     """The auth routes' limit, per IP and per account, for routes that check a password."""
-    limits: RateLimits = request.app.state.rate_limits
+    limits = shared(request, RateLimits)
     await limits.enforce("auth", limits.auth, client_ip(request))
     await limits.enforce("auth-user", limits.auth, str(principal.id))
 
 
 PasswordRateLimit = Depends(password_rate_limit)
+
+
+def caller(need: str) -> Caller:
+    """The caller of a declared fast route (platform.http.fastroute) holding `need`: checked by
+    `current_user` on the fast lane and by the same dependency as `ReadUser` and its kin on
+    FastAPI's."""
+    return Caller(
+        partial(current_user, need=need),
+        Annotated[Principal, Security(_scoped_user, scopes=[need])],
+    )
+
+
+API_KEY_CALLER = Caller(api_key_user, ApiKeyUser)

@@ -14,12 +14,11 @@ from rhythm.identity.dependencies import (
     AuthRateLimit,
     OptionalUser,
     PasswordRateLimit,
-    ReadUser,
     SessionUser,
-    current_user,
+    caller,
 )
 from rhythm.identity.models import User
-from rhythm.identity.principal import Scope
+from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import (
     AccountDeletion,
     ApiKeyCreate,
@@ -37,28 +36,15 @@ from rhythm.identity.schemas import (
     UserUpdate,
 )
 from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.fastroute import fast_route
 from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.ratelimit import RateLimits
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_doc(429))
 users_router = APIRouter(prefix="/users", tags=["users"], responses=problem_doc(401, 429))
-
-
-def _issuer(request: Request) -> service.TokenIssuer:
-    issuer: service.TokenIssuer = request.app.state.token_issuer
-    return issuer
-
-
-def _cache(request: Request) -> AuthCache:
-    cache: AuthCache = request.app.state.auth_cache
-    return cache
-
-
-def _limits(request: Request) -> RateLimits:
-    limits: RateLimits = request.app.state.rate_limits
-    return limits
 
 
 # On every response that carries a secret (a token pair, a new API key): no cache may keep it.
@@ -105,7 +91,7 @@ async def register(
     response.headers.update(NO_STORE)
     user, tokens = await service.register(
         db,
-        _issuer(request),
+        shared(request, service.TokenIssuer),
         email=body.email,
         password=body.password,
         name=body.name,
@@ -130,8 +116,8 @@ async def login(
     response.headers.update(NO_STORE)
     user, tokens = await service.login(
         db,
-        _issuer(request),
-        _limits(request),
+        shared(request, service.TokenIssuer),
+        shared(request, RateLimits),
         email=body.email,
         password=body.password,
         device_name=body.device_name,
@@ -151,7 +137,7 @@ async def refresh(
     body: RefreshRequest, request: Request, response: Response, db: DbSession
 ) -> TokenPair:
     response.headers.update(NO_STORE)
-    tokens = await service.refresh(db, _issuer(request), body.refresh_token)
+    tokens = await service.refresh(db, shared(request, service.TokenIssuer), body.refresh_token)
     return TokenPair(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -166,7 +152,7 @@ async def refresh(
     summary="Revoke the current device session",
 )
 async def logout(principal: SessionUser, request: Request, db: DbSession) -> Response:
-    await service.logout(db, _cache(request), principal)
+    await service.logout(db, shared(request, AuthCache), principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -177,7 +163,7 @@ async def logout(principal: SessionUser, request: Request, db: DbSession) -> Res
     summary="Revoke every device session of the account",
 )
 async def logout_all(principal: SessionUser, request: Request, db: DbSession) -> Response:
-    await service.logout_all(db, _cache(request), principal.id)
+    await service.logout_all(db, shared(request, AuthCache), principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -215,7 +201,7 @@ async def list_sessions(
 async def revoke_session(
     session_id: uuid.UUID, principal: SessionUser, request: Request, db: DbSession
 ) -> Response:
-    await service.revoke_session(db, _cache(request), principal, session_id)
+    await service.revoke_session(db, shared(request, AuthCache), principal, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -275,35 +261,30 @@ async def list_api_keys(principal: SessionUser, page: PageParams, db: DbSession)
 async def revoke_api_key(
     key_id: uuid.UUID, principal: SessionUser, request: Request, db: DbSession
 ) -> Response:
-    await service.revoke_api_key(db, _cache(request), principal.id, key_id)
+    await service.revoke_api_key(db, shared(request, AuthCache), principal.id, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def me_fast(request: Request) -> Response:
-    """GET /users/me, the hottest authenticated route, served as a plain Starlette route.
-
-    It skips FastAPI's request handling (dependency solving, query parsing, response-model
-    validation: ~30% of this route's CPU, measured with py-spy), reads the profile from the
-    authentication cache (no database round trip) and serialises straight to bytes. Errors
-    are still RhythmErrors, rendered by the same problem+json handlers. `me` below is the same
-    operation as FastAPI declares it, for the OpenAPI document; see api.include_api.
-    """
-    principal = await current_user(request, Scope.READ)
+@fast_route(
+    users_router,
+    "GET",
+    "/me",
+    caller=caller(Scope.READ),
+    response_model=UserOut,
+    responses=problem_doc(401),
+    summary="The signed-in account",
+)
+async def me(request: Request, caller: Principal) -> Response:
+    """The hottest authenticated route: the profile comes from the authentication cache (no
+    database round trip) and is serialised straight to bytes."""
     body = {
-        "id": str(principal.id),
-        "email": principal.email,
-        "name": principal.name,
-        "timezone": principal.timezone,
-        "created_at": principal.created_at.isoformat().replace("+00:00", "Z"),
+        "id": str(caller.id),
+        "email": caller.email,
+        "name": caller.name,
+        "timezone": caller.timezone,
+        "created_at": caller.created_at.isoformat().replace("+00:00", "Z"),
     }
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
-
-
-@users_router.get(
-    "/me", response_model=UserOut, responses=problem_doc(401), summary="The signed-in account"
-)
-async def me(principal: ReadUser, request: Request) -> Response:
-    return await me_fast(request)
 
 
 @users_router.patch(
@@ -312,7 +293,7 @@ async def me(principal: ReadUser, request: Request) -> Response:
 async def update_me(
     body: UserUpdate, principal: SessionUser, request: Request, db: DbSession
 ) -> UserOut:
-    user = await service.update_me(db, _cache(request), principal.id, body.model_dump())
+    user = await service.update_me(db, shared(request, AuthCache), principal.id, body.model_dump())
     return _user_out(user)
 
 
@@ -331,8 +312,8 @@ async def change_password(
 ) -> Response:
     await service.change_password(
         db,
-        _cache(request),
-        _limits(request),
+        shared(request, AuthCache),
+        shared(request, RateLimits),
         principal,
         body.current_password,
         body.new_password,
@@ -353,8 +334,10 @@ async def change_password(
 async def delete_me(
     body: AccountDeletion, principal: SessionUser, request: Request, db: DbSession
 ) -> Response:
-    await service.confirm_password(db, _limits(request), principal, body.password, "password")
-    await service.delete_account(db, _cache(request), principal.id)
+    await service.confirm_password(
+        db, shared(request, RateLimits), principal, body.password, "password"
+    )
+    await service.delete_account(db, shared(request, AuthCache), principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

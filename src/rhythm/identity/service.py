@@ -5,7 +5,6 @@ Services flush but never commit; the request's transaction commits once the endp
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -16,10 +15,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import repository
-from rhythm.identity.cache import PROFILE_KEY_PREFIX, AuthCache, profile_payload
+from rhythm.identity.cache import AuthCache
 from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.principal import Principal, Scope
+from rhythm.identity.profiles import PROFILE_LUA, ProfileCache, parse_profile, profile_payload
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized
@@ -79,21 +79,27 @@ class TokenIssuer:
     refresh_ttl: timedelta
 
 
-# Hooks other contexts register to erase a user's data before the user row goes.
+# What other contexts do to erase a user's data before the user row goes. The app factory and
+# the worker register them (jobs.connect_contexts), never an import.
 AccountEraser = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
 _erasers: list[AccountEraser] = []
 
 
-def on_account_deleted(eraser: AccountEraser) -> AccountEraser:
-    _erasers.append(eraser)
-    return eraser
+def on_account_deleted(eraser: AccountEraser) -> None:
+    if eraser not in _erasers:
+        _erasers.append(eraser)
+
+
+def account_erasers() -> list[AccountEraser]:
+    """The registered erasers, in the order they run."""
+    return list(_erasers)
 
 
 def _cache_profile_after_commit(session: AsyncSession, cache: AuthCache, user: User) -> None:
     user_id, version, payload = user.id, user.version, profile_payload(user)
 
     async def store() -> None:
-        await cache.store_profile(user_id, version, payload)
+        await cache.profiles.store(user_id, version, payload)
 
     after_commit(session, store)
 
@@ -197,14 +203,9 @@ async def logout_all(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID
 async def list_sessions(
     session: AsyncSession, principal: Principal, page: PageRequest
 ) -> tuple[Sequence[DeviceSession], str | None]:
-    after = page.position("sessions")
-    rows = await repository.list_sessions(
-        session,
-        principal.id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    return page.page("sessions", list(rows), lambda s: [s.created_at.isoformat(), str(s.id)])
+    after = page.instant_position("sessions")
+    rows = await repository.list_sessions(session, principal.id, after, page.limit + 1)
+    return page.instant_page("sessions", list(rows), lambda s: (s.created_at, s.id))
 
 
 async def revoke_session(
@@ -239,14 +240,9 @@ async def create_api_key(
 async def list_api_keys(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[Sequence[ApiKey], str | None]:
-    after = page.position("api-keys")
-    rows = await repository.list_api_keys(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    return page.page("api-keys", list(rows), lambda k: [k.created_at.isoformat(), str(k.id)])
+    after = page.instant_position("api-keys")
+    rows = await repository.list_api_keys(session, user_id, after, page.limit + 1)
+    return page.instant_page("api-keys", list(rows), lambda k: (k.created_at, k.id))
 
 
 async def revoke_api_key(
@@ -277,9 +273,11 @@ async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> di
     return await repository.user_names(session, user_ids)
 
 
-def profile_key_prefix() -> str:
-    """The prefix of cached profiles' keys, for callers that read them inside a Redis script."""
-    return PROFILE_KEY_PREFIX
+def profile_lua() -> str:
+    """A Lua fragment for other contexts' scripts that read users' cached profiles in the same
+    round trip: it defines `profile_key(user_id)` (the key to GET) and `profile_fields(raw)`
+    (the profile's fields, nil for a deleted user). Hand the raw values to `cached_cards`."""
+    return PROFILE_LUA
 
 
 @dataclass(frozen=True)
@@ -293,17 +291,18 @@ class Card:
 
 async def cached_cards(
     db: ReadSession,
-    cache: AuthCache,
+    redis: Redis,
     user_ids: Sequence[uuid.UUID],
     cached: Sequence[bytes | None],
 ) -> dict[uuid.UUID, Card]:
     """Users' cards from their cached profiles (written through on every change), with
-    PostgreSQL for the misses; ids of deleted users are absent. `cached` holds the profiles
-    the caller read for `user_ids` (keys under `profile_key_prefix()`), in order."""
+    PostgreSQL for the misses (then cached); ids of deleted users are absent. `cached` holds
+    the values the caller's script read at `profile_key(user_id)` (see `profile_lua`), in
+    order."""
     cards: dict[uuid.UUID, Card] = {}
     misses: list[uuid.UUID] = []
     for user_id, raw in zip(user_ids, cached, strict=True):
-        profile = json.loads(raw.partition(b"|")[2]) if raw is not None else None
+        profile = parse_profile(raw) if raw is not None else None
         if profile is not None:
             cards[user_id] = Card(user_id, profile["name"], profile["timezone"])
         elif raw is None:
@@ -312,18 +311,18 @@ async def cached_cards(
         users = await repository.users_by_ids(await db(), list(dict.fromkeys(misses)))
         for user in users:
             cards[user.id] = Card(user.id, user.name, user.timezone)
-        await cache.store_profiles([(u.id, u.version, profile_payload(u)) for u in users])
+        await ProfileCache(redis).store_many([(u.id, u.version, profile_payload(u)) for u in users])
     return cards
 
 
 async def cached_user_names(
     db: ReadSession,
-    cache: AuthCache,
+    redis: Redis,
     user_ids: Sequence[uuid.UUID],
     cached: Sequence[bytes | None],
 ) -> dict[uuid.UUID, str]:
     """Display names by id; see cached_cards."""
-    cards = await cached_cards(db, cache, user_ids, cached)
+    cards = await cached_cards(db, redis, user_ids, cached)
     return {user_id: card.name for user_id, card in cards.items()}
 
 
@@ -407,7 +406,7 @@ async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.
     await defer(session, "identity:erase_remnants", queue=ERASURE_QUEUE, user_id=str(user_id))
 
     async def forget() -> None:
-        await cache.forget_user(user_id)
+        await cache.profiles.forget(user_id)
 
     # The tombstone outranks any profile a racing request caches before the commit.
     after_commit(session, forget)

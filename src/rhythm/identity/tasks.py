@@ -6,7 +6,7 @@ import structlog
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
 from rhythm.identity import service
-from rhythm.identity.cache import PROFILE_KEY_PREFIX
+from rhythm.identity.profiles import KEY_PREFIX
 from rhythm.platform.database import commit
 from rhythm.platform.queue import ERASURE_QUEUE, forget_jobs, scrub_arguments
 from rhythm.platform.redis import forget_keys_naming
@@ -53,9 +53,7 @@ async def erase_remnants(context: JobContext, user_id: str = "") -> int:
         await commit(session)
     if remaining > 1:  # more than this job: wait for them, then erase what they left
         raise ErasureWaiting(f"{remaining - 1} jobs naming the account are unfinished")
-    deleted = await forget_keys_naming(
-        resources.redis, user_id, keep_prefixes=(PROFILE_KEY_PREFIX,)
-    )
+    deleted = await forget_keys_naming(resources.redis, user_id, keep_prefixes=(KEY_PREFIX,))
     async with resources.session_factory() as session:
         await scrub_arguments(session, context.job.id)
         await commit(session)

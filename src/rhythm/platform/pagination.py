@@ -10,6 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -79,6 +82,28 @@ class PageRequest:
             return rows, None
         rows = rows[: self.limit]
         return rows, self.codec.encode(kind, key(rows[-1]))
+
+    def instant_position(self, kind: str) -> tuple[datetime, uuid.UUID] | None:
+        """Where a list ordered by (instant, id) resumes: the last item served's instant and id
+        (see instant_page)."""
+        after = self.position(kind)
+        if after is None:
+            return None
+        try:
+            return datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        except (ValueError, TypeError, AttributeError, IndexError):
+            raise _bad_cursor() from None
+
+    def instant_page(
+        self, kind: str, rows: list[T], key: Callable[[T], tuple[datetime, uuid.UUID]]
+    ) -> tuple[list[T], str | None]:
+        """page() of a list ordered by (instant, id); `key` gives an item's instant and id."""
+
+        def position(row: T) -> list[str]:
+            instant, item_id = key(row)
+            return [instant.isoformat(), str(item_id)]
+
+        return self.page(kind, rows, position)
 
     def slice(self, kind: str, entries: list[T]) -> tuple[list[T], str | None]:
         """A page of a list computed whole (a ranking): the cursor holds the offset."""

@@ -1,6 +1,6 @@
 """Shared request-model base of every context, and the request types with documented windows
 (rhythm.platform.bounds) that every route taking a date, date-time, ISO week or name uses, on
-both lanes: the fast lane validates with the same types (query_value)."""
+both lanes: the fast lane validates with the same types (platform.http.fastroute)."""
 
 from __future__ import annotations
 

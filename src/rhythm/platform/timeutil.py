@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -34,6 +35,27 @@ def parse_week(text: str) -> tuple[date, date]:
         return monday, monday + timedelta(days=6)
     except (ValueError, OverflowError):  # OverflowError: the Sunday of 9999-W52 is past 9999
         raise InvalidWeek(f"{text!r}: {year} has no week {week}") from None
+
+
+@dataclass(frozen=True)
+class Week:
+    """An ISO week: its name (`2026-W46`), its Monday and its Sunday."""
+
+    name: str
+    start: date
+    end: date
+
+    @classmethod
+    def named(cls, name: str) -> Week:
+        """The week written `YYYY-Www`; InvalidWeek if there is none."""
+        start, end = parse_week(name)
+        return cls(name, start, end)
+
+    @classmethod
+    def of(cls, day: date) -> Week:
+        """The week `day` falls in."""
+        monday = day - timedelta(days=day.weekday())
+        return cls(iso_week(day), monday, monday + timedelta(days=6))
 
 
 def local_date(instant: datetime, zone: str) -> date:

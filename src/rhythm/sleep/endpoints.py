@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 
 from rhythm.identity import service as identity_service
-from rhythm.identity.dependencies import ReadUser, WriteUser, current_user
-from rhythm.identity.principal import Scope
+from rhythm.identity.dependencies import ReadUser, WriteUser, caller
+from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
-from rhythm.platform.http.params import FirstPage, PageParams, page_from_query, query_value
+from rhythm.platform.http.fastroute import fast_route
+from rhythm.platform.http.params import Cursor, FirstPage, Limit, PageParams, page_of
 from rhythm.platform.http.problems import problem_doc
-from rhythm.platform.pagination import Page
+from rhythm.platform.http.shared import shared
+from rhythm.platform.pagination import DEFAULT_LIMIT, Page
+from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoWeek
-from rhythm.sleep import service
+from rhythm.sleep import feed, records
 from rhythm.sleep.feeds import FeedCache, parse_member
 from rhythm.sleep.schemas import (
     Backfill,
@@ -31,6 +33,8 @@ from rhythm.sleep.schemas import (
     RecordOut,
     SleepRecordOut,
     WeeklyRanking,
+    feed_item_json,
+    following_feed_json,
     record_out,
 )
 
@@ -43,8 +47,6 @@ WeekParam = Annotated[
         "previous week in your timezone.",
     ),
 ]
-# The fast lane validates `week` with the very type its FastAPI twin declares.
-WEEK = TypeAdapter(WeekParam)
 
 
 @router.post(
@@ -59,8 +61,8 @@ WEEK = TypeAdapter(WeekParam)
 async def clock_in(
     body: ClockIn, principal: WriteUser, first: FirstPage, db: DbSession
 ) -> ClockInOut:
-    record = await service.clock_in(db, principal, body.at, body.timezone)
-    rows, cursor = await service.list_records(db, principal.id, first)
+    record = await records.clock_in(db, principal, body.at, body.timezone)
+    rows, cursor = await records.list_records(db, principal.id, first)
     return ClockInOut(
         record=record_out(record), records=[record_out(r) for r in rows], next_cursor=cursor
     )
@@ -77,7 +79,9 @@ async def clock_in(
 async def clock_out(
     body: ClockOut, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.clock_out(db, _feeds(request), principal, body.at, body.timezone)
+    record = await records.clock_out(
+        db, shared(request, FeedCache), principal, body.at, body.timezone
+    )
     return RecordOut(record=record_out(record))
 
 
@@ -91,9 +95,9 @@ async def clock_out(
 async def backfill(
     body: Backfill, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
-    record = await service.backfill(
+    record = await records.backfill(
         db,
-        _feeds(request),
+        shared(request, FeedCache),
         principal,
         sleep_at=body.sleep_at,
         wake_at=body.wake_at,
@@ -112,7 +116,7 @@ async def backfill(
 async def list_records(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[SleepRecordOut]:
-    rows, cursor = await service.list_records(db, principal.id, page)
+    rows, cursor = await records.list_records(db, principal.id, page)
     return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
 
 
@@ -123,7 +127,7 @@ async def list_records(
     summary="One of your sleep records",
 )
 async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -> SleepRecordOut:
-    return record_out(await service.get_record(db, principal.id, record_id))
+    return record_out(await records.get_record(db, principal.id, record_id))
 
 
 @router.delete(
@@ -135,58 +139,47 @@ async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -
 async def delete_record(
     record_id: uuid.UUID, principal: WriteUser, db: DbSession, request: Request
 ) -> Response:
-    await service.delete_record(db, _feeds(request), principal.id, record_id)
+    await records.delete_record(db, shared(request, FeedCache), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _feeds(request: Request) -> FeedCache:
-    feeds: FeedCache = request.app.state.feed_cache
-    return feeds
+class FollowingQuery(BaseModel):
+    """The query of GET /sleep/following, on both lanes."""
+
+    week: WeekParam = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor = None
 
 
-async def following_fast(request: Request) -> Response:
-    """GET /sleep/following as a plain Starlette route: the feed is read for every screen of the
-    app, and FastAPI's request handling measured about a third of its CPU. Same auth, the same
-    rules for every parameter, the same problem+json errors. `following` below is the same
-    operation as FastAPI declares it, for the OpenAPI document; see api.include_api."""
-    principal = await current_user(request, Scope.READ)
-    page = page_from_query(request)
-    week = query_value(WEEK, ("query", "week"), request.query_params.get("week"))
-    resolved = service.resolve_week(week, principal.timezone)
-    async with ReadSession(request.app.state.session_factory) as db:
-        found = await service.following_feed(
-            db, _feeds(request), principal, resolved, page, identity_service.profile_key_prefix()
-        )
-        data = found.data
-        if data is None:
-            owners = [parse_member(m)[1] for m in found.members]
-            names = await identity_service.cached_user_names(
-                db, request.app.state.auth_cache, owners, found.profiles
-            )
-            # Items are stored as JSON; the response is assembled without re-validation.
-            data = ",".join(
-                item[:-1] + ',"user":' + json.dumps({"id": str(owner), "name": names[owner]}) + "}"
-                for item, owner in zip(found.items, owners, strict=True)
-                if owner in names
-            )
-    body = (
-        f'{{"week":"{resolved.name}","week_start":"{resolved.start}",'
-        f'"week_end":"{resolved.end}","data":[{data}],'
-        f'"next_cursor":{json.dumps(found.next_cursor)}}}'
-    )
-    return Response(body, media_type="application/json")
-
-
-@router.get(
+@fast_route(
+    router,
+    "GET",
     "/following",
+    caller=caller(Scope.READ),
+    query=FollowingQuery,
     response_model=FollowingFeed,
     responses=problem_doc(422),
     summary="How the people you follow slept in a week, longest night first",
 )
-async def following(
-    principal: ReadUser, page: PageParams, request: Request, week: WeekParam = None
-) -> Response:
-    return await following_fast(request)
+async def following(request: Request, caller: Principal, query: FollowingQuery) -> Response:
+    """Read for every screen of the app: served from the feed cache's JSON (feeds.FeedCache)."""
+    page = page_of(request, query.limit, query.cursor)
+    resolved = records.resolve_week(query.week, caller.timezone)
+    async with ReadSession(shared(request, Resources).session_factory) as db:
+        found = await feed.following_feed(db, shared(request, FeedCache), caller, resolved, page)
+        data = found.data
+        if data is None:
+            owners = [parse_member(m)[1] for m in found.members]
+            names = await identity_service.cached_user_names(
+                db, shared(request, Resources).redis, owners, found.profiles
+            )
+            data = ",".join(
+                feed_item_json(item, owner, names[owner])
+                for item, owner in zip(found.items, owners, strict=True)
+                if owner in names
+            )
+    body = following_feed_json(resolved.name, resolved.start, resolved.end, data, found.next_cursor)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -198,8 +191,8 @@ async def following(
 async def weekly_ranking(
     principal: ReadUser, page: PageParams, db: DbSession, week: WeekParam = None
 ) -> WeeklyRanking:
-    resolved = service.resolve_week(week, principal.timezone)
-    entries, cursor = await service.weekly_ranking(db, principal, resolved, page)
+    resolved = records.resolve_week(week, principal.timezone)
+    entries, cursor = await records.weekly_ranking(db, principal, resolved, page)
     return WeeklyRanking(
         week=resolved.name,
         week_start=resolved.start,

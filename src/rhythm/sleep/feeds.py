@@ -12,7 +12,8 @@ Keys, for viewer V, week W, owner O:
 - `sleep:gv:{V}`        V's graph version, bumped by every follow and unfollow of V.
 - `sleep:pop:{O}:{W}`   ZSET of a popular owner's nights in W (fan-out on read), with the
   sentinel member `~` so that an empty set still exists.
-- `sleep:item:{R}`      the JSON of record R (completed records never change).
+- `sleep:item:{S}:{R}`  the JSON of record R (completed records never change) in shape S
+  (schemas.RECORD_SHAPE).
 - `sleep:class:{O}`     `popular` or `ordinary`, as the last fan-out job saw O. When it flips,
   the job bumps every follower's graph version once, so feeds built under the old class (with
   O's nights in the feed, or in O's popular set) are rebuilt.
@@ -30,6 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+
+from rhythm.identity import service as identity_service
+from rhythm.sleep.schemas import FEED_ITEM_USER, RECORD_SHAPE
 
 MAX_NIGHT = 86_400
 FEED_TTL = 2 * 86_400
@@ -65,8 +69,11 @@ def popular_key(owner: uuid.UUID | str, week: str) -> str:
     return f"sleep:pop:{owner}:{week}"
 
 
+ITEM_PREFIX = f"sleep:item:{RECORD_SHAPE}:"
+
+
 def item_key(record_id: uuid.UUID | str) -> str:
-    return f"sleep:item:{record_id}"
+    return f"{ITEM_PREFIX}{record_id}"
 
 
 def pending_key(week: str) -> str:
@@ -78,12 +85,16 @@ def pv_key(week: str) -> str:
 
 
 # One call per feed page: validity, the page of the viewer's feed merged with the pages of the
-# popular followees, the items, and the owners' cached profiles (identity's keys, whose prefix the
-# caller passes). ARGV[3] members are returned (the page and one more, for the cursor); the first
-# ARGV[5] are the page. Status 0: no valid feed; 2: popular sets missing; 1: served, with items and
-# profiles as stored; 3: served, and every item and profile was cached, so the page's JSON array
-# body is assembled here (an owner whose profile is a tombstone is left out, as deleted).
-_READ = """
+# popular followees, the items, and the owners' cached profiles (read with identity's fragment).
+# ARGV[3] members are returned (the page and one more, for the cursor); the first ARGV[4] are the
+# page; ARGV[5] is the items' key prefix (with the record shape's version) and ARGV[6..8] the
+# pieces joining an item with its owner (sleep.schemas.FEED_ITEM_USER). Status 0: no valid
+# feed; 2: popular sets missing; 1: served, with items and profiles as stored; 3: served, and
+# every item and profile was cached, so the page's JSON array body is assembled here (an owner
+# whose profile is a tombstone is left out, as deleted).
+_READ = (
+    identity_service.profile_lua()
+    + """
 local pending = redis.call('ZRANGE', KEYS[1], 0, -1)
 local pv = redis.call('GET', KEYS[5]) or '0'
 local meta = redis.call('GET', KEYS[2])
@@ -114,7 +125,7 @@ if popular ~= '[]' then
 end
 local page = {}
 for i = 1, math.min(n, #members) do page[i] = members[i] end
-local limit = math.min(tonumber(ARGV[5]), #page)
+local limit = math.min(tonumber(ARGV[4]), #page)
 if limit == 0 then return {3, pending, pv, gv, page, ''} end
 local items = {}
 local owners = {}
@@ -123,23 +134,23 @@ for i = 1, limit do
   local m = page[i]
   local record = string.sub(m, 7, 42)
   ids[i] = string.sub(m, 44)
-  items[i] = 'sleep:item:' .. record
-  owners[i] = ARGV[4] .. ids[i]
+  items[i] = ARGV[5] .. record
+  owners[i] = profile_key(ids[i])
 end
 local values = redis.call('MGET', unpack(items))
 local profiles = redis.call('MGET', unpack(owners))
 local parts = {}
 for i = 1, limit do
   if not values[i] or not profiles[i] then return {1, pending, pv, gv, page, values, profiles} end
-  local raw = profiles[i]
-  local profile = cjson.decode(string.sub(raw, string.find(raw, '|', 1, true) + 1))
-  if type(profile) == 'table' then
-    parts[#parts + 1] = string.sub(values[i], 1, -2) .. ',"user":{"id":"' .. ids[i]
-      .. '","name":' .. cjson.encode(profile.name) .. '}}'
+  local profile = profile_fields(profiles[i])
+  if profile then
+    parts[#parts + 1] = string.sub(values[i], 1, -2) .. ARGV[6] .. ids[i]
+      .. ARGV[7] .. cjson.encode(profile.name) .. ARGV[8]
   end
 end
 return {3, pending, pv, gv, page, table.concat(parts, ',')}
 """
+)
 
 # Store a rebuilt feed only if no change was queued since the reader looked (same pv).
 _STORE_FEED = """
@@ -192,7 +203,7 @@ class CachedPage:
     graph_version: str
     members: list[str]  # the page and, when there is more, one member beyond it
     items: list[bytes | None]  # of the page's members
-    profiles: list[bytes | None]  # of the page's members' owners
+    profiles: list[bytes | None]  # of the page's members' owners, for identity_service
     missing_popular: list[str]
     data: str | None = None  # status 3: the page's JSON array body, assembled in Redis
 
@@ -210,9 +221,7 @@ class FeedCache:
         self._fan_out = redis.register_script(_FAN_OUT)
         self._apply_popular = redis.register_script(_APPLY_POPULAR)
 
-    async def read(
-        self, viewer: uuid.UUID, week: str, after: str | None, limit: int, profile_prefix: str
-    ) -> CachedPage:
+    async def read(self, viewer: uuid.UUID, week: str, after: str | None, limit: int) -> CachedPage:
         result = await self._read(
             keys=[
                 pending_key(week),
@@ -221,7 +230,14 @@ class FeedCache:
                 feed_key(viewer, week),
                 pv_key(week),
             ],
-            args=[week, "(" + after if after else "-", limit + 1, profile_prefix, limit],
+            args=[
+                week,
+                "(" + after if after else "-",
+                limit + 1,
+                limit,
+                ITEM_PREFIX,
+                *FEED_ITEM_USER,
+            ],
         )
         status = int(result[0])
         pending = [_text(p) for p in result[1]]

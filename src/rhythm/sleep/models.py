@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rhythm.platform.bounds import StoredInstant
@@ -15,9 +16,9 @@ from rhythm.platform.database import Base
 class SleepRecord(Base):
     """One night. Open (`wake_at` null) while the user sleeps.
 
-    The migration adds what the ORM cannot say: at most one open record per user (a partial
-    unique index) and no two records of a user overlapping (an exclusion constraint on
-    `tstzrange(sleep_at, wake_at)`, where an open record extends to infinity).
+    At most one open record per user (a partial unique index), and no two records of a user
+    overlap (an exclusion constraint on `tstzrange(sleep_at, wake_at)`, where an open record
+    extends to infinity).
     """
 
     __tablename__ = "sleep_records"
@@ -32,3 +33,37 @@ class SleepRecord(Base):
     # ISO week of the local bedtime date, e.g. 2026-W46.
     week: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "(wake_at IS NULL AND wake_timezone IS NULL AND duration_seconds IS NULL)"
+            " OR (wake_at IS NOT NULL AND wake_timezone IS NOT NULL"
+            " AND duration_seconds IS NOT NULL)",
+            name="completed_fields",
+        ),
+        CheckConstraint("wake_at IS NULL OR wake_at > sleep_at", name="positive"),
+        CheckConstraint(
+            "wake_at IS NULL OR wake_at - sleep_at <= interval '24 hours'", name="at_most_a_day"
+        ),
+        ExcludeConstraint(
+            (user_id, "="),
+            (text("tstzrange(sleep_at, wake_at, '[)')"), "&&"),
+            name="ex_sleep_records_no_overlap",
+            using="gist",
+        ),
+        Index(
+            "uq_sleep_records_one_open",
+            "user_id",
+            unique=True,
+            postgresql_where=wake_at.is_(None),
+        ),
+        Index("ix_sleep_records_user_recent", "user_id", sleep_at.desc(), id.desc()),
+        Index(
+            "ix_sleep_records_user_week",
+            "user_id",
+            "week",
+            duration_seconds.desc(),
+            "id",
+            postgresql_where=wake_at.is_not(None),
+        ),
+    )

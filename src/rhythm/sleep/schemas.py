@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date, datetime
 from typing import Literal
@@ -116,3 +118,39 @@ class RankingRow(BaseModel):
 
 class WeeklyRanking(WeekPage):
     data: list[RankingRow]
+
+
+# The followings feed is served from JSON kept in Redis (sleep.feeds), assembled without
+# re-validation. Each piece's shape is written once, here; the cache's script joins the same
+# pieces. RECORD_SHAPE is part of the cached records' keys: it follows SleepRecordOut's schema,
+# so a changed shape reads new keys and never serves JSON cached in the old one (bump
+# RECORD_REVISION when record_json changes what it writes without changing the schema).
+RECORD_REVISION = 1
+RECORD_SHAPE = hashlib.sha256(
+    json.dumps([RECORD_REVISION, SleepRecordOut.model_json_schema()], sort_keys=True).encode()
+).hexdigest()[:12]
+
+
+def record_json(record: SleepRecord) -> str:
+    """A record's JSON as the feed caches it (SleepRecordOut)."""
+    return record_out(record).model_dump_json()
+
+
+# A feed item (FeedItem) is its record's JSON with the owner appended:
+# record[:-1] + OPEN + owner id + NAME + JSON of the owner's name + CLOSE.
+FEED_ITEM_USER = (',"user":{"id":"', '","name":', "}}")
+
+
+def feed_item_json(record: str, owner: uuid.UUID, name: str) -> str:
+    opening, naming, closing = FEED_ITEM_USER
+    return record[:-1] + opening + str(owner) + naming + json.dumps(name) + closing
+
+
+def following_feed_json(
+    week: str, week_start: date, week_end: date, data: str, next_cursor: str | None
+) -> str:
+    """A FollowingFeed whose `data` items (feed_item_json, comma-separated) are JSON already."""
+    return (
+        f'{{"week":"{week}","week_start":"{week_start}","week_end":"{week_end}",'
+        f'"data":[{data}],"next_cursor":{json.dumps(next_cursor)}}}'
+    )

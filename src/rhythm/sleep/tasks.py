@@ -10,7 +10,7 @@ from procrastinate import Blueprint, JobContext, RetryStrategy
 from rhythm.platform.database import commit
 from rhythm.platform.queue import ERASURE_QUEUE, scrub_arguments
 from rhythm.platform.resources import resources_of
-from rhythm.sleep import service
+from rhythm.sleep import feed
 from rhythm.sleep.feeds import FeedCache
 
 blueprint = Blueprint()
@@ -27,7 +27,7 @@ async def fan_out(context: JobContext, owner_id: str, week: str, op: str, value:
     feeds = FeedCache(resources.redis, resources.settings.sleep_fanout_threshold)
     assert context.job is not None and context.job.id is not None
     async with resources.session_factory() as session:
-        applied = await service.apply_fan_out(
+        applied = await feed.apply_fan_out(
             session, feeds, context.job.id, uuid.UUID(owner_id), week, op, value
         )
         await commit(session)

@@ -19,8 +19,12 @@ from rhythm.social.schemas import FollowListItem, FollowOut
 router = APIRouter(prefix="/users", tags=["social"], responses=problem_doc(401, 429))
 
 
-def _items(entries: list[service.FollowEntry]) -> list[FollowListItem]:
-    return [FollowListItem(id=e.id, name=e.name, followed_at=e.followed_at) for e in entries]
+def _page(found: tuple[list[service.FollowEntry], str | None]) -> Page[FollowListItem]:
+    entries, cursor = found
+    return Page(
+        data=[FollowListItem(id=e.id, name=e.name, followed_at=e.followed_at) for e in entries],
+        next_cursor=cursor,
+    )
 
 
 @router.put(
@@ -67,8 +71,7 @@ async def unfollow(
 async def my_following(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FollowListItem]:
-    entries, cursor = await service.following(db, principal.id, page)
-    return Page(data=_items(entries), next_cursor=cursor)
+    return _page(await service.following(db, principal.id, page))
 
 
 @router.get(
@@ -80,8 +83,7 @@ async def my_following(
 async def my_followers(
     principal: ReadUser, page: PageParams, db: DbSession
 ) -> Page[FollowListItem]:
-    entries, cursor = await service.followers(db, principal.id, page)
-    return Page(data=_items(entries), next_cursor=cursor)
+    return _page(await service.followers(db, principal.id, page))
 
 
 @router.get(
@@ -109,8 +111,7 @@ async def profile(user_id: uuid.UUID, principal: OptionalUser, db: DbSession) ->
 async def user_following(
     user_id: uuid.UUID, principal: OptionalUser, page: PageParams, db: DbSession
 ) -> Page[FollowListItem]:
-    entries, cursor = await service.following(db, user_id, page)
-    return Page(data=_items(entries), next_cursor=cursor)
+    return _page(await service.following(db, user_id, page))
 
 
 @router.get(
@@ -122,5 +123,4 @@ async def user_following(
 async def user_followers(
     user_id: uuid.UUID, principal: OptionalUser, page: PageParams, db: DbSession
 ) -> Page[FollowListItem]:
-    entries, cursor = await service.followers(db, user_id, page)
-    return Page(data=_items(entries), next_cursor=cursor)
+    return _page(await service.followers(db, user_id, page))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.social.models import Follow
+
+FollowSide = Literal["following", "followers"]
 
 
 async def follow(
@@ -60,29 +63,23 @@ async def follower_count(session: AsyncSession, user_id: uuid.UUID) -> int:
     return int(result.scalar_one())
 
 
-async def list_following(
+async def list_follows(
     session: AsyncSession,
     user_id: uuid.UUID,
+    side: FollowSide,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[tuple[uuid.UUID, datetime]]:
-    stmt = select(Follow.followee_id, Follow.created_at).where(Follow.follower_id == user_id)
+    """(user, followed at) of who the user follows (`following`) or who follows them
+    (`followers`), newest first, after the position `after`."""
+    if side == "following":
+        own, other = Follow.follower_id, Follow.followee_id
+    else:
+        own, other = Follow.followee_id, Follow.follower_id
+    stmt = select(other, Follow.created_at).where(own == user_id)
     if after is not None:
-        stmt = stmt.where(tuple_(Follow.created_at, Follow.followee_id) < tuple_(*after))
-    stmt = stmt.order_by(Follow.created_at.desc(), Follow.followee_id.desc()).limit(limit)
-    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
-
-
-async def list_followers(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> Sequence[tuple[uuid.UUID, datetime]]:
-    stmt = select(Follow.follower_id, Follow.created_at).where(Follow.followee_id == user_id)
-    if after is not None:
-        stmt = stmt.where(tuple_(Follow.created_at, Follow.follower_id) < tuple_(*after))
-    stmt = stmt.order_by(Follow.created_at.desc(), Follow.follower_id.desc()).limit(limit)
+        stmt = stmt.where(tuple_(Follow.created_at, other) < tuple_(*after))
+    stmt = stmt.order_by(Follow.created_at.desc(), other.desc()).limit(limit)
     return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
 
 

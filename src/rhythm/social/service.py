@@ -16,15 +16,21 @@ from rhythm.platform.errors import NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.social import repository
 
-# Hooks other contexts register to react when a user's followees change (before commit; a hook
-# may add after-commit actions). Called with the follower's id.
+# What other contexts do when a user's followees change (before commit; a listener may add
+# after-commit actions). Called with the follower's id. The app factory and the worker register
+# them (jobs.connect_contexts), never an import.
 FollowsChanged = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
 _follow_listeners: list[FollowsChanged] = []
 
 
-def on_follows_changed(listener: FollowsChanged) -> FollowsChanged:
-    _follow_listeners.append(listener)
-    return listener
+def on_follows_changed(listener: FollowsChanged) -> None:
+    if listener not in _follow_listeners:
+        _follow_listeners.append(listener)
+
+
+def follows_listeners() -> list[FollowsChanged]:
+    """The registered listeners, in the order they run."""
+    return list(_follow_listeners)
 
 
 async def _follows_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
@@ -100,34 +106,23 @@ async def following(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[FollowEntry], str | None]:
     """Who the user follows, newest first."""
-    return await _follow_list(session, user_id, page, "following", repository.list_following)
+    return await _follow_list(session, user_id, page, "following")
 
 
 async def followers(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[FollowEntry], str | None]:
     """Who follows the user, newest first."""
-    return await _follow_list(session, user_id, page, "followers", repository.list_followers)
-
-
-FollowRows = Callable[
-    [AsyncSession, uuid.UUID, tuple[datetime, uuid.UUID] | None, int],
-    Awaitable[Sequence[tuple[uuid.UUID, datetime]]],
-]
+    return await _follow_list(session, user_id, page, "followers")
 
 
 async def _follow_list(
-    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, kind: str, rows_of: FollowRows
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, kind: repository.FollowSide
 ) -> tuple[list[FollowEntry], str | None]:
     await identity_service.ensure_user_exists(session, user_id)
-    after = page.position(kind)
-    rows = await rows_of(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    kept, cursor = page.page(kind, list(rows), lambda r: [r[1].isoformat(), str(r[0])])
+    after = page.instant_position(kind)
+    rows = await repository.list_follows(session, user_id, kind, after, page.limit + 1)
+    kept, cursor = page.instant_page(kind, list(rows), lambda r: (r[1], r[0]))
     return await _entries(session, kept), cursor
 
 

@@ -10,18 +10,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import Field, TypeAdapter
+from pydantic import BaseModel, Field
 
 from rhythm import __version__
-from rhythm.identity.dependencies import ApiKeyUser, api_key_user
+from rhythm.identity.dependencies import API_KEY_CALLER, ApiKeyUser
+from rhythm.identity.principal import Principal
 from rhythm.platform.bounds import INSTANT_DOC
 from rhythm.platform.errors import RhythmError
 from rhythm.platform.http.dependencies import DbSession
-from rhythm.platform.http.params import query_value
-from rhythm.platform.http.problems import parse_body, problem_doc
+from rhythm.platform.http.fastroute import fast_route
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.schemas import IsoDatetime, Name
-from rhythm.usage import repository, service
-from rhythm.usage.endpoints import heartbeat_writer
+from rhythm.usage import service
 from rhythm.usage.merge import Event
 from rhythm.usage.models import UsageBucket
 from rhythm.usage.schemas import (
@@ -41,9 +42,6 @@ Pulsetime = Annotated[
     float | None,
     Query(ge=0, le=MAX_PULSETIME, allow_inf_nan=False, description="Seconds, 0 to 86400."),
 ]
-# The fast lane validates its parameters with the very types its FastAPI twin declares.
-BUCKET_ID = TypeAdapter(BucketId)
-PULSETIME = TypeAdapter(Pulsetime)
 
 
 class MissingPulsetime(RhythmError):
@@ -86,7 +84,7 @@ async def aw_info(principal: ApiKeyUser) -> Response:
 
 @aw_router.get("/buckets/", summary="Your buckets, by id")
 async def aw_buckets(principal: ApiKeyUser, db: DbSession) -> Response:
-    buckets = await repository.buckets_of(db, principal.id)
+    buckets = await service.buckets_of(db, principal.id)
     return _json({b.name: _bucket_json(b) for b in buckets})
 
 
@@ -98,7 +96,7 @@ async def aw_buckets(principal: ApiKeyUser, db: DbSession) -> Response:
 async def aw_create_bucket(
     bucket_id: BucketId, body: AwBucketIn, principal: ApiKeyUser, db: DbSession
 ) -> Response:
-    created = await repository.create_bucket(
+    created = await service.create_bucket(
         db, principal.id, bucket_id, body.type, body.client, body.hostname
     )
     return _json({}) if created else Response(status_code=304)
@@ -113,43 +111,37 @@ async def aw_bucket(bucket_id: BucketId, principal: ApiKeyUser, db: DbSession) -
     "/buckets/{bucket_id}", responses=problem_doc(404), summary="Delete a bucket and its events"
 )
 async def aw_delete_bucket(bucket_id: BucketId, principal: ApiKeyUser, db: DbSession) -> Response:
-    if not await repository.delete_bucket(db, principal.id, bucket_id):
-        raise service.BucketNotFound(f"No bucket {bucket_id!r}.")
+    await service.delete_bucket(db, principal.id, bucket_id)
     return _json({})
 
 
-async def aw_heartbeat_fast(request: Request) -> Response:
-    """POST /api/0/buckets/{bucket_id}/heartbeat on the fast lane (api.FastLane): every watcher
-    sends one every few seconds. `aw_heartbeat` below declares it for OpenAPI."""
-    principal = await api_key_user(request)
-    bucket_id = query_value(BUCKET_ID, ("path", "bucket_id"), request.path_params["bucket_id"])
-    pulsetime = query_value(
-        PULSETIME, ("query", "pulsetime"), request.query_params.get("pulsetime")
-    )
-    if pulsetime is None:
-        raise MissingPulsetime("The pulsetime query parameter is required.")
-    body = parse_body(AwEventIn, await request.body())
-    start = body.timestamp
-    event = Event(start, start + timedelta(seconds=body.duration), body.data)
-    result = await heartbeat_writer(request).deliver(
-        Delivery(principal.id, [Heartbeat(bucket_id, event, pulsetime)], False)
-    )
-    return _json(service.event_json(result or event))
+class HeartbeatQuery(BaseModel):
+    pulsetime: Pulsetime = None
 
 
-@aw_router.post(
+@fast_route(
+    aw_router,
+    "POST",
     "/buckets/{bucket_id}/heartbeat",
+    caller=API_KEY_CALLER,
+    path_params={"bucket_id": BucketId},
+    query=HeartbeatQuery,
+    body=AwEventIn,
     responses=problem_doc(400, 404, 422),
     summary="Merge a heartbeat (aw-server's semantics); the resulting event",
 )
 async def aw_heartbeat(
-    bucket_id: BucketId,
-    body: AwEventIn,
-    principal: ApiKeyUser,
-    request: Request,
-    pulsetime: Pulsetime = None,
+    request: Request, caller: Principal, bucket_id: str, query: HeartbeatQuery, body: AwEventIn
 ) -> Response:
-    return await aw_heartbeat_fast(request)
+    """Every watcher sends one every few seconds."""
+    if query.pulsetime is None:
+        raise MissingPulsetime("The pulsetime query parameter is required.")
+    start = body.timestamp
+    event = Event(start, start + timedelta(seconds=body.duration), body.data)
+    result = await shared(request, service.HeartbeatWriter).deliver(
+        Delivery(caller.id, [Heartbeat(bucket_id, event, query.pulsetime)], False)
+    )
+    return _json(service.event_json(result or event))
 
 
 @aw_router.post(
@@ -195,9 +187,9 @@ async def aw_events(
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)
     count = MAX_AW_EVENTS if limit is None or limit < 0 else limit
-    found = await repository.events(db, [bucket.id], start, end, None, count)
+    found = await service.bucket_events(db, bucket, start, end, count)
     # Like aw-server, events reaching outside [start, end] are clipped to it.
-    return _json([service.event_json(_clip(e, start, end)) for _, e in found])
+    return _json([service.event_json(_clip(e, start, end)) for e in found])
 
 
 def _clip(event: Event, start: datetime | None, end: datetime | None) -> Event:
@@ -218,6 +210,5 @@ async def aw_delete_event(
     db: DbSession,
 ) -> Response:
     bucket = await service.require_bucket(db, principal.id, bucket_id)
-    if not await repository.delete_event(db, bucket.id, event_id):
-        raise service.EventNotFound(f"No event {event_id} in {bucket_id!r}.")
+    await service.delete_event(db, bucket, event_id)
     return _json({"success": 1})

@@ -8,17 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from rhythm.identity.dependencies import ReadUser, UsageUser, current_user
-from rhythm.identity.principal import Scope
+from rhythm.identity.dependencies import ReadUser, UsageUser, caller
+from rhythm.identity.principal import Principal, Scope
 from rhythm.platform.bounds import DATE_DOC, INSTANT_DOC
 from rhythm.platform.errors import Unprocessable
 from rhythm.platform.http.dependencies import DbSession
+from rhythm.platform.http.fastroute import fast_route
 from rhythm.platform.http.params import PageParams
-from rhythm.platform.http.problems import parse_body, problem_doc
+from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
-from rhythm.usage import repository, service
+from rhythm.usage import service
 from rhythm.usage.merge import Event
 from rhythm.usage.schemas import (
     MAX_BULK,
@@ -35,35 +37,29 @@ from rhythm.usage.service import Delivery, Heartbeat
 router = APIRouter(prefix="/usage", tags=["usage"], responses=problem_doc(401, 429))
 
 
-def heartbeat_writer(request: Request) -> service.HeartbeatWriter:
-    writer: service.HeartbeatWriter = request.app.state.heartbeat_writer
-    return writer
-
-
 def _heartbeat(body: HeartbeatIn) -> Heartbeat:
     start = body.timestamp
     event = Event(start, start + timedelta(seconds=body.duration), body.data())
     return Heartbeat(body.source, event, body.pulsetime)
 
 
-async def heartbeat_fast(request: Request) -> Response:
-    """POST /usage/heartbeats on the fast lane (api.FastLane): a tracker sends one every few
-    seconds. `heartbeat` below declares the operation for OpenAPI."""
-    principal = await current_user(request, Scope.USAGE)
-    body = parse_body(HeartbeatIn, await request.body())
-    await heartbeat_writer(request).deliver(Delivery(principal.id, [_heartbeat(body)], True))
-    return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
-
-
-@router.post(
+@fast_route(
+    router,
+    "POST",
     "/heartbeats",
-    status_code=status.HTTP_202_ACCEPTED,
+    caller=caller(Scope.USAGE),
+    body=HeartbeatIn,
     response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
     responses=problem_doc(422),
     summary="Send one heartbeat (answered once it is durably merged)",
 )
-async def heartbeat(body: HeartbeatIn, principal: UsageUser, request: Request) -> Response:
-    return await heartbeat_fast(request)
+async def heartbeat(request: Request, caller: Principal, body: HeartbeatIn) -> Response:
+    """A tracker sends one every few seconds."""
+    await shared(request, service.HeartbeatWriter).deliver(
+        Delivery(caller.id, [_heartbeat(body)], True)
+    )
+    return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
 
 
 @router.post(
@@ -80,7 +76,7 @@ async def heartbeats_bulk(
     principal: UsageUser,
     request: Request,
 ) -> Accepted:
-    await heartbeat_writer(request).deliver(
+    await shared(request, service.HeartbeatWriter).deliver(
         Delivery(principal.id, [_heartbeat(b) for b in body], True)
     )
     return Accepted(accepted=len(body))
@@ -150,30 +146,22 @@ async def intervals(
 ) -> Page[IntervalOut]:
     if first is not None and last is not None and first > last:
         raise Unprocessable("`from` must not be after `to`.", field="query.from")
-    buckets = await repository.buckets_of(db, principal.id)
-    if source is not None:
-        buckets = [b for b in buckets if b.name == source]
-    names = {b.id: b.name for b in buckets}
     kind = "usage-intervals"
     after = page.position(kind)
     position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
-    found = (
-        await repository.events(db, list(names), first, last, position, page.limit + 1)
-        if names
-        else []
-    )
+    found = await service.intervals(db, principal.id, source, first, last, position, page.limit + 1)
     rows, cursor = page.page(kind, found, lambda r: [r[1].start.isoformat(), r[1].id])
     return Page(
         data=[
             IntervalOut(
                 id=e.id or 0,
-                source=names[pk],
+                source=name,
                 start=e.start,
                 end=e.end,
                 duration_seconds=e.duration.total_seconds(),
                 data=e.data,
             )
-            for pk, e in rows
+            for name, e in rows
         ],
         next_cursor=cursor,
     )

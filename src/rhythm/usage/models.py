@@ -6,8 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rhythm.platform.database import Base
@@ -26,16 +38,16 @@ class UsageBucket(Base):
     hostname: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_usage_buckets_user_name"),)
+
 
 class UsageEvent(Base):
-    """An interval of a bucket: merged heartbeats, or an event inserted as is.
-
-    The migration adds the exclusion constraint: a bucket's intervals never overlap.
-    """
+    """An interval of a bucket: merged heartbeats, or an event inserted as is. A bucket's
+    intervals never overlap (an exclusion constraint)."""
 
     __tablename__ = "usage_events"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     bucket_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("usage_buckets.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column()
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -46,3 +58,20 @@ class UsageEvent(Base):
     title: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     domain: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="ordered"),
+        ExcludeConstraint(
+            (bucket_pk, "="),
+            (text("tstzrange(starts_at, ends_at, '[)')"), "&&"),
+            name="ex_usage_events_no_overlap",
+            using="gist",
+        ),
+        Index("ix_usage_events_bucket_recent", "bucket_pk", starts_at.desc(), id.desc()),
+        Index(
+            "ix_usage_events_user_span",
+            "user_id",
+            text("tstzrange(starts_at, ends_at, '[)')"),
+            postgresql_using="gist",
+        ),
+    )

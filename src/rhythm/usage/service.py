@@ -187,11 +187,69 @@ async def usage_by_day(
     return out
 
 
+async def buckets_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[UsageBucket]:
+    """The user's buckets, by name."""
+    return await repository.buckets_of(session, user_id)
+
+
 async def require_bucket(session: AsyncSession, user_id: uuid.UUID, name: str) -> UsageBucket:
     found = await repository.bucket(session, user_id, name)
     if found is None:
         raise BucketNotFound(f"No bucket {name!r}.")
     return found
+
+
+async def create_bucket(
+    session: AsyncSession, user_id: uuid.UUID, name: str, type_: str, client: str, hostname: str
+) -> bool:
+    """Create the bucket unless it exists; whether it was created."""
+    return await repository.create_bucket(session, user_id, name, type_, client, hostname)
+
+
+async def delete_bucket(session: AsyncSession, user_id: uuid.UUID, name: str) -> None:
+    """Delete the bucket and its events; 404 when there is none."""
+    if not await repository.delete_bucket(session, user_id, name):
+        raise BucketNotFound(f"No bucket {name!r}.")
+
+
+async def intervals(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    source: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[tuple[str, Event]]:
+    """The user's intervals (of every source, or of one) overlapping [start, end], newest
+    first, after the (start, id) position: (source, interval) pairs."""
+    names = {
+        b.id: b.name
+        for b in await repository.buckets_of(session, user_id)
+        if source is None or b.name == source
+    }
+    if not names:
+        return []
+    found = await repository.events(session, list(names), start, end, after, limit)
+    return [(names[pk], event) for pk, event in found]
+
+
+async def bucket_events(
+    session: AsyncSession,
+    bucket: UsageBucket,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> list[Event]:
+    """The bucket's events overlapping [start, end], newest first."""
+    found = await repository.events(session, [bucket.id], start, end, None, limit)
+    return [event for _, event in found]
+
+
+async def delete_event(session: AsyncSession, bucket: UsageBucket, event_id: int) -> None:
+    """Delete one event of the bucket; 404 when it has none of that id."""
+    if not await repository.delete_event(session, bucket.id, event_id):
+        raise EventNotFound(f"No event {event_id} in {bucket.name!r}.")
 
 
 class Overlap(Conflict):

@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import (
-    AsyncSession,
-    async_sessionmaker,
-)
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.platform.database import commit, rollback
 from rhythm.platform.errors import RhythmError
+from rhythm.platform.http.shared import shared
+from rhythm.platform.resources import Resources
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -22,8 +21,7 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     A RhythmError with `commit = True` is the one exception: what the request did is kept,
     and the error is still returned (refresh-token reuse revokes a session and answers 401).
     """
-    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-    async with factory() as session:
+    async with shared(request, Resources).session_factory() as session:
         try:
             yield session
         except RhythmError as exc:
@@ -44,8 +42,7 @@ DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
 async def get_redis(request: Request) -> Redis:
-    client: Redis = request.app.state.redis
-    return client
+    return shared(request, Resources).redis
 
 
 RedisDep = Annotated[Redis, Depends(get_redis)]

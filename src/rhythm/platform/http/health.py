@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rhythm.platform.errors import Unauthorized
 from rhythm.platform.http.problems import problem_doc, problem_response
+from rhythm.platform.http.shared import shared
 from rhythm.platform.observability import metrics_payload
+from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -37,12 +40,12 @@ async def health() -> Health:
 
 
 async def _check_postgres(request: Request) -> None:
-    async with request.app.state.engine.connect() as conn:
+    async with shared(request, Resources).engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
 
 
 async def _check_redis(request: Request) -> None:
-    await request.app.state.redis.ping()
+    await shared(request, Resources).redis.ping()
 
 
 @router.get(
@@ -112,7 +115,7 @@ class JobCounts:
 
 
 def _require_metrics_token(request: Request) -> None:
-    token = request.app.state.settings.metrics_token
+    token = shared(request, Settings).metrics_token
     if token is None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -134,6 +137,5 @@ def _require_metrics_token(request: Request) -> None:
     dependencies=[Depends(_require_metrics_token)],
 )
 async def metrics(request: Request) -> Response:
-    job_counts: JobCounts = request.app.state.job_counts
-    payload, content_type = metrics_payload(await job_counts.current())
+    payload, content_type = metrics_payload(await shared(request, JobCounts).current())
     return Response(payload, media_type=content_type)

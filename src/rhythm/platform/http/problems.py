@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,8 +24,6 @@ from rhythm.platform.errors import (
     database_unavailable,
     log,
 )
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ContentTooLarge(StarletteHTTPException):
@@ -191,20 +188,6 @@ async def render_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         return await _http_error(request, exc)
     return await _unhandled(request, exc)
-
-
-def parse_body(model: type[ModelT], raw: bytes) -> ModelT:
-    """A JSON request body validated as FastAPI would (errors located under `body`), for the
-    routes of the fast lane."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        errors: list[dict[str, Any]] = []
-        for error in exc.errors(include_url=False):
-            located = dict(error)
-            located["loc"] = ("body", *error.get("loc", ()))
-            errors.append(located)
-        raise RequestValidationError(errors) from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

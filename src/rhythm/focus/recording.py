@@ -1,14 +1,14 @@
-"""Focus rules: idempotent sessions split at local midnight, daily unions, exact streaks.
+"""Recording focus sessions: idempotent, split at local midnight, written by group commit.
 
 Every session change recalculates, in its own transaction and under a per-user lock, the
 totals of the dates it touches (the union of that date's parts) and then the whole streak from
 the set of qualified dates (streaks.summarize). Late data is therefore never a special case.
+The cached standing (standings.py) is dropped before the commit and stored again after it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -20,33 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rhythm.focus import repository
 from rhythm.focus.schemas import (
     DayShare,
-    FocusDayOut,
     FocusSessionIn,
     FocusSessionOut,
     SessionRecorded,
     StreakOut,
 )
-from rhythm.focus.standings import Standing, Standings
-from rhythm.focus.streaks import Anchor, Streak, as_of, frozen_days, summarize
-from rhythm.identity import service as identity_service
-from rhythm.identity.cache import AuthCache
+from rhythm.focus.standings import CACHED_DAYS, Standing, Standings
+from rhythm.focus.streaks import MICROS_PER_MINUTE, Anchor, as_of, summarize
+from rhythm.focus.user_standings import streak_out
 from rhythm.identity.principal import Principal
 from rhythm.platform.batching import GroupCommit
-from rhythm.platform.database import ReadSession, after_commit
+from rhythm.platform.database import after_commit
 from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
-from rhythm.platform.timeutil import DayPart, iso_week, local_date, split_at_local_midnight, utc_now
-from rhythm.social import service as social_service
+from rhythm.platform.timeutil import DayPart, local_date, split_at_local_midnight, utc_now
 
 log = structlog.get_logger("rhythm.focus")
 
 MAX_SESSION = timedelta(hours=24)
 MAX_AHEAD = timedelta(hours=1)
-MAX_DAYS_PER_CALL = 366
-MICROS_PER_MINUTE = 60_000_000
-# The Redis standing keeps the daily totals from this many days before its write on; every
-# read asks for dates after that (this week, or the days around today).
-CACHED_DAYS = 35
 
 
 class IdempotencyConflict(Conflict):
@@ -57,11 +49,6 @@ class IdempotencyConflict(Conflict):
 class FocusSessionNotFound(NotFound):
     slug = "focus-session-not-found"
     title = "Focus session not found"
-
-
-class UserNotFound(NotFound):
-    slug = "user-not-found"
-    title = "User not found"
 
 
 @dataclass(frozen=True)
@@ -264,19 +251,6 @@ async def _replace_standings(
     after_commit(session, store)
 
 
-def streak_out(user_id: uuid.UUID, streak: Streak, today_micros: int, threshold: int) -> StreakOut:
-    return StreakOut(
-        user_id=user_id,
-        current_streak=streak.current,
-        longest_streak=streak.longest,
-        last_qualified_date=streak.last_qualified,
-        qualified_days_count=streak.qualified_days,
-        freezes_held=streak.freezes_held,
-        today_minutes=today_micros // MICROS_PER_MINUTE,
-        threshold_minutes=threshold,
-    )
-
-
 def session_out(
     session_id: str, started_at: datetime, ended_at: datetime, timezone: str, created_at: datetime
 ) -> FocusSessionOut:
@@ -304,214 +278,12 @@ async def list_sessions(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
 ) -> tuple[list[FocusSessionOut], str | None]:
     kind = "focus-sessions"
-    after = page.position(kind)
-    position = None
-    if after is not None:
-        try:
-            position = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
-        except (ValueError, TypeError, IndexError):
-            raise Unprocessable("The cursor is invalid.", field="query.cursor") from None
-    rows = list(await repository.list_sessions(session, user_id, position, page.limit + 1))
-    rows, cursor = page.page(kind, rows, lambda r: [r.started_at.isoformat(), str(r.id)])
+    after = page.instant_position(kind)
+    rows = list(await repository.list_sessions(session, user_id, after, page.limit + 1))
+    rows, cursor = page.instant_page(kind, rows, lambda r: (r.started_at, r.id))
     return [
         session_out(r.session_id, r.started_at, r.ended_at, r.timezone, r.created_at) for r in rows
     ], cursor
-
-
-@dataclass(frozen=True)
-class UserStanding:
-    card: identity_service.Card
-    streak: Streak
-    days: dict[date, int]  # daily totals in the range asked for
-
-
-async def standings_of(
-    db: ReadSession,
-    standings: Standings,
-    auth_cache: AuthCache,
-    user_ids: Sequence[uuid.UUID],
-    first: date,
-    last: date,
-    threshold_minutes: int,
-) -> dict[uuid.UUID, UserStanding]:
-    """Each existing user's streak on their own today, with their daily totals in
-    [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached)."""
-    now = utc_now()
-    try:
-        cached = await standings.read(user_ids, first, last, identity_service.profile_key_prefix())
-    except RedisError as exc:
-        log.warning("focus_cache_unavailable", error=str(exc))
-        cached = []
-    profiles = [c.profile for c in cached] if cached else [None] * len(user_ids)
-    cards = await identity_service.cached_cards(db, auth_cache, user_ids, profiles)
-    found: dict[uuid.UUID, tuple[Standing, dict[date, int]]] = {}
-    for user_id, entry in zip(user_ids, cached, strict=False):
-        if entry.standing is not None and entry.standing.threshold_minutes == threshold_minutes:
-            found[user_id] = (entry.standing, entry.days)
-    missing = [u for u in user_ids if u in cards and u not in found]
-    if missing:
-        rebuilt = await _load_standings(await db(), missing, threshold_minutes, now)
-        for user_id, (standing, recent) in rebuilt.items():
-            found[user_id] = (standing, {d: m for d, m in recent if first <= d <= last})
-        try:
-            await standings.store(
-                [(user_id, standing, recent) for user_id, (standing, recent) in rebuilt.items()]
-            )
-        except RedisError as exc:
-            log.warning("focus_cache_unavailable", error=str(exc))
-    result: dict[uuid.UUID, UserStanding] = {}
-    for user_id in user_ids:
-        card = cards.get(user_id)
-        if card is None or user_id not in found:
-            continue
-        standing, days = found[user_id]
-        today = local_date(now, card.timezone)
-        result[user_id] = UserStanding(card, as_of(standing.anchor, today), days)
-    return result
-
-
-async def _load_standings(
-    session: AsyncSession, user_ids: list[uuid.UUID], threshold_minutes: int, now: datetime
-) -> dict[uuid.UUID, tuple[Standing, list[tuple[date, int]]]]:
-    since = now.date() - timedelta(days=CACHED_DAYS)
-    rows = await repository.anchors(session, user_ids)
-    recent = await repository.recent_days(session, user_ids, since)
-    stale = [u for u, row in rows.items() if row.threshold_minutes != threshold_minutes]
-    recounted = (
-        await repository.qualified_dates(session, stale, threshold_minutes * MICROS_PER_MINUTE)
-        if stale
-        else {}
-    )
-    loaded: dict[uuid.UUID, tuple[Standing, list[tuple[date, int]]]] = {}
-    for user_id in user_ids:
-        row = rows.get(user_id)
-        if row is None:
-            anchor, version = Anchor(), 0
-        elif user_id in stale:
-            anchor, version = summarize(recounted.get(user_id, [])), row.version
-        else:
-            anchor = Anchor(
-                row.last_qualified, row.run, row.freezes, row.longest, row.qualified_days
-            )
-            version = row.version
-        standing = Standing(version, since, threshold_minutes, anchor)
-        loaded[user_id] = (standing, recent.get(user_id, []))
-    return loaded
-
-
-async def user_streak(
-    db: ReadSession,
-    standings: Standings,
-    auth_cache: AuthCache,
-    user_id: uuid.UUID,
-    threshold_minutes: int,
-) -> StreakOut:
-    """Any user's streak figures, on their own today."""
-    today = utc_now().date()
-    # Whatever the user's zone, their today is within a day of UTC's.
-    found = await standings_of(
-        db,
-        standings,
-        auth_cache,
-        [user_id],
-        today - timedelta(days=2),
-        today + timedelta(days=3),
-        threshold_minutes,
-    )
-    entry = found.get(user_id)
-    if entry is None:
-        raise UserNotFound(f"No user {user_id}.")
-    local_today = local_date(utc_now(), entry.card.timezone)
-    return streak_out(user_id, entry.streak, entry.days.get(local_today, 0), threshold_minutes)
-
-
-async def focus_days(
-    session: AsyncSession, principal: Principal, first: date, last: date, threshold_minutes: int
-) -> list[FocusDayOut]:
-    if first > last:
-        raise Unprocessable("`from` must not be after `to`.", field="query.from")
-    if (last - first).days + 1 > MAX_DAYS_PER_CALL:
-        raise Unprocessable(f"At most {MAX_DAYS_PER_CALL} days per call.", field="query.to")
-    minimum = threshold_minutes * MICROS_PER_MINUTE
-    totals = dict(await repository.day_totals(session, principal.id, first, last))
-    qualified = (await repository.qualified_dates(session, [principal.id], minimum)).get(
-        principal.id, []
-    )
-    frozen = frozen_days(qualified, local_date(utc_now(), principal.timezone))
-    out: list[FocusDayOut] = []
-    day = first
-    while day <= last:
-        micros = totals.get(day, 0)
-        out.append(
-            FocusDayOut(
-                date=day,
-                minutes=micros // MICROS_PER_MINUTE,
-                qualified=micros >= minimum,
-                frozen=day in frozen,
-            )
-        )
-        day += timedelta(days=1)
-    return out
-
-
-@dataclass(frozen=True)
-class LeaderboardEntry:
-    rank: int
-    user_id: uuid.UUID
-    name: str
-    current_streak: int
-    week_minutes: int
-
-
-@dataclass(frozen=True)
-class CurrentWeek:
-    name: str
-    start: date
-    end: date
-
-
-def current_week(zone: str) -> CurrentWeek:
-    today = local_date(utc_now(), zone)
-    monday = today - timedelta(days=today.weekday())
-    return CurrentWeek(iso_week(today), monday, monday + timedelta(days=6))
-
-
-async def leaderboard(
-    db: ReadSession,
-    standings: Standings,
-    auth_cache: AuthCache,
-    viewer: Principal,
-    by: str,
-    page: PageRequest,
-    threshold_minutes: int,
-) -> tuple[CurrentWeek, list[LeaderboardEntry], str | None]:
-    """The viewer and everyone they follow, by current streak or by this week's minutes (the
-    viewer's ISO week). Equal values share a rank; ties are ordered by the other figure, then
-    by user id."""
-    week = current_week(viewer.timezone)
-    kind = f"focus-leaderboard:{by}:{week.name}"
-    users = [viewer.id, *await social_service.followee_ids(await db(), viewer.id)]
-    found = await standings_of(
-        db, standings, auth_cache, users, week.start, week.end, threshold_minutes
-    )
-    rows = [
-        (user_id, s.card.name, s.streak.current, sum(s.days.values()) // MICROS_PER_MINUTE)
-        for user_id, s in found.items()
-    ]
-    if by == "current_streak":
-        rows.sort(key=lambda r: (-r[2], -r[3], str(r[0])))
-    else:
-        rows.sort(key=lambda r: (-r[3], -r[2], str(r[0])))
-    metric = 2 if by == "current_streak" else 3
-    entries: list[LeaderboardEntry] = []
-    for position, row in enumerate(rows, start=1):
-        same = entries and (
-            (entries[-1].current_streak if metric == 2 else entries[-1].week_minutes) == row[metric]
-        )
-        rank = entries[-1].rank if same else position
-        entries.append(LeaderboardEntry(rank, row[0], row[1], row[2], row[3]))
-    rows_page, cursor = page.slice(kind, entries)
-    return week, rows_page, cursor
 
 
 async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
@@ -521,6 +293,3 @@ async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID)
         await Standings(redis).forget(user_id)
 
     after_commit(session, forget)
-
-
-identity_service.on_account_deleted(erase_account)

@@ -1,203 +1,34 @@
-"""Business rules of sleep: one open night at a time, no overlaps, days of at most 24 hours.
+"""The followings feed: completed nights of the people a viewer follows, week by week.
 
-The followings feed is served from per-viewer feeds in Redis (see feeds.py) whenever the cache
-can prove it is current, and from PostgreSQL otherwise, so it is exact on the very next request
-after any follow, unfollow, clock-out, backfill, delete or account deletion. Each change of a
-completed night is fanned out by a `sleep:fan_out` job deferred in the same transaction.
-The weekly ranking is computed from PostgreSQL.
+It is served from per-viewer feeds in Redis (see feeds.py) whenever the cache can prove it is
+current, and from PostgreSQL otherwise, so it is exact on the very next request after any
+follow, unfollow, clock-out, backfill, delete or account deletion. Each change of a completed
+night is fanned out by a `sleep:fan_out` job deferred in the same transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.identity import service as identity_service
 from rhythm.identity.principal import Principal
 from rhythm.platform.database import ReadSession, after_commit
-from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.queue import ERASURE_QUEUE, defer, unfinished
-from rhythm.platform.timeutil import (
-    InvalidWeek,
-    iso_week,
-    local_date,
-    parse_week,
-    previous_week,
-    utc_now,
-)
+from rhythm.platform.timeutil import Week
 from rhythm.sleep import repository
 from rhythm.sleep.feeds import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
-from rhythm.sleep.schemas import record_out
+from rhythm.sleep.schemas import record_json
 from rhythm.social import service as social_service
 
 log = structlog.get_logger("rhythm.sleep")
-
-FUTURE_TOLERANCE = timedelta(minutes=5)
-LONGEST_NIGHT = timedelta(hours=24)
-
-
-class AlreadyClockedIn(Conflict):
-    slug = "already-clocked-in"
-    title = "Already clocked in"
-
-
-class NotClockedIn(Conflict):
-    slug = "not-clocked-in"
-    title = "Not clocked in"
-
-
-class Overlap(Conflict):
-    slug = "overlap"
-    title = "Overlapping sleep record"
-
-
-class RecordNotFound(NotFound):
-    slug = "sleep-record-not-found"
-    title = "Sleep record not found"
-
-
-class InvalidNight(Unprocessable):
-    slug = "invalid-night"
-    title = "Invalid night"
-
-
-def _not_in_future(at: datetime, field: str) -> None:
-    if at > utc_now() + FUTURE_TOLERANCE:
-        raise InvalidNight(f"{field} is more than 5 minutes in the future.", field=field)
-
-
-def _check_night(sleep_at: datetime, wake_at: datetime, wake_field: str) -> int:
-    """The night's real duration in whole seconds, after the 422 rules."""
-    if wake_at <= sleep_at:
-        raise InvalidNight("The wake time must be after bedtime.", field=wake_field)
-    if wake_at - sleep_at > LONGEST_NIGHT:
-        raise InvalidNight(
-            "A night cannot last more than 24 hours; delete the open record instead.",
-            field=wake_field,
-        )
-    return int((wake_at - sleep_at).total_seconds())
-
-
-async def _insert(session: AsyncSession, record: SleepRecord) -> SleepRecord:
-    """Insert; the database's constraints decide overlaps and double clock-ins under races."""
-    try:
-        async with session.begin_nested():
-            return await repository.insert(session, record)
-    except IntegrityError as exc:
-        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
-        text = str(exc.orig)
-        if constraint == "uq_sleep_records_one_open" or "uq_sleep_records_one_open" in text:
-            found = await repository.open_record(session, record.user_id)
-            raise AlreadyClockedIn(
-                "You are already clocked in.",
-                extra={"record_id": str(found.id)} if found else None,
-            ) from None
-        if constraint == "ex_sleep_records_no_overlap" or "ex_sleep_records_no_overlap" in text:
-            raise Overlap("This night overlaps another of your sleep records.") from None
-        raise
-
-
-async def clock_in(
-    session: AsyncSession, principal: Principal, at: datetime | None, timezone: str | None
-) -> SleepRecord:
-    sleep_at = at or utc_now()
-    _not_in_future(sleep_at, "at")
-    zone = timezone or principal.timezone
-    current = await repository.open_record(session, principal.id)
-    if current is not None:
-        raise AlreadyClockedIn("You are already clocked in.", extra={"record_id": str(current.id)})
-    latest = await repository.latest_wake(session, principal.id)
-    if latest is not None and sleep_at < latest:
-        raise Overlap("Bedtime is before the end of your latest night.")
-    record = SleepRecord(
-        id=uuid.uuid4(),
-        user_id=principal.id,
-        sleep_at=sleep_at,
-        sleep_timezone=zone,
-        week=iso_week(local_date(sleep_at, zone)),
-    )
-    return await _insert(session, record)
-
-
-async def clock_out(
-    session: AsyncSession,
-    feeds: FeedCache,
-    principal: Principal,
-    at: datetime | None,
-    timezone: str | None,
-) -> SleepRecord:
-    record = await repository.open_record(session, principal.id, for_update=True)
-    if record is None:
-        raise NotClockedIn("You are not clocked in.")
-    wake_at = at or utc_now()
-    _not_in_future(wake_at, "at")
-    duration = _check_night(record.sleep_at, wake_at, "at")
-    completed = await repository.complete(
-        session,
-        record,
-        wake_at=wake_at,
-        wake_timezone=timezone or principal.timezone,
-        duration_seconds=duration,
-    )
-    await night_changed(session, feeds, completed, "add")
-    return completed
-
-
-async def backfill(
-    session: AsyncSession,
-    feeds: FeedCache,
-    principal: Principal,
-    *,
-    sleep_at: datetime,
-    wake_at: datetime,
-    sleep_timezone: str | None,
-    wake_timezone: str | None,
-) -> SleepRecord:
-    _not_in_future(wake_at, "wake_at")
-    duration = _check_night(sleep_at, wake_at, "wake_at")
-    zone = sleep_timezone or principal.timezone
-    record = SleepRecord(
-        id=uuid.uuid4(),
-        user_id=principal.id,
-        sleep_at=sleep_at,
-        wake_at=wake_at,
-        sleep_timezone=zone,
-        wake_timezone=wake_timezone or principal.timezone,
-        duration_seconds=duration,
-        week=iso_week(local_date(sleep_at, zone)),
-    )
-    inserted = await _insert(session, record)
-    await night_changed(session, feeds, inserted, "add")
-    return inserted
-
-
-async def get_record(
-    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
-) -> SleepRecord:
-    record = await repository.get_own(session, user_id, record_id)
-    if record is None:
-        raise RecordNotFound(f"No sleep record {record_id}.")
-    return record
-
-
-async def delete_record(
-    session: AsyncSession, feeds: FeedCache, user_id: uuid.UUID, record_id: uuid.UUID
-) -> None:
-    deleted = await repository.delete_own(session, user_id, record_id)
-    if deleted is None:
-        raise RecordNotFound(f"No sleep record {record_id}.")
-    if deleted.wake_at is not None:
-        await night_changed(session, feeds, deleted, "remove")
 
 
 async def night_changed(
@@ -298,40 +129,11 @@ async def _now_and_after_commit(session: AsyncSession, bump: Callable[[], Awaita
     after_commit(session, bump)
 
 
-async def list_records(
-    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
-) -> tuple[list[SleepRecord], str | None]:
-    after = page.position("sleep-records")
-    rows = await repository.list_own(
-        session,
-        user_id,
-        (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
-        page.limit + 1,
-    )
-    return page.page("sleep-records", list(rows), lambda r: [r.sleep_at.isoformat(), str(r.id)])
-
-
-@dataclass(frozen=True)
-class Week:
-    name: str
-    start: date
-    end: date
-
-
-def resolve_week(week: str | None, viewer_timezone: str) -> Week:
-    name = week or previous_week(utc_now(), viewer_timezone)
-    try:
-        start, end = parse_week(name)
-    except InvalidWeek as exc:
-        raise Unprocessable(str(exc), field="week") from None
-    return Week(name, start, end)
-
-
 @dataclass(frozen=True)
 class FeedPage:
     members: list[str]  # the page's feed members, see feeds.member
     items: list[str]  # the records' JSON, in the same order
-    profiles: list[bytes | None]  # the owners' cached profiles, when the cache served the page
+    profiles: list[bytes | None]  # the owners' cached profiles, for identity_service.cached_cards
     next_cursor: str | None
     data: str | None = None  # the page's JSON array body, when the cache assembled it whole
 
@@ -342,7 +144,6 @@ async def following_feed(
     viewer: Principal,
     week: Week,
     page: PageRequest,
-    profile_prefix: str,
 ) -> FeedPage:
     """Completed nights of the people the viewer follows in `week`, longest first."""
     kind = f"sleep-following:{week.name}"
@@ -350,9 +151,7 @@ async def following_feed(
     after_member = str(after[0]) if after else None
     found: CachedPage | None = None
     try:
-        found = await _from_cache(
-            db, feeds, viewer.id, week.name, after_member, page.limit, profile_prefix
-        )
+        found = await _from_cache(db, feeds, viewer.id, week.name, after_member, page.limit)
     except RedisError as exc:
         log.warning("feed_cache_unavailable", error=str(exc))
     if found is None:
@@ -381,19 +180,18 @@ async def _from_cache(
     week: str,
     after: str | None,
     limit: int,
-    profile_prefix: str,
 ) -> CachedPage | None:
     """The page as the cache holds it, after building what is missing; None when the cache
     cannot prove it is current (a change to someone the viewer follows is still queued)."""
-    cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+    cached = await feeds.read(viewer, week, after, limit)
     if cached.pending and await _pending_affects(await db(), feeds, viewer, week, cached.pending):
         return None
     if cached.status == 2:
         await _build_popular(await db(), feeds, week, cached.pv, cached.missing_popular)
-        cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+        cached = await feeds.read(viewer, week, after, limit)
     if cached.status == 0:
         await _rebuild(await db(), feeds, viewer, week, cached.graph_version, cached.pv)
-        cached = await feeds.read(viewer, week, after, limit, profile_prefix)
+        cached = await feeds.read(viewer, week, after, limit)
     return cached if cached.status == 1 else None
 
 
@@ -407,7 +205,7 @@ async def _fill_items(
     if missing:
         ids = [parse_member(cached.members[i])[0] for i in missing]
         found = await repository.by_ids(await db(), ids)
-        texts = {r.id: record_out(r).model_dump_json() for r in found}
+        texts = {r.id: record_json(r) for r in found}
         await feeds.store_items(texts)
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
@@ -499,41 +297,5 @@ async def _from_database(
     rows = await repository.week_records(session, followees, week, position, limit + 1)
     return (
         [member(r.duration_seconds or 0, r.id, r.user_id) for r in rows],
-        [record_out(r).model_dump_json() for r in rows],
+        [record_json(r) for r in rows],
     )
-
-
-@dataclass(frozen=True)
-class RankingEntry:
-    rank: int
-    user_id: uuid.UUID
-    name: str
-    total_seconds: int
-    nights: int
-    longest_seconds: int
-
-    @property
-    def average_seconds(self) -> int:
-        return self.total_seconds // self.nights
-
-
-async def weekly_ranking(
-    session: AsyncSession, viewer: Principal, week: Week, page: PageRequest
-) -> tuple[list[RankingEntry], str | None]:
-    """The viewer and everyone they follow, by total sleep in `week` (users without nights are
-    left out). Equal totals share a rank (1, 2, 2, 4) and are ordered by user id."""
-    users: Sequence[uuid.UUID] = [viewer.id, *await social_service.followee_ids(session, viewer.id)]
-    totals = await repository.week_totals(session, users, week.name)
-    totals.sort(key=lambda t: (-t[1], str(t[0])))
-    names = await identity_service.user_names(session, [t[0] for t in totals])
-    entries: list[RankingEntry] = []
-    for position, (user_id, total, nights, longest) in enumerate(totals, start=1):
-        if user_id not in names:
-            continue
-        rank = entries[-1].rank if entries and entries[-1].total_seconds == total else position
-        entries.append(RankingEntry(rank, user_id, names[user_id], total, nights, longest))
-    return page.slice(f"sleep-ranking:{week.name}", entries)
-
-
-identity_service.on_account_deleted(erase_account)
-social_service.on_follows_changed(graph_changed)

@@ -1,0 +1,230 @@
+"""Sleep records: one open night at a time, no overlaps, nights of at most 24 hours; and the
+weekly ranking, computed from PostgreSQL. A change of a completed night is handed to the
+followings feed (feed.night_changed) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.identity import service as identity_service
+from rhythm.identity.principal import Principal
+from rhythm.platform.errors import Conflict, NotFound, Unprocessable
+from rhythm.platform.pagination import PageRequest
+from rhythm.platform.ranking import ranked
+from rhythm.platform.timeutil import InvalidWeek, Week, iso_week, local_date, previous_week, utc_now
+from rhythm.sleep import repository
+from rhythm.sleep.feed import night_changed
+from rhythm.sleep.feeds import FeedCache
+from rhythm.sleep.models import SleepRecord
+from rhythm.social import service as social_service
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+LONGEST_NIGHT = timedelta(hours=24)
+
+
+class AlreadyClockedIn(Conflict):
+    slug = "already-clocked-in"
+    title = "Already clocked in"
+
+
+class NotClockedIn(Conflict):
+    slug = "not-clocked-in"
+    title = "Not clocked in"
+
+
+class Overlap(Conflict):
+    slug = "overlap"
+    title = "Overlapping sleep record"
+
+
+class RecordNotFound(NotFound):
+    slug = "sleep-record-not-found"
+    title = "Sleep record not found"
+
+
+class InvalidNight(Unprocessable):
+    slug = "invalid-night"
+    title = "Invalid night"
+
+
+def _not_in_future(at: datetime, field: str) -> None:
+    if at > utc_now() + FUTURE_TOLERANCE:
+        raise InvalidNight(f"{field} is more than 5 minutes in the future.", field=field)
+
+
+def _check_night(sleep_at: datetime, wake_at: datetime, wake_field: str) -> int:
+    """The night's real duration in whole seconds, after the 422 rules."""
+    if wake_at <= sleep_at:
+        raise InvalidNight("The wake time must be after bedtime.", field=wake_field)
+    if wake_at - sleep_at > LONGEST_NIGHT:
+        raise InvalidNight(
+            "A night cannot last more than 24 hours; delete the open record instead.",
+            field=wake_field,
+        )
+    return int((wake_at - sleep_at).total_seconds())
+
+
+async def _insert(session: AsyncSession, record: SleepRecord) -> SleepRecord:
+    """Insert; the database's constraints decide overlaps and double clock-ins under races."""
+    try:
+        async with session.begin_nested():
+            return await repository.insert(session, record)
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+        text = str(exc.orig)
+        if constraint == "uq_sleep_records_one_open" or "uq_sleep_records_one_open" in text:
+            found = await repository.open_record(session, record.user_id)
+            raise AlreadyClockedIn(
+                "You are already clocked in.",
+                extra={"record_id": str(found.id)} if found else None,
+            ) from None
+        if constraint == "ex_sleep_records_no_overlap" or "ex_sleep_records_no_overlap" in text:
+            raise Overlap("This night overlaps another of your sleep records.") from None
+        raise
+
+
+async def clock_in(
+    session: AsyncSession, principal: Principal, at: datetime | None, timezone: str | None
+) -> SleepRecord:
+    sleep_at = at or utc_now()
+    _not_in_future(sleep_at, "at")
+    zone = timezone or principal.timezone
+    current = await repository.open_record(session, principal.id)
+    if current is not None:
+        raise AlreadyClockedIn("You are already clocked in.", extra={"record_id": str(current.id)})
+    latest = await repository.latest_wake(session, principal.id)
+    if latest is not None and sleep_at < latest:
+        raise Overlap("Bedtime is before the end of your latest night.")
+    record = SleepRecord(
+        id=uuid.uuid4(),
+        user_id=principal.id,
+        sleep_at=sleep_at,
+        sleep_timezone=zone,
+        week=iso_week(local_date(sleep_at, zone)),
+    )
+    return await _insert(session, record)
+
+
+async def clock_out(
+    session: AsyncSession,
+    feeds: FeedCache,
+    principal: Principal,
+    at: datetime | None,
+    timezone: str | None,
+) -> SleepRecord:
+    record = await repository.open_record(session, principal.id, for_update=True)
+    if record is None:
+        raise NotClockedIn("You are not clocked in.")
+    wake_at = at or utc_now()
+    _not_in_future(wake_at, "at")
+    duration = _check_night(record.sleep_at, wake_at, "at")
+    completed = await repository.complete(
+        session,
+        record,
+        wake_at=wake_at,
+        wake_timezone=timezone or principal.timezone,
+        duration_seconds=duration,
+    )
+    await night_changed(session, feeds, completed, "add")
+    return completed
+
+
+async def backfill(
+    session: AsyncSession,
+    feeds: FeedCache,
+    principal: Principal,
+    *,
+    sleep_at: datetime,
+    wake_at: datetime,
+    sleep_timezone: str | None,
+    wake_timezone: str | None,
+) -> SleepRecord:
+    _not_in_future(wake_at, "wake_at")
+    duration = _check_night(sleep_at, wake_at, "wake_at")
+    zone = sleep_timezone or principal.timezone
+    record = SleepRecord(
+        id=uuid.uuid4(),
+        user_id=principal.id,
+        sleep_at=sleep_at,
+        wake_at=wake_at,
+        sleep_timezone=zone,
+        wake_timezone=wake_timezone or principal.timezone,
+        duration_seconds=duration,
+        week=iso_week(local_date(sleep_at, zone)),
+    )
+    inserted = await _insert(session, record)
+    await night_changed(session, feeds, inserted, "add")
+    return inserted
+
+
+async def get_record(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
+) -> SleepRecord:
+    record = await repository.get_own(session, user_id, record_id)
+    if record is None:
+        raise RecordNotFound(f"No sleep record {record_id}.")
+    return record
+
+
+async def delete_record(
+    session: AsyncSession, feeds: FeedCache, user_id: uuid.UUID, record_id: uuid.UUID
+) -> None:
+    deleted = await repository.delete_own(session, user_id, record_id)
+    if deleted is None:
+        raise RecordNotFound(f"No sleep record {record_id}.")
+    if deleted.wake_at is not None:
+        await night_changed(session, feeds, deleted, "remove")
+
+
+async def list_records(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+) -> tuple[list[SleepRecord], str | None]:
+    after = page.instant_position("sleep-records")
+    rows = await repository.list_own(session, user_id, after, page.limit + 1)
+    return page.instant_page("sleep-records", list(rows), lambda r: (r.sleep_at, r.id))
+
+
+def resolve_week(week: str | None, viewer_timezone: str) -> Week:
+    name = week or previous_week(utc_now(), viewer_timezone)
+    try:
+        return Week.named(name)
+    except InvalidWeek as exc:
+        raise Unprocessable(str(exc), field="week") from None
+
+
+@dataclass(frozen=True)
+class RankingEntry:
+    rank: int
+    user_id: uuid.UUID
+    name: str
+    total_seconds: int
+    nights: int
+    longest_seconds: int
+
+    @property
+    def average_seconds(self) -> int:
+        return self.total_seconds // self.nights
+
+
+async def weekly_ranking(
+    session: AsyncSession, viewer: Principal, week: Week, page: PageRequest
+) -> tuple[list[RankingEntry], str | None]:
+    """The viewer and everyone they follow, by total sleep in `week` (users without nights are
+    left out). Equal totals share a rank (1, 2, 2, 4) and are ordered by user id."""
+    users: Sequence[uuid.UUID] = [viewer.id, *await social_service.followee_ids(session, viewer.id)]
+    totals = await repository.week_totals(session, users, week.name)
+    totals.sort(key=lambda t: (-t[1], str(t[0])))
+    names = await identity_service.user_names(session, [t[0] for t in totals])
+    listed = [t for t in totals if t[0] in names]
+    entries = [
+        RankingEntry(rank, user_id, names[user_id], total, nights, longest)
+        for rank, (user_id, total, nights, longest) in ranked(listed, lambda t: t[1])
+    ]
+    return page.slice(f"sleep-ranking:{week.name}", entries)
