@@ -18,7 +18,7 @@ from rhythm import __version__
 from rhythm.api import FAST_ROUTES, LARGE_BODY_ROUTES, FastLane, include_api
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.focus.recording import SessionWriter
-from rhythm.focus.standings import Standings
+from rhythm.focus.standings_cache import Standings
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.cache import AuthCache
 from rhythm.identity.service import TokenIssuer
@@ -36,7 +36,7 @@ from rhythm.platform.pagination import CursorCodec
 from rhythm.platform.ratelimit import BatchedLimit, RateLimits
 from rhythm.platform.resources import Resources, open_resources
 from rhythm.platform.settings import Settings, get_settings
-from rhythm.sleep.feeds import FeedCache
+from rhythm.sleep.feed_cache import FeedCache
 from rhythm.usage.service import HeartbeatWriter
 
 DESCRIPTION = """

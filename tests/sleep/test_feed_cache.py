@@ -9,7 +9,7 @@ from httpx import AsyncClient
 from rhythm.app import create_app
 from rhythm.jobs import run_worker
 from rhythm.platform.resources import Resources
-from rhythm.sleep.feeds import FeedCache, feed_key, pending_key, popular_key
+from rhythm.sleep.feed_cache import FeedCache, feed_key, pending_key, popular_key
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 from tests.sleep.test_feed import WEEK, feed, follow, night

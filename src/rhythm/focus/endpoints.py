@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from rhythm.focus import days, leaderboards, recording, user_standings
+from rhythm.focus import days, leaderboards, recording, standings
 from rhythm.focus.schemas import (
     SESSION_ID_PATTERN,
     FocusDayOut,
@@ -18,7 +18,7 @@ from rhythm.focus.schemas import (
     SessionRecorded,
     StreakOut,
 )
-from rhythm.focus.standings import Standings
+from rhythm.focus.standings_cache import Standings
 from rhythm.identity.dependencies import ReadUser, WriteUser, caller
 from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import UserSummary
@@ -168,7 +168,7 @@ async def leaderboard(
 async def user_streak(request: Request, caller: Principal, user_id: uuid.UUID) -> Response:
     """Streaks are read for every profile shown."""
     async with ReadSession(shared(request, Resources).session_factory) as db:
-        streak = await user_standings.user_streak(
+        streak = await standings.user_streak(
             db,
             shared(request, Standings),
             user_id,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from rhythm.focus.standings import Standings
+from rhythm.focus.standings import standings_of
+from rhythm.focus.standings_cache import Standings
 from rhythm.focus.streaks import MICROS_PER_MINUTE
-from rhythm.focus.user_standings import standings_of
 from rhythm.identity.principal import Principal
 from rhythm.platform.database import ReadSession
 from rhythm.platform.pagination import PageRequest

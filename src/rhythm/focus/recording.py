@@ -3,7 +3,7 @@
 Every session change recalculates, in its own transaction and under a per-user lock, the
 totals of the dates it touches (the union of that date's parts) and then the whole streak from
 the set of qualified dates (streaks.summarize). Late data is therefore never a special case.
-The cached standing (standings.py) is dropped before the commit and stored again after it.
+The cached standing (standings_cache.py) is dropped before the commit and stored again after it.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from rhythm.focus.schemas import (
     SessionRecorded,
     StreakOut,
 )
-from rhythm.focus.standings import CACHED_DAYS, Standing, Standings
+from rhythm.focus.standings import streak_out
+from rhythm.focus.standings_cache import CACHED_DAYS, Standing, Standings
 from rhythm.focus.streaks import MICROS_PER_MINUTE, Anchor, as_of, summarize
-from rhythm.focus.user_standings import streak_out
 from rhythm.identity.principal import Principal
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.database import after_commit

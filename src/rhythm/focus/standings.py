@@ -1,200 +1,140 @@
-"""Each user's focus standing in Redis: streak anchor and recent daily totals.
-
-Everything here is rebuilt from PostgreSQL (focus_streaks, focus_days) whenever it is missing.
-
-Keys, for user U:
-- `focus:st:{U}`    `version|since|threshold|last qualified|run|freezes|longest|qualified days`:
-  the streak anchor (streaks.Anchor) at a version of focus_streaks; `since` (a date ordinal) is
-  the first date `focus:days:{U}` is complete from.
-- `focus:days:{U}`  ZSET of the user's daily totals from `since` on: score = the date's ordinal,
-  member = `YYYY-MM-DD:microseconds`. A week's minutes are a ZRANGE BYSCORE over its dates.
-- `focus:floor:{U}` the lowest version a writer may store. A session change raises it (and
-  drops the two keys) before its transaction commits, then stores the new standing after the
-  commit; a reader that filled the cache from an older snapshot can never overwrite it.
-"""
+"""Users' focus standings as served: each one's streak on their own today and daily totals,
+from the cached standing (standings_cache.py), with PostgreSQL for what the cache does not hold."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.focus.streaks import Anchor
+from rhythm.focus import repository
+from rhythm.focus.schemas import StreakOut
+from rhythm.focus.standings_cache import CACHED_DAYS, Standing, Standings
+from rhythm.focus.streaks import MICROS_PER_MINUTE, Anchor, Streak, as_of, summarize
 from rhythm.identity import service as identity_service
+from rhythm.platform.database import ReadSession
+from rhythm.platform.timeutil import local_date, utc_now
 
-TTL = 7 * 86_400
-FLOOR_TTL = 3_600
-# A standing keeps the daily totals from this many days before its write on; every read asks
-# for dates after that (this week, or the days around today).
-CACHED_DAYS = 35
-
-
-def standing_key(user_id: uuid.UUID | str) -> str:
-    return f"focus:st:{user_id}"
-
-
-def days_key(user_id: uuid.UUID | str) -> str:
-    return f"focus:days:{user_id}"
-
-
-def floor_key(user_id: uuid.UUID | str) -> str:
-    return f"focus:floor:{user_id}"
-
-
-_INVALIDATE = """
-local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[1]) > floor then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2]) end
-redis.call('DEL', KEYS[1], KEYS[2])
-return 1
-"""
-
-# Store a standing unless the floor or the stored version is higher.
-_STORE = """
-local version = tonumber(ARGV[1])
-if version < tonumber(redis.call('GET', KEYS[3]) or '0') then return 0 end
-local current = redis.call('GET', KEYS[1])
-if current then
-  local v = tonumber(string.match(current, '^(%d+)|'))
-  if v and v >= version then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('DEL', KEYS[2])
-for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return 1
-"""
-
-# For each user: the standing, the cached profile (read with identity's fragment) and the daily
-# totals whose ordinals lie in [ARGV[1], ARGV[2]].
-_READ = (
-    identity_service.profile_lua()
-    + """
-local out = {}
-for i, user in ipairs(KEYS) do
-  local standing = redis.call('GET', 'focus:st:' .. user)
-  local days = {}
-  if standing then
-    days = redis.call('ZRANGE', 'focus:days:' .. user, ARGV[1], ARGV[2], 'BYSCORE')
-  end
-  out[i] = {standing or false, redis.call('GET', profile_key(user)) or false, days}
-end
-return out
-"""
-)
+log = structlog.get_logger("rhythm.focus")
 
 
 @dataclass(frozen=True)
-class Standing:
-    version: int
-    since: date  # daily totals are complete from this date on
-    threshold_minutes: int
-    anchor: Anchor
-
-    def encode(self) -> str:
-        a = self.anchor
-        last = a.last_qualified.isoformat() if a.last_qualified else ""
-        return (
-            f"{self.version}|{self.since.toordinal()}|{self.threshold_minutes}|{last}|"
-            f"{a.run}|{a.freezes}|{a.longest}|{a.qualified_days}"
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes | str) -> Standing:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        version, since, threshold, last, run, freezes, longest, count = text.split("|")
-        anchor = Anchor(
-            date.fromisoformat(last) if last else None,
-            int(run),
-            int(freezes),
-            int(longest),
-            int(count),
-        )
-        return cls(int(version), date.fromordinal(int(since)), int(threshold), anchor)
+class UserStanding:
+    card: identity_service.Card
+    streak: Streak
+    days: dict[date, int]  # daily totals in the range asked for
 
 
-@dataclass(frozen=True)
-class CachedStanding:
-    standing: Standing | None  # None: not cached, or not complete over the range asked for
-    profile: bytes | None  # identity's cached profile, for identity_service.cached_cards
-    days: dict[date, int]  # the daily totals in the range asked for
+async def standings_of(
+    db: ReadSession,
+    standings: Standings,
+    user_ids: Sequence[uuid.UUID],
+    first: date,
+    last: date,
+    threshold_minutes: int,
+) -> dict[uuid.UUID, UserStanding]:
+    """Each existing user's streak on their own today, with their daily totals in
+    [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached)."""
+    now = utc_now()
+    try:
+        cached = await standings.read(user_ids, first, last)
+    except RedisError as exc:
+        log.warning("focus_cache_unavailable", error=str(exc))
+        cached = []
+    profiles = [c.profile for c in cached] if cached else [None] * len(user_ids)
+    cards = await identity_service.cached_cards(db, standings.redis, user_ids, profiles)
+    found: dict[uuid.UUID, tuple[Standing, dict[date, int]]] = {}
+    for user_id, entry in zip(user_ids, cached, strict=False):
+        if entry.standing is not None and entry.standing.threshold_minutes == threshold_minutes:
+            found[user_id] = (entry.standing, entry.days)
+    missing = [u for u in user_ids if u in cards and u not in found]
+    if missing:
+        rebuilt = await _load_standings(await db(), missing, threshold_minutes, now)
+        for user_id, (standing, recent) in rebuilt.items():
+            found[user_id] = (standing, {d: m for d, m in recent if first <= d <= last})
+        try:
+            await standings.store(
+                [(user_id, standing, recent) for user_id, (standing, recent) in rebuilt.items()]
+            )
+        except RedisError as exc:
+            log.warning("focus_cache_unavailable", error=str(exc))
+    result: dict[uuid.UUID, UserStanding] = {}
+    for user_id in user_ids:
+        card = cards.get(user_id)
+        if card is None or user_id not in found:
+            continue
+        standing, days = found[user_id]
+        today = local_date(now, card.timezone)
+        result[user_id] = UserStanding(card, as_of(standing.anchor, today), days)
+    return result
 
 
-class Standings:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        self._invalidate = redis.register_script(_INVALIDATE)
-        self._store = redis.register_script(_STORE)
-        self._read = redis.register_script(_READ)
-
-    async def invalidate(self, versions: dict[uuid.UUID, int]) -> None:
-        """Raise each user's floor to the version about to commit and drop the standing."""
-        await self._call_all(
-            self._invalidate,
-            [
-                ([standing_key(u), days_key(u), floor_key(u)], [version, FLOOR_TTL])
-                for u, version in versions.items()
-            ],
-        )
-
-    async def store(
-        self, entries: Sequence[tuple[uuid.UUID, Standing, Sequence[tuple[date, int]]]]
-    ) -> None:
-        """Store standings with the users' daily totals (those before `since` are left out),
-        each unless a newer one is stored or announced."""
-        await self._call_all(
-            self._store, [_store_call(standing, u, days) for u, standing, days in entries]
-        )
-
-    async def _call_all(
-        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
-    ) -> None:
-        """One script call per (keys, args): alone when there is one, else in one pipeline."""
-        if not calls:
-            return
-        if len(calls) == 1:
-            ((keys, args),) = calls
-            await script(keys=keys, args=args)
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                await script(keys=keys, args=args, client=pipe)
-            await pipe.execute()
-
-    async def read(
-        self, user_ids: Sequence[uuid.UUID], first: date, last: date
-    ) -> list[CachedStanding]:
-        """Each user's cached standing and profile, with their daily totals in [first, last]."""
-        if not user_ids:
-            return []
-        rows = await self._read(
-            keys=[str(u) for u in user_ids],
-            args=[first.toordinal(), last.toordinal()],
-        )
-        found: list[CachedStanding] = []
-        for raw, profile, members in rows:
-            standing = Standing.decode(raw) if raw else None
-            if standing is not None and standing.since > first:
-                standing = None
-            days: dict[date, int] = {}
-            for m in members:
-                text = m.decode() if isinstance(m, bytes) else m
-                days[date.fromisoformat(text[:10])] = int(text[11:])
-            found.append(CachedStanding(standing, profile or None, days))
-        return found
-
-    async def forget(self, user_id: uuid.UUID) -> None:
-        await self.redis.delete(standing_key(user_id), days_key(user_id), floor_key(user_id))
+async def _load_standings(
+    session: AsyncSession, user_ids: list[uuid.UUID], threshold_minutes: int, now: datetime
+) -> dict[uuid.UUID, tuple[Standing, list[tuple[date, int]]]]:
+    since = now.date() - timedelta(days=CACHED_DAYS)
+    rows = await repository.anchors(session, user_ids)
+    recent = await repository.recent_days(session, user_ids, since)
+    stale = [u for u, row in rows.items() if row.threshold_minutes != threshold_minutes]
+    recounted = (
+        await repository.qualified_dates(session, stale, threshold_minutes * MICROS_PER_MINUTE)
+        if stale
+        else {}
+    )
+    loaded: dict[uuid.UUID, tuple[Standing, list[tuple[date, int]]]] = {}
+    for user_id in user_ids:
+        row = rows.get(user_id)
+        if row is None:
+            anchor, version = Anchor(), 0
+        elif user_id in stale:
+            anchor, version = summarize(recounted.get(user_id, [])), row.version
+        else:
+            anchor = Anchor(
+                row.last_qualified, row.run, row.freezes, row.longest, row.qualified_days
+            )
+            version = row.version
+        standing = Standing(version, since, threshold_minutes, anchor)
+        loaded[user_id] = (standing, recent.get(user_id, []))
+    return loaded
 
 
-def _store_call(
-    standing: Standing, user_id: uuid.UUID, days: Sequence[tuple[date, int]]
-) -> tuple[list[str], list[str | int]]:
-    args: list[str | int] = [standing.version, standing.encode(), TTL]
-    for day, micros in days:
-        if day >= standing.since:
-            args += [day.toordinal(), f"{day.isoformat()}:{micros}"]
-    return [standing_key(user_id), days_key(user_id), floor_key(user_id)], args
+async def user_streak(
+    db: ReadSession,
+    standings: Standings,
+    user_id: uuid.UUID,
+    threshold_minutes: int,
+) -> StreakOut:
+    """Any user's streak figures, on their own today."""
+    today = utc_now().date()
+    # Whatever the user's zone, their today is within a day of UTC's.
+    found = await standings_of(
+        db,
+        standings,
+        [user_id],
+        today - timedelta(days=2),
+        today + timedelta(days=3),
+        threshold_minutes,
+    )
+    entry = found.get(user_id)
+    if entry is None:
+        raise identity_service.UserNotFound(f"No user {user_id}.")
+    local_today = local_date(utc_now(), entry.card.timezone)
+    return streak_out(user_id, entry.streak, entry.days.get(local_today, 0), threshold_minutes)
+
+
+def streak_out(user_id: uuid.UUID, streak: Streak, today_micros: int, threshold: int) -> StreakOut:
+    return StreakOut(
+        user_id=user_id,
+        current_streak=streak.current,
+        longest_streak=streak.longest,
+        last_qualified_date=streak.last_qualified,
+        qualified_days_count=streak.qualified_days,
+        freezes_held=streak.freezes_held,
+        today_minutes=today_micros // MICROS_PER_MINUTE,
+        threshold_minutes=threshold,
+    )

@@ -22,7 +22,7 @@ from rhythm.platform.pagination import DEFAULT_LIMIT, Page
 from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoWeek
 from rhythm.sleep import feed, records
-from rhythm.sleep.feeds import FeedCache, parse_member
+from rhythm.sleep.feed_cache import FeedCache, parse_member
 from rhythm.sleep.schemas import (
     Backfill,
     ClockIn,

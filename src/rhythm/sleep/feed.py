@@ -23,7 +23,7 @@ from rhythm.platform.pagination import PageRequest
 from rhythm.platform.queue import ERASURE_QUEUE, defer, unfinished
 from rhythm.platform.timeutil import Week
 from rhythm.sleep import repository
-from rhythm.sleep.feeds import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
+from rhythm.sleep.feed_cache import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
 from rhythm.sleep.models import SleepRecord
 from rhythm.sleep.schemas import record_json
 from rhythm.social import service as social_service

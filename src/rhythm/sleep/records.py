@@ -21,7 +21,7 @@ from rhythm.platform.ranking import ranked
 from rhythm.platform.timeutil import InvalidWeek, Week, iso_week, local_date, previous_week, utc_now
 from rhythm.sleep import repository
 from rhythm.sleep.feed import night_changed
-from rhythm.sleep.feeds import FeedCache
+from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.models import SleepRecord
 from rhythm.social import service as social_service
 

@@ -11,7 +11,7 @@ from rhythm.platform.database import commit
 from rhythm.platform.queue import ERASURE_QUEUE, scrub_arguments
 from rhythm.platform.resources import resources_of
 from rhythm.sleep import feed
-from rhythm.sleep.feeds import FeedCache
+from rhythm.sleep.feed_cache import FeedCache
 
 blueprint = Blueprint()
 
