@@ -26,6 +26,9 @@ from tests.factories import create_user, problem
 
 LANE = FastLane(FAST_ROUTES)
 
+# A fixed id: parametrised ids must be the same in every xdist worker.
+SOME_USER = "7d0c2f4e-1b7a-4c1e-9a55-3f6d2b8e9c10"
+
 
 def scope(method: str, path: str, kind: str = "http") -> dict[str, Any]:
     return {"type": kind, "method": method, "path": path, "query_string": b"", "headers": []}
@@ -67,8 +70,8 @@ def test_me_streak_is_a_streak_path_not_the_profile() -> None:
     [
         ("POST", "/api/v1/users/me"),  # another method: FastAPI answers (405)
         ("HEAD", "/api/v1/users/me"),  # HEAD is FastAPI's generated route
-        ("PUT", f"/api/v1/users/{uuid.uuid4()}/streak"),  # the template, another method
-        ("GET", f"/api/v1/users/{uuid.uuid4()}/streak/more"),  # a longer path
+        ("PUT", f"/api/v1/users/{SOME_USER}/streak"),  # the template, another method
+        ("GET", f"/api/v1/users/{SOME_USER}/streak/more"),  # a longer path
         ("GET", "/api/v1/users//streak"),  # an empty parameter
         ("GET", "/api/v1/users/me/"),
         ("GET", "/api/v1/users"),
