@@ -8,6 +8,7 @@ from typing import Any
 
 from httpx import AsyncClient
 
+from rhythm.platform.pagination import CursorCodec
 from tests.catalog.test_sync_and_search import FILES, admin, sync_file
 from tests.factories import create_user, problem
 
@@ -124,7 +125,7 @@ async def test_the_events_cursor_is_the_one_handed_out_before(app, client: Async
 
     first = (await page(limit=1)).json()
     last_id = first["data"][0]["base_event_id"]
-    codec = app.state.cursor_codec
+    codec = app.state.services[CursorCodec]
     # The list's name and the last base event served: a cursor from before still works.
     assert codec.decode("catalog-events", first["next_cursor"]) == [last_id]
     earlier = codec.encode("catalog-events", [last_id])
