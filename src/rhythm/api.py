@@ -70,7 +70,7 @@ class FastLane:
     measured a fifth of the feed's CPU per request. The fast lane keeps what they give these
     routes: it is behind the same observability middleware (request id, access log, metrics)
     and HTTP edge (body limit, security headers) as FastAPI (app.RhythmApp), and errors become
-    the same problem+json responses (errors.render_error).
+    the same problem+json responses (platform.http.problems.render_error).
     """
 
     def __init__(self, routes: Sequence[FastRoute]) -> None:

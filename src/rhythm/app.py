@@ -241,7 +241,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         if path in OWN_ERROR_FORMAT:
             continue
         for method, operation in path_item.items():
-            if operation.get("security"):  # identity.auth: bad credentials, or a missing scope
+            # identity.dependencies: bad credentials, or a missing scope.
+            if operation.get("security"):
                 for status, phrase in (("401", "Unauthorized"), ("403", "Forbidden")):
                     operation["responses"].setdefault(status, {"description": phrase})
             if path not in NO_DATABASE:

@@ -15,9 +15,9 @@ from rhythm.focus.streaks import Anchor
 from rhythm.platform.database import driver_connection
 from rhythm.platform.timeutil import DayPart
 
-# Session changes are sent straight to asyncpg (db.driver_connection): focus writes are the
-# hottest write path, and SQLAlchemy's per-statement work was a third of their CPU. Writes come
-# in batches (service.SessionWriter), so every statement takes arrays.
+# Session changes are sent straight to asyncpg (platform.database.driver_connection): focus
+# writes are the hottest write path, and SQLAlchemy's per-statement work was a third of their
+# CPU. Writes come in batches (recording.SessionWriter), so every statement takes arrays.
 
 _LOCK_USERS = """
 SELECT count(pg_advisory_xact_lock(k))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Request, Response, status
 
 from rhythm.identity import service as identity_service
 from rhythm.identity.dependencies import ReadUser, WriteUser, caller
@@ -15,12 +13,11 @@ from rhythm.identity.schemas import UserSummary
 from rhythm.platform.database import ReadSession
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.fastroute import fast_route
-from rhythm.platform.http.params import Cursor, FirstPage, Limit, PageParams, page_of
+from rhythm.platform.http.params import FirstPage, PageParams, page_of
 from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
-from rhythm.platform.pagination import DEFAULT_LIMIT, Page
+from rhythm.platform.pagination import Page
 from rhythm.platform.resources import Resources
-from rhythm.platform.schemas import IsoWeek
 from rhythm.sleep import feed, records
 from rhythm.sleep.feed_cache import FeedCache, parse_member
 from rhythm.sleep.schemas import (
@@ -29,24 +26,18 @@ from rhythm.sleep.schemas import (
     ClockInOut,
     ClockOut,
     FollowingFeed,
+    FollowingQuery,
     RankingRow,
     RecordOut,
     SleepRecordOut,
     WeeklyRanking,
+    WeekParam,
     feed_item_json,
     following_feed_json,
     record_out,
 )
 
 router = APIRouter(prefix="/sleep", tags=["sleep"], responses=problem_doc(401, 429))
-
-WeekParam = Annotated[
-    IsoWeek | None,
-    Query(
-        description="ISO week, e.g. 2026-W46, of ISO years 1970 to 2199. Defaults to the "
-        "previous week in your timezone.",
-    ),
-]
 
 
 @router.post(
@@ -143,14 +134,6 @@ async def delete_record(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-class FollowingQuery(BaseModel):
-    """The query of GET /sleep/following, on both lanes."""
-
-    week: WeekParam = None
-    limit: Limit = DEFAULT_LIMIT
-    cursor: Cursor = None
-
-
 @fast_route(
     router,
     "GET",
@@ -162,7 +145,7 @@ class FollowingQuery(BaseModel):
     summary="How the people you follow slept in a week, longest night first",
 )
 async def following(request: Request, caller: Principal, query: FollowingQuery) -> Response:
-    """Read for every screen of the app: served from the feed cache's JSON (feeds.FeedCache)."""
+    """Read for every screen of the app: served from the feed cache's JSON (FeedCache)."""
     page = page_of(request, query.limit, query.cursor)
     resolved = records.resolve_week(query.week, caller.timezone)
     async with ReadSession(shared(request, Resources).session_factory) as db:

@@ -1,6 +1,6 @@
 """The followings feed: completed nights of the people a viewer follows, week by week.
 
-It is served from per-viewer feeds in Redis (see feeds.py) whenever the cache can prove it is
+It is served from per-viewer feeds in Redis (see feed_cache.py) whenever the cache can prove it is
 current, and from PostgreSQL otherwise, so it is exact on the very next request after any
 follow, unfollow, clock-out, backfill, delete or account deletion. Each change of a completed
 night is fanned out by a `sleep:fan_out` job deferred in the same transaction.

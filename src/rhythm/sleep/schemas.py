@@ -6,12 +6,15 @@ import hashlib
 import json
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
-from rhythm.platform.schemas import IsoDatetime, RequestModel
+from rhythm.platform.http.params import Cursor, Limit
+from rhythm.platform.pagination import DEFAULT_LIMIT
+from rhythm.platform.schemas import IsoDatetime, IsoWeek, RequestModel
 from rhythm.platform.timeutil import local_iso
 from rhythm.platform.timezones import TimeZoneName
 from rhythm.sleep.models import SleepRecord
@@ -120,7 +123,7 @@ class WeeklyRanking(WeekPage):
     data: list[RankingRow]
 
 
-# The followings feed is served from JSON kept in Redis (sleep.feeds), assembled without
+# The followings feed is served from JSON kept in Redis (sleep.feed_cache), assembled without
 # re-validation. Each piece's shape is written once, here; the cache's script joins the same
 # pieces. RECORD_SHAPE is part of the cached records' keys: it follows SleepRecordOut's schema,
 # so a changed shape reads new keys and never serves JSON cached in the old one (bump
@@ -154,3 +157,20 @@ def following_feed_json(
         f'{{"week":"{week}","week_start":"{week_start}","week_end":"{week_end}",'
         f'"data":[{data}],"next_cursor":{json.dumps(next_cursor)}}}'
     )
+
+
+WeekParam = Annotated[
+    IsoWeek | None,
+    Query(
+        description="ISO week, e.g. 2026-W46, of ISO years 1970 to 2199. Defaults to the "
+        "previous week in your timezone.",
+    ),
+]
+
+
+class FollowingQuery(BaseModel):
+    """The query of GET /sleep/following, on both lanes."""
+
+    week: WeekParam = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor = None

@@ -1,7 +1,7 @@
 """Every SQL statement of the usage context.
 
-Heartbeat writes go straight to asyncpg (db.driver_connection) and take arrays: they come in
-batches (service.HeartbeatWriter), and they are the hottest write path of the service.
+Heartbeat writes go straight to asyncpg (platform.database.driver_connection) and take arrays:
+they come in batches (service.HeartbeatWriter), and they are the hottest write path of the service.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class HttpEdge:
     A Content-Length over the limit is refused before anything is read. Otherwise the bytes
     actually received are counted, whatever Content-Length said or whether the body is
     chunked, and reading stops with ContentTooLarge at the first chunk past the limit; both
-    lanes render that as the same 413 problem (errors.render_error, errors._http_error).
+    lanes render that as the same 413 problem (platform.http.problems: render_error, _http_error).
     The larger limits are looked up only for a body past the default, so the common request
     pays for a header scan and two closures.
     """
