@@ -22,7 +22,7 @@ from rhythm.sleep.endpoints import following
 from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router
 from rhythm.usage.activitywatch import aw_heartbeat, aw_router
-from rhythm.usage.endpoints import heartbeat
+from rhythm.usage.endpoints import afk, heartbeat
 from rhythm.usage.endpoints import router as usage_router
 from rhythm.usage.schemas import BULK_BODY_LIMIT
 
@@ -50,6 +50,7 @@ FAST_ROUTES: list[FastRoute] = [
     following.under(API_PREFIX),
     user_streak.under(API_PREFIX),
     heartbeat.under(API_PREFIX),
+    afk.under(API_PREFIX),
     aw_heartbeat,
     search,
 ]

@@ -25,6 +25,8 @@ from rhythm.usage.merge import Event
 from rhythm.usage.schemas import (
     MAX_BULK,
     Accepted,
+    AfkIn,
+    CountMode,
     DayReport,
     GroupBy,
     HeartbeatIn,
@@ -40,7 +42,7 @@ router = APIRouter(prefix="/usage", tags=["usage"], responses=problem_doc(401, 4
 def _heartbeat(body: HeartbeatIn) -> Heartbeat:
     start = body.timestamp
     event = Event(start, start + timedelta(seconds=body.duration), body.data())
-    return Heartbeat(body.source, event, body.pulsetime)
+    return Heartbeat(body.source, event, body.pulsetime, host=body.host or body.source)
 
 
 @fast_route(
@@ -59,6 +61,34 @@ async def heartbeat(request: Request, caller: Principal, body: HeartbeatIn) -> R
     await shared(request, service.HeartbeatWriter).deliver(
         Delivery(caller.id, [_heartbeat(body)], True)
     )
+    return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
+
+
+@fast_route(
+    router,
+    "POST",
+    "/afk",
+    caller=caller(Scope.USAGE),
+    body=AfkIn,
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_doc(422),
+    summary="Send one AFK status heartbeat (answered once it is durably merged)",
+)
+async def afk(request: Request, caller: Principal, body: AfkIn) -> Response:
+    """What aw-watcher-afk sends: `not-afk` while the device is used, `afk` after it has been
+    idle. Merged like any heartbeat into the host's `afkstatus` bucket (`aw-watcher-afk_{host}`,
+    made on first use); reports count a host's window time only while it is not AFK."""
+    start = body.timestamp
+    event = Event(start, start + timedelta(seconds=body.duration), {"status": body.status})
+    beat = Heartbeat(
+        service.afk_bucket_name(body.host),
+        event,
+        body.pulsetime,
+        type=service.AFK_BUCKET_TYPE,
+        host=body.host,
+    )
+    await shared(request, service.HeartbeatWriter).deliver(Delivery(caller.id, [beat], True))
     return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
 
 
@@ -92,8 +122,15 @@ def _items(usage: service.DayUsage) -> list[UsageItem]:
     responses=problem_doc(422),
     summary="Usage per app, domain or title for a local day (or each day of a range)",
     description="`date` for one day, or `from` and `to` (at most 92 days) for a daily "
-    "breakdown. Intervals crossing local midnight are split at it; `total_seconds` is the "
-    "union over all sources, and each item the union of its key's intervals.",
+    "breakdown. Intervals crossing local midnight are split at it.\n\n"
+    "`count=active` (the default) counts as ActivityWatch's web UI does: per host, window "
+    "time is flooded (gaps up to 5 s filled) and kept only while the host was not AFK (its "
+    "`afkstatus` events, or an audible browser tab); a host with no AFK status counts all its "
+    "window time. `total_seconds` is that active window time, over all hosts. "
+    "`group_by=domain` counts browser-tab time while the browser was the active window, "
+    "AFK or not.\n\n"
+    "`count=all` counts every recorded second: `total_seconds` is the union over all "
+    "sources, and each item the union of its key's intervals.",
 )
 async def report(
     principal: ReadUser,
@@ -103,18 +140,19 @@ async def report(
     last: Annotated[IsoDate | None, Query(alias="to", description=DATE_DOC)] = None,
     timezone: Annotated[TimeZoneName | None, Query()] = None,
     group_by: GroupBy = "app",
+    count: CountMode = "active",
 ) -> DayReport | RangeReport:
     zone = timezone or principal.timezone
     if day is not None and (first is not None or last is not None):
         raise Unprocessable("Give `date`, or `from` and `to`, not both.", field="query.date")
     if day is not None:
-        (usage,) = await service.usage_by_day(db, principal.id, day, day, zone, group_by)
+        (usage,) = await service.usage_by_day(db, principal.id, day, day, zone, group_by, count)
         return DayReport(
             date=day, timezone=zone, total_seconds=usage.total_seconds, items=_items(usage)
         )
     if first is None or last is None:
         raise Unprocessable("Give `date`, or both `from` and `to`.", field="query.date")
-    days = await service.usage_by_day(db, principal.id, first, last, zone, group_by)
+    days = await service.usage_by_day(db, principal.id, first, last, zone, group_by, count)
     return RangeReport.model_validate(
         {
             "from": first,

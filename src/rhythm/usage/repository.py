@@ -23,11 +23,12 @@ from rhythm.usage.models import UsageBucket
 
 _ENSURE_BUCKETS = """
 WITH wanted AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[]) AS t (u, name, typ, make)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::text[])
+        AS t (u, name, typ, make, host)
 ),
 made AS (
     INSERT INTO usage_buckets (id, user_id, name, type, client, hostname)
-    SELECT gen_random_uuid(), u, name, typ, 'rhythm', '' FROM wanted WHERE make
+    SELECT gen_random_uuid(), u, name, typ, 'rhythm', host FROM wanted WHERE make
     ON CONFLICT (user_id, name) DO NOTHING
     RETURNING id, user_id, name, type
 )
@@ -119,9 +120,10 @@ class BucketRef:
 
 
 async def ensure_buckets(
-    session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, str, str, bool]]
+    session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, str, str, bool, str]]
 ) -> dict[tuple[uuid.UUID, str], BucketRef]:
-    """The buckets (user, name), creating those flagged (with the given type) if missing."""
+    """The buckets (user, name), creating those flagged (with the given type and hostname) if
+    missing."""
     driver = await driver_connection(session)
     found: dict[tuple[uuid.UUID, str], BucketRef] = {}
     for _ in range(2):
@@ -132,6 +134,7 @@ async def ensure_buckets(
             [w[1] for w in todo],
             [w[2] for w in todo],
             [w[3] for w in todo],
+            [w[4] for w in todo],
         )
         for r in rows:
             found[(r["user_id"], r["name"])] = BucketRef(
@@ -240,6 +243,68 @@ async def report(
         list(types),
     )
     return [(r["day"], r["key"], float(r["seconds"] or 0)) for r in rows]
+
+
+_MICROS = "(extract(epoch FROM {}) * 1000000)::int8"
+
+# A user's events reaching into [$3, $4] (ends included, as aw-server selects a period's) of the
+# given buckets, as microseconds since the epoch. Zero-length events (a lone heartbeat) have an
+# empty range, which overlaps nothing: the second branch finds them by bucket.
+_ACTIVITY_SPANS = f"""
+SELECT bucket_pk, {_MICROS.format(clamp_sql("starts_at"))} AS s,
+       {_MICROS.format(clamp_sql("ends_at"))} AS e, data::text AS data
+FROM usage_events
+WHERE user_id = $1 AND bucket_pk = ANY($2::uuid[])
+  AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[]')
+UNION ALL
+SELECT bucket_pk, {_MICROS.format(clamp_sql("starts_at"))}, {_MICROS.format(clamp_sql("ends_at"))},
+       data::text
+FROM usage_events
+WHERE bucket_pk = ANY($2::uuid[]) AND starts_at = ends_at AND starts_at BETWEEN $3 AND $4
+"""  # noqa: S608 (constants only)
+
+
+@dataclass(frozen=True)
+class ActivityBucket:
+    pk: uuid.UUID
+    name: str
+    type: str
+    hostname: str
+
+
+async def activity_buckets(
+    session: AsyncSession, user_id: uuid.UUID, types: Sequence[str]
+) -> list[ActivityBucket]:
+    """The user's buckets of those types, by name."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        "SELECT id, name, type, hostname FROM usage_buckets"
+        " WHERE user_id = $1 AND type = ANY($2::text[]) ORDER BY name",
+        user_id,
+        list(types),
+    )
+    return [ActivityBucket(r["id"], r["name"], r["type"], r["hostname"]) for r in rows]
+
+
+async def activity_spans(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    bucket_pks: Sequence[uuid.UUID],
+    first: datetime,
+    last: datetime,
+) -> dict[uuid.UUID, list[list[Any]]]:
+    """Per bucket, its events reaching into [first, last] as `[start_us, end_us, data]`
+    (activity.Span). Each distinct data is decoded once and shared by its events."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_ACTIVITY_SPANS, user_id, list(bucket_pks), first, last)
+    decoded: dict[str, Any] = {}
+    spans: dict[uuid.UUID, list[list[Any]]] = {}
+    for pk, s, e, text in rows:
+        data = decoded.get(text)
+        if data is None:
+            data = decoded[text] = json.loads(text)
+        spans.setdefault(pk, []).append([s, e, data])
+    return spans
 
 
 async def buckets_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[UsageBucket]:

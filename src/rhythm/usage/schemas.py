@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from rhythm.platform.bounds import LIVE_WINDOW, check_name
 from rhythm.platform.schemas import LiveDatetime, Name, RequestModel, reject_nul
@@ -25,6 +25,18 @@ MAX_AW_DURATION = 366 * 86_400
 BULK_BODY_LIMIT = 16 * 1024 * 1024
 
 
+HOST_MAX = 240  # a v1 AFK bucket is named `aw-watcher-afk_{host}`, within the 256 of a name
+HostName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=HOST_MAX,
+        description=f"The device: 1 to {HOST_MAX} characters, no control characters.",
+    ),
+    AfterValidator(check_name),
+]
+
+
 class HeartbeatIn(RequestModel):
     timestamp: LiveDatetime = Field(description=f"With an offset, {LIVE_WINDOW}.")
     duration: float = Field(
@@ -39,6 +51,11 @@ class HeartbeatIn(RequestModel):
     )
     pulsetime: float = Field(
         default=30, ge=0, le=600, strict=True, allow_inf_nan=False, description="Seconds."
+    )
+    host: HostName | None = Field(
+        default=None,
+        description="The device the source runs on (default: the source's name), which its "
+        "AFK status (POST /usage/afk) shares. Set when the source is first seen.",
     )
 
     @field_validator("timestamp")
@@ -61,6 +78,27 @@ class HeartbeatIn(RequestModel):
         if self.url is not None:
             data["url"] = self.url
         return data
+
+
+class AfkIn(RequestModel):
+    """An AFK status heartbeat, as aw-watcher-afk sends to its `afkstatus` bucket."""
+
+    timestamp: LiveDatetime = Field(description=f"With an offset, {LIVE_WINDOW}.")
+    duration: float = Field(
+        default=0, ge=0, le=86_400, strict=True, allow_inf_nan=False, description="Seconds."
+    )
+    status: Literal["afk", "not-afk"]
+    host: HostName = Field(
+        default="default", description="The device: the `host` (or source) of its heartbeats."
+    )
+    pulsetime: float = Field(
+        default=30, ge=0, le=600, strict=True, allow_inf_nan=False, description="Seconds."
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
 
 
 class Accepted(BaseModel):
@@ -96,6 +134,7 @@ class IntervalOut(BaseModel):
 
 
 GroupBy = Literal["app", "domain", "title"]
+CountMode = Literal["active", "all"]
 
 
 # ActivityWatch's shapes (/api/0).
