@@ -13,7 +13,8 @@ and per day, for:
 Window time is `events`; web-tab time (the domain view) is `browser_events`, which no AFK
 filter touches. Each function here is the aw-core transform of the same name
 (`aw_transform`, aw-core 0.5.18) on spans of integer microseconds, so that no float rounding
-separates rhythm's figures from aw-server's: `flood` (pulsetime 5 s, gaps split at their
+separates rhythm's figures from aw-server's (and, as aw-core's events do, a start that a
+transform sets is cut to the millisecond): `flood` (pulsetime 5 s, gaps split at their
 midpoint), `filter_period_intersect`, `period_union`. aw-server clips a bucket's events to the
 queried period before the query sees them (`clip`).
 
@@ -71,6 +72,13 @@ BROWSER_APP_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+def _ms(t: int) -> int:
+    """aw-core's Event keeps timestamps in milliseconds (it cuts every timestamp it is given,
+    not durations): a span whose start a transform moves keeps its duration from the uncut
+    start, so its end moves with the cut too."""
+    return t - t % 1000
+
+
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a is b or a == b
 
@@ -105,8 +113,9 @@ def flood(spans: Iterable[Span], pulsetime: int = FLOOD_PULSETIME_US) -> list[Sp
         if gap < 0 and same(e1[2], e2[2]):
             start = min(e1[0], e2[0])
             end = max(e1[1], e2[1])
-            e1[0], e1[1] = start, end
-            e2[0], e2[1] = end, end
+            e1[0] = _ms(start)
+            e1[1] = e1[0] + end - start
+            e2[0] = e2[1] = _ms(end)
         elif gap < -NEGATIVE_GAP_TRIM_US and not warned_unsafe:
             warned_unsafe = True  # aw-core only logs this (once per call), and changes nothing
         elif -NEGATIVE_GAP_TRIM_US < gap <= pulsetime:
@@ -114,14 +123,15 @@ def flood(spans: Iterable[Span], pulsetime: int = FLOOD_PULSETIME_US) -> list[Sp
             if same(e1[2], e2[2]):
                 if e1[1] - e1[0] >= e2[1] - e2[0]:
                     e1[1] = e2_end
-                    e2[0] = e2_end
+                    e2[0] = e2[1] = _ms(e2_end)
                 else:
                     e2[0] = e1[0]
                     e1[1] = e1[0]
             else:
                 midpoint = e1[1] + _halve(gap)
                 e1[1] = midpoint
-                e2[0] = midpoint
+                e2[0] = _ms(midpoint)
+                e2[1] = e2[0] + e2_end - midpoint
     normalized: list[Span] = []
     for event in events:
         if event[1] <= event[0]:
@@ -167,7 +177,7 @@ def filter_period_intersect(events: Iterable[Span], filters: Iterable[Span]) -> 
         b0, b1 = fl[j][0], fl[j][1]
         cut = _intersection(a0, a1, b0, b1)
         if cut is not None:
-            out.append([cut[0], cut[1], data])
+            out.append([_ms(cut[0]), _ms(cut[0]) + cut[1] - cut[0], data])
             if a1 <= b1:
                 i += 1
             else:
@@ -183,16 +193,25 @@ def filter_period_intersect(events: Iterable[Span], filters: Iterable[Span]) -> 
 
 
 def period_union(first: Iterable[Span], second: Iterable[Span]) -> list[Span]:
-    """aw-core's `period_union`: the union of both lists' periods (touching ones join); data
-    dropped."""
+    """aw-core's `period_union`: the union of both lists' periods (touching ones join), with
+    no data. As aw-core does, it clears the data of the given spans it keeps as they are (those
+    it joins with a later one are copied first): in the canonical query, an audible tab that
+    joins no not-AFK period (listening while away) loses its URL, so aw-webui's domain view
+    does not count it. Mirrored, so that the figures are the ones aw-server gives."""
     events = sorted([*first, *second], key=lambda x: x[0])
     merged: list[Span] = []
-    for s, e, _ in events:
-        if merged and not (merged[-1][1] < s or e < merged[-1][0]):
-            last = merged[-1]
-            last[0], last[1] = min(last[0], s), max(last[1], e)
+    if events:
+        merged.append(events.pop(0))
+    for span in events:
+        last = merged[-1]
+        s, e = span[0], span[1]
+        if last[1] < s or e < last[0]:
+            merged.append(span)
         else:
-            merged.append([s, e, {}])
+            start, end = min(last[0], s), max(last[1], e)
+            merged[-1] = [_ms(start), _ms(start) + end - start, last[2]]
+    for span in merged:
+        span[2] = {}
     return merged
 
 

@@ -251,16 +251,19 @@ _MICROS = "(extract(epoch FROM {}) * 1000000)::int8"
 # given buckets, as microseconds since the epoch. Zero-length events (a lone heartbeat) have an
 # empty range, which overlaps nothing: the second branch finds them by bucket.
 _ACTIVITY_SPANS = f"""
-SELECT bucket_pk, {_MICROS.format(clamp_sql("starts_at"))} AS s,
-       {_MICROS.format(clamp_sql("ends_at"))} AS e, data::text AS data
-FROM usage_events
-WHERE user_id = $1 AND bucket_pk = ANY($2::uuid[])
-  AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[]')
-UNION ALL
-SELECT bucket_pk, {_MICROS.format(clamp_sql("starts_at"))}, {_MICROS.format(clamp_sql("ends_at"))},
-       data::text
-FROM usage_events
-WHERE bucket_pk = ANY($2::uuid[]) AND starts_at = ends_at AND starts_at BETWEEN $3 AND $4
+SELECT bucket_pk, s, e, data FROM (
+    SELECT bucket_pk, id, {_MICROS.format(clamp_sql("starts_at"))} AS s,
+           {_MICROS.format(clamp_sql("ends_at"))} AS e, data::text AS data
+    FROM usage_events
+    WHERE user_id = $1 AND bucket_pk = ANY($2::uuid[])
+      AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[]')
+    UNION ALL
+    SELECT bucket_pk, id, {_MICROS.format(clamp_sql("starts_at"))},
+           {_MICROS.format(clamp_sql("ends_at"))}, data::text
+    FROM usage_events
+    WHERE bucket_pk = ANY($2::uuid[]) AND starts_at = ends_at AND starts_at BETWEEN $3 AND $4
+) AS spans
+ORDER BY s DESC, id DESC
 """  # noqa: S608 (constants only)
 
 
@@ -294,7 +297,8 @@ async def activity_spans(
     last: datetime,
 ) -> dict[uuid.UUID, list[list[Any]]]:
     """Per bucket, its events reaching into [first, last] as `[start_us, end_us, data]`
-    (activity.Span). Each distinct data is decoded once and shared by its events."""
+    (activity.Span), newest first as aw-server lists them (the order flood keeps among events
+    that tie on start and duration). Each distinct data is decoded once and shared."""
     driver = await driver_connection(session)
     rows = await driver.fetch(_ACTIVITY_SPANS, user_id, list(bucket_pks), first, last)
     decoded: dict[str, Any] = {}

@@ -319,7 +319,7 @@ async def active_days(
                     afk=[s for pk in host.afk for s in by_day.get(pk, nothing)[k]]
                     if host.afk
                     else None,
-                    web={b: by_day.get(pk, nothing)[k] for b, pk in host.web} if web_keys else {},
+                    web={b: by_day.get(pk, nothing)[k] for b, pk in host.web},
                 )
             )
             windows.append(counted.window)
