@@ -165,7 +165,8 @@ def canonical_query(host: str, with_afk: bool, with_browsers: bool, returned: st
             lines += [
                 f'events_{browser} = flood(query_bucket("{bucket}"));',
                 f'window_{browser} = filter_keyvals(events, "app", {json.dumps(names)});',
-                f'window_{browser}_re = filter_keyvals_regex(events, "app", {json.dumps(pattern)});',
+                f"window_{browser}_re = "
+                f'filter_keyvals_regex(events, "app", {json.dumps(pattern)});',
                 f"window_{browser} = sort_by_timestamp(concat(window_{browser}, "
                 f"window_{browser}_re));",
                 f"events_{browser} = filter_period_intersect(events_{browser}, window_{browser});",

@@ -7,6 +7,7 @@ aw-server virtualenv's aw_transform, run once over many random cases).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import subprocess
@@ -34,7 +35,7 @@ def covered(spans: list[Span]) -> set[int]:
 
 
 def ordered_disjoint(spans: list[Span]) -> bool:
-    return all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)) and all(
+    return all(a[1] <= b[0] for a, b in itertools.pairwise(spans)) and all(
         s < e for s, e, _ in spans
     )
 
@@ -144,9 +145,12 @@ def test_host_day_counts_window_time_only_while_not_afk_or_listening() -> None:
     counted = activity.count_host_day(HostDay(window, afk, {"firefox": web}))
     apps = dict(activity.tally([counted.window], lambda d: (d["app"],)))
     assert apps == {"Editor": 200.0, "Firefox": 60.0}
-    # Web-tab time is counted while Firefox is the window, AFK or not.
-    urls = dict(activity.tally([counted.web], lambda d: (d["url"],)))
-    assert urls == {"https://www.example.org/x": 60.0, "https://docs.python.org/": 40.0}
+    # Web-tab time is counted while Firefox is the window, AFK or not; but, as aw-server
+    # gives it, the audible tab that kept the host active while AFK has lost its data (aw-core's
+    # period_union clears it), so it has no URL.
+    urls = dict(activity.tally([counted.web], lambda d: (d["url"],) if "url" in d else ()))
+    assert urls == {"https://docs.python.org/": 40.0}
+    assert sum(e - s for s, e, _ in counted.web) == 100 * S
     # Without an AFK bucket the host counts all its window time.
     alone = activity.count_host_day(HostDay(window, None, {}))
     assert sum(e - s for s, e, _ in alone.window) == 600 * S and alone.web == []
