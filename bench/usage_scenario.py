@@ -137,7 +137,8 @@ def bulk_bodies(
 
 
 def report_timings(api: str, token: str, runs: int = 50) -> tuple[int, list[float]]:
-    """A day of 20,000 heartbeats for one user (two sources, five apps), then its report."""
+    """A day of 20,000 heartbeats for one user (two sources, five apps, URLs) with each
+    source's AFK status, then its report (active time, as aw-webui counts it)."""
     headers = {"Authorization": f"Bearer {token}"}
     day = datetime.now(UTC).date() - timedelta(days=5)
     start = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
@@ -159,6 +160,18 @@ def report_timings(api: str, token: str, runs: int = 50) -> tuple[int, list[floa
                     sent += 1
                 posted = client.post("/api/v1/usage/heartbeats/bulk", json=beats, headers=headers)
                 assert posted.status_code == 202, posted.text
+            # Each device's AFK status: 25 minutes in use, 5 away, as aw-watcher-afk reports it
+            # (so the report intersects window time with not-AFK periods).
+            at, active = start, True
+            while at < t:
+                length = 1500 if active else 300
+                status = "not-afk" if active else "afk"
+                afk = {"timestamp": at.isoformat(), "duration": length, "status": status}
+                afk["host"] = source
+                posted = client.post("/api/v1/usage/afk", json=afk, headers=headers)
+                assert posted.status_code == 202, posted.text
+                at += timedelta(seconds=length)
+                active = not active
         timings = []
         for i in range(runs + 5):
             group = ("app", "domain", "title")[i % 3]

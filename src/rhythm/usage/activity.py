@@ -84,9 +84,14 @@ def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def clip(spans: Iterable[Span], lo: int, hi: int) -> list[Span]:
-    """The spans reaching into [lo, hi] (ends included, as aw-server selects them), cut to it;
-    new lists, in the same order."""
-    return [[max(s, lo), min(e, hi), d] for s, e, d in spans if s <= hi and e >= lo and s <= e]
+    """The spans reaching into [lo, hi] (ends included, as aw-server selects them), cut to it,
+    in the same order. Spans inside it are listed as they are (transforms copy before they
+    edit): most are, and a report's spans are many."""
+    return [
+        span if lo <= span[0] and span[1] <= hi else [max(span[0], lo), min(span[1], hi), span[2]]
+        for span in spans
+        if span[0] <= hi and span[1] >= lo and span[0] <= span[1]
+    ]
 
 
 def _halve(gap: int) -> int:
@@ -97,12 +102,17 @@ def _halve(gap: int) -> int:
     return q
 
 
+def _start_and_length(span: Span) -> tuple[int, int]:
+    return span[0], span[1] - span[0]
+
+
 def flood(spans: Iterable[Span], pulsetime: int = FLOOD_PULSETIME_US) -> list[Span]:
     """aw-core 0.5.18's `flood`: gaps of at most `pulsetime` between neighbours are filled
     (equal data merge across them, differing data meet at the gap's midpoint), then overlaps
     are removed (equal data merge, otherwise the later span wins). Zero-length spans help
     fill gaps and are then dropped. Returns new spans, ordered, never overlapping."""
-    events = sorted(([s, e, d] for s, e, d in spans), key=lambda x: (x[0], x[1] - x[0]))
+    events = [[s, e, d] for s, e, d in spans]
+    events.sort(key=_start_and_length)
     warned_unsafe = False
     for i in range(len(events) - 1):
         e1 = events[i]
@@ -110,7 +120,9 @@ def flood(spans: Iterable[Span], pulsetime: int = FLOOD_PULSETIME_US) -> list[Sp
         gap = e2[0] - e1[1]
         if not gap:
             continue
-        if gap < 0 and same(e1[2], e2[2]):
+        d1, d2 = e1[2], e2[2]
+        equal = d1 is d2 or d1 == d2
+        if gap < 0 and equal:
             start = min(e1[0], e2[0])
             end = max(e1[1], e2[1])
             e1[0] = _ms(start)
@@ -120,7 +132,7 @@ def flood(spans: Iterable[Span], pulsetime: int = FLOOD_PULSETIME_US) -> list[Sp
             warned_unsafe = True  # aw-core only logs this (once per call), and changes nothing
         elif -NEGATIVE_GAP_TRIM_US < gap <= pulsetime:
             e2_end = e2[1]
-            if same(e1[2], e2[2]):
+            if equal:
                 if e1[1] - e1[0] >= e2[1] - e2[0]:
                     e1[1] = e2_end
                     e2[0] = e2[1] = _ms(e2_end)
@@ -152,44 +164,53 @@ def flood(spans: Iterable[Span], pulsetime: int = FLOOD_PULSETIME_US) -> list[Sp
     return normalized
 
 
-def _intersection(a0: int, a1: int, b0: int, b1: int) -> tuple[int, int] | None:
-    """timeslot's Timeslot.intersection (it can give a zero-length slot)."""
-    if a0 <= b0 and b1 <= a1:
-        return b0, b1
-    if a0 <= b0 < a1:
-        return b0, a1
-    if a0 < b1 <= a1:
-        return a0, b1
-    if b0 <= a0 and a1 <= b1:
-        return a0, a1
-    return None
-
-
 def filter_period_intersect(events: Iterable[Span], filters: Iterable[Span]) -> list[Span]:
     """aw-core's `filter_period_intersect`: the parts of `events` that fall in a filter span,
-    with their data (both lists walked once in start order, as aw-core walks them)."""
-    ev = sorted(events, key=lambda x: x[0])
-    fl = sorted(filters, key=lambda x: x[0])
+    with their data. Both lists are walked once in start order, as aw-core walks them, and each
+    pair is cut as timeslot's `Timeslot.intersection` cuts it (inlined: this is the hot loop)."""
+    ev = sorted(events, key=_start)
+    fl = sorted(filters, key=_start)
     out: list[Span] = []
+    append = out.append
     i = j = 0
-    while i < len(ev) and j < len(fl):
+    n, m = len(ev), len(fl)
+    while i < n and j < m:
         a0, a1, data = ev[i]
-        b0, b1 = fl[j][0], fl[j][1]
-        cut = _intersection(a0, a1, b0, b1)
-        if cut is not None:
-            out.append([_ms(cut[0]), _ms(cut[0]) + cut[1] - cut[0], data])
-            if a1 <= b1:
+        f = fl[j]
+        b0, b1 = f[0], f[1]
+        if a0 <= b0:
+            if b1 <= a1:
+                c0, c1 = b0, b1
+            elif b0 < a1:
+                c0, c1 = b0, a1
+            elif b0 == a0:  # a zero-length event at the filter's start
+                c0, c1 = a0, a1
+            elif a1 <= b0:
                 i += 1
-            else:
+                continue
+            else:  # unreachable for well-formed spans; aw-core skips both
+                i += 1
                 j += 1
-        elif a1 <= b0:
-            i += 1
+                continue
         elif b1 <= a0:
             j += 1
-        else:  # unreachable for well-formed spans; aw-core skips both
+            continue
+        elif b1 <= a1:
+            c0, c1 = a0, b1
+        else:
+            c0, c1 = a0, a1
+        cut = c0 - c0 % 1000  # the piece's start, in aw-core's milliseconds (_ms)
+        append([cut, cut + c1 - c0, data])
+        if a1 <= b1:
             i += 1
+        else:
             j += 1
     return out
+
+
+def _start(span: Span) -> int:
+    start: int = span[0]
+    return start
 
 
 def period_union(first: Iterable[Span], second: Iterable[Span]) -> list[Span]:
@@ -298,11 +319,11 @@ def count_host_day(host: HostDay) -> Counted:
 
 def union_seconds(spans: Iterable[Span]) -> float:
     """Seconds covered by the spans, overlaps counted once."""
-    ordered = sorted((s[0], s[1]) for s in spans)
+    ordered = sorted(spans, key=_start)
     total = 0
     end = None
     start = 0
-    for s, e in ordered:
+    for s, e, _ in ordered:
         if end is None or s > end:
             if end is not None:
                 total += end - start
@@ -346,12 +367,20 @@ def tally(parts: Iterable[Sequence[Span]], keys: Keys) -> list[tuple[str, float]
 
 def split_days(spans: Iterable[Span], bounds: Sequence[tuple[int, int]]) -> list[list[Span]]:
     """Each day's share of the spans, for contiguous days [start, end]: a span goes to every
-    day it reaches into (ends included, as aw-server selects a period's events), cut to it."""
+    day it reaches into (ends included, as aw-server selects a period's events), cut to it
+    (as it is when it lies inside one day)."""
+    if len(bounds) == 1:
+        return [clip(spans, *bounds[0])]
     starts = [b[0] for b in bounds]
     ends = [b[1] for b in bounds]
     out: list[list[Span]] = [[] for _ in bounds]
-    for s, e, d in spans:
-        for k in range(bisect_left(ends, s), bisect_right(starts, e)):
+    for span in spans:
+        s, e = span[0], span[1]
+        first, last = bisect_left(ends, s), bisect_right(starts, e)
+        if last - first == 1 and starts[first] <= s and e <= ends[first]:
+            out[first].append(span)
+            continue
+        for k in range(first, last):
             lo, hi = bounds[k]
-            out[k].append([max(s, lo), min(e, hi), d])
+            out[k].append([max(s, lo), min(e, hi), span[2]])
     return out

@@ -20,7 +20,7 @@ from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
-from rhythm.usage import service
+from rhythm.usage import reports, service
 from rhythm.usage.merge import Event
 from rhythm.usage.schemas import (
     MAX_BULK,
@@ -112,7 +112,7 @@ async def heartbeats_bulk(
     return Accepted(accepted=len(body))
 
 
-def _items(usage: service.DayUsage) -> list[UsageItem]:
+def _items(usage: reports.DayUsage) -> list[UsageItem]:
     return [UsageItem(key=k, seconds=s) for k, s in usage.items]
 
 
@@ -146,13 +146,13 @@ async def report(
     if day is not None and (first is not None or last is not None):
         raise Unprocessable("Give `date`, or `from` and `to`, not both.", field="query.date")
     if day is not None:
-        (usage,) = await service.usage_by_day(db, principal.id, day, day, zone, group_by, count)
+        (usage,) = await reports.usage_by_day(db, principal.id, day, day, zone, group_by, count)
         return DayReport(
             date=day, timezone=zone, total_seconds=usage.total_seconds, items=_items(usage)
         )
     if first is None or last is None:
         raise Unprocessable("Give `date`, or both `from` and `to`.", field="query.date")
-    days = await service.usage_by_day(db, principal.id, first, last, zone, group_by, count)
+    days = await reports.usage_by_day(db, principal.id, first, last, zone, group_by, count)
     return RangeReport.model_validate(
         {
             "from": first,
