@@ -28,9 +28,11 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 Span = list[Any]  # [start_us, end_us, data]; a list, so that flood can edit it in place
+_start = itemgetter(0)
 Keys = Callable[[dict[str, Any]], Sequence[str]]  # the report keys an event's data counts for
 
 FLOOD_PULSETIME_US = 5_000_000
@@ -208,11 +210,6 @@ def filter_period_intersect(events: Iterable[Span], filters: Iterable[Span]) -> 
     return out
 
 
-def _start(span: Span) -> int:
-    start: int = span[0]
-    return start
-
-
 def period_union(first: Iterable[Span], second: Iterable[Span]) -> list[Span]:
     """aw-core's `period_union`: the union of both lists' periods (touching ones join), with
     no data. As aw-core does, it clears the data of the given spans it keeps as they are (those
@@ -351,8 +348,7 @@ def tally(parts: Iterable[Sequence[Span]], keys: Keys) -> list[tuple[str, float]
                 found = memo[id(data)] = keys(data)
             for key in found:
                 by_key.setdefault(key, []).append(span)
-                owner = owners.setdefault(key, index)
-                if owner != index:
+                if owners.setdefault(key, index) != index:
                     shared.add(key)
     items = [
         (

@@ -248,10 +248,15 @@ async def report(
 _MICROS = "(extract(epoch FROM {}) * 1000000)::int8"
 
 # A user's events reaching into [$3, $4] (ends included, as aw-server selects a period's) of the
-# given buckets, as microseconds since the epoch. Zero-length events (a lone heartbeat) have an
-# empty range, which overlaps nothing: the second branch finds them by bucket.
+# given buckets, as microseconds since the epoch: one row per bucket, of arrays (a few objects
+# for the garbage collector, where a row per event would be thousands). Zero-length events (a
+# lone heartbeat) have an empty range, which overlaps nothing: the second branch finds them by
+# bucket. The arrays keep the sorted subquery's order, as PostgreSQL documents for an aggregate
+# over a sorted subquery with nothing (no join) in between; one sort, where `array_agg(...
+# ORDER BY ...)` sorts once per aggregate before PostgreSQL 16.
 _ACTIVITY_SPANS = f"""
-SELECT bucket_pk, s, e, data FROM (
+SELECT bucket_pk, array_agg(s) AS s, array_agg(e) AS e, array_agg(data) AS data
+FROM (
     SELECT bucket_pk, id, {_MICROS.format(clamp_sql("starts_at"))} AS s,
            {_MICROS.format(clamp_sql("ends_at"))} AS e, data::text AS data
     FROM usage_events
@@ -262,8 +267,9 @@ SELECT bucket_pk, s, e, data FROM (
            {_MICROS.format(clamp_sql("ends_at"))}, data::text
     FROM usage_events
     WHERE bucket_pk = ANY($2::uuid[]) AND starts_at = ends_at AND starts_at BETWEEN $3 AND $4
+    ORDER BY bucket_pk, s DESC, id DESC
 ) AS spans
-ORDER BY s DESC, id DESC
+GROUP BY bucket_pk
 """  # noqa: S608 (constants only)
 
 
@@ -289,25 +295,32 @@ async def activity_buckets(
     return [ActivityBucket(r["id"], r["name"], r["type"], r["hostname"]) for r in rows]
 
 
-async def activity_spans(
+async def activity_rows(
     session: AsyncSession,
     user_id: uuid.UUID,
     bucket_pks: Sequence[uuid.UUID],
     first: datetime,
     last: datetime,
-) -> dict[uuid.UUID, list[list[Any]]]:
-    """Per bucket, its events reaching into [first, last] as `[start_us, end_us, data]`
-    (activity.Span), newest first as aw-server lists them (the order flood keeps among events
-    that tie on start and duration). Each distinct data is decoded once and shared."""
+) -> list[Any]:
+    """The buckets' events reaching into [first, last]: a row per bucket, of arrays of starts,
+    ends and data, newest first as aw-server lists them (the order flood keeps among events
+    that tie on start and duration); activity_spans reads them."""
     driver = await driver_connection(session)
-    rows = await driver.fetch(_ACTIVITY_SPANS, user_id, list(bucket_pks), first, last)
+    return list(await driver.fetch(_ACTIVITY_SPANS, user_id, list(bucket_pks), first, last))
+
+
+def activity_spans(rows: Sequence[Any]) -> dict[uuid.UUID, list[list[Any]]]:
+    """activity_rows per bucket as `[start_us, end_us, data]` (activity.Span), in their order.
+    Each distinct data is decoded once and shared by its events."""
     decoded: dict[str, Any] = {}
     spans: dict[uuid.UUID, list[list[Any]]] = {}
-    for pk, s, e, text in rows:
-        data = decoded.get(text)
-        if data is None:
-            data = decoded[text] = json.loads(text)
-        spans.setdefault(pk, []).append([s, e, data])
+    for pk, starts, ends, texts in rows:
+        found = spans[pk] = []
+        for s, e, text in zip(starts, ends, texts, strict=True):
+            data = decoded.get(text)
+            if data is None:
+                data = decoded[text] = json.loads(text)
+            found.append([s, e, data])
     return spans
 
 
