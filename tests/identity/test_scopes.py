@@ -63,6 +63,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sleep/records/{record_id}"): READ,
     ("POST", "/api/v1/usage/heartbeats"): USAGE,
     ("POST", "/api/v1/usage/heartbeats/bulk"): USAGE,
+    ("POST", "/api/v1/usage/afk"): USAGE,
     ("GET", "/api/v1/usage/intervals"): READ,
     ("GET", "/api/v1/usage/report"): READ,
     ("GET", "/api/v1/users"): PUBLIC,
