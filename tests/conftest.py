@@ -206,6 +206,9 @@ def serving(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]
         "RHYTHM_RATE_LIMIT_AUTH": settings.rate_limit_auth,
         "RHYTHM_AUTH_FAILURE_LIMIT": settings.auth_failure_limit,
         "RHYTHM_LOGIN_FAILURE_LIMIT": settings.login_failure_limit,
+        "RHYTHM_RATE_LIMIT_HEARTBEATS": settings.rate_limit_heartbeats,
+        "RHYTHM_RATE_LIMIT_HEARTBEATS_BURST": str(settings.rate_limit_heartbeats_burst),
+        "RHYTHM_RATE_LIMIT_HEARTBEATS_MAX_WAIT": str(settings.rate_limit_heartbeats_max_wait),
         "RHYTHM_LOG_LEVEL": "ERROR",
     }
     process = subprocess.Popen(
