@@ -2,8 +2,9 @@
 
 Limits are per user when a request is signed in and per client IP otherwise. Heartbeats are
 not counted per request but paced per user (`HeartbeatPace`): they wait their turn instead of
-being refused. Redis only holds the counters: if it is unreachable, requests are let through (and the failure is logged) rather
-than refused, because losing Redis must make rhythm slower, never unavailable.
+being refused. Redis only holds the counters: if it is unreachable, requests are let through
+(and the failure is logged) rather than refused, because losing Redis must make rhythm
+slower, never unavailable.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ class RateLimits:
         self.auth = limits.parse(settings.rate_limit_auth)
         self.login_failures = limits.parse(settings.login_failure_limit)
         self.auth_failures = limits.parse(settings.auth_failure_limit)
-        self.heartbeats = HeartbeatPace(settings, cast(Redis, self.storage.bridge.get_connection()))
+        bridge = cast(RedispyBridge, self.storage.bridge)
+        self.heartbeats = HeartbeatPace(settings, cast(Redis, bridge.get_connection()))
 
     async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
         """Count one request against `item` for `key`; raise 429 when over."""
