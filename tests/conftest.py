@@ -191,10 +191,12 @@ def wait_until_up(url: str, timeout: float = 60.0, process=None) -> None:  # typ
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The real server process (Granian, one worker) on the settings' database and Redis:
-    (process, base URL)."""
-    port = free_port()
+def serving(
+    settings: Settings, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The real server process (Granian, one worker) on the settings' database and Redis, on
+    `port` or a free one: (process, base URL)."""
+    port = port or free_port()
     env = {
         **os.environ,
         "RHYTHM_ENV": "test",
