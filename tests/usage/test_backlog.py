@@ -132,8 +132,10 @@ async def test_a_replay_far_over_the_request_limit_is_taken_whole(
             await session.execute(
                 text(
                     "SELECT b.name, count(*) FROM usage_events e JOIN usage_buckets b "
-                    "ON b.id = e.bucket_pk GROUP BY b.name ORDER BY b.name"
-                )
+                    "ON b.id = e.bucket_pk WHERE b.user_id = :user "
+                    "GROUP BY b.name ORDER BY b.name"
+                ),
+                {"user": user.id},
             )
         ).all()
     assert [tuple(r) for r in rows] == [
