@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (
+    backlog_replay,
     catalog_scenario,
     focus_scenario,
     mixed_scenario,
@@ -28,8 +29,8 @@ SCENARIOS = {
     "usage": usage_scenario.run,
     "catalog": catalog_scenario.run,
 }
-# Run only when named: it recreates its own database and takes several minutes.
-ON_REQUEST = {"mixed": mixed_scenario.run}
+# Run only when named: each takes several minutes (mixed recreates its own database).
+ON_REQUEST = {"mixed": mixed_scenario.run, "backlog": backlog_replay.run}
 
 
 def main() -> None:

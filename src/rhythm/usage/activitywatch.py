@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from rhythm import __version__
-from rhythm.identity.dependencies import API_KEY_CALLER, ApiKeyUser
+from rhythm.identity.dependencies import API_KEY_HEARTBEAT_CALLER, ApiKeyUser
 from rhythm.identity.principal import Principal
 from rhythm.platform.bounds import INSTANT_DOC
 from rhythm.platform.errors import RhythmError
@@ -123,7 +123,7 @@ class HeartbeatQuery(BaseModel):
     aw_router,
     "POST",
     "/buckets/{bucket_id}/heartbeat",
-    caller=API_KEY_CALLER,
+    caller=API_KEY_HEARTBEAT_CALLER,
     path_params={"bucket_id": BucketId},
     query=HeartbeatQuery,
     body=AwEventIn,

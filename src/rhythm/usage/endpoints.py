@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from rhythm.identity.dependencies import ReadUser, UsageUser, caller
+from rhythm.identity.dependencies import HeartbeatUser, ReadUser, admit_heartbeats, caller
 from rhythm.identity.principal import Principal, Scope
 from rhythm.platform.bounds import DATE_DOC, INSTANT_DOC
 from rhythm.platform.errors import Unprocessable
@@ -47,7 +47,7 @@ def _heartbeat(body: HeartbeatIn) -> Heartbeat:
     router,
     "POST",
     "/heartbeats",
-    caller=caller(Scope.USAGE),
+    caller=caller(Scope.USAGE, heartbeat=True),
     body=HeartbeatIn,
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
@@ -73,9 +73,10 @@ async def heartbeat(request: Request, caller: Principal, body: HeartbeatIn) -> R
 )
 async def heartbeats_bulk(
     body: Annotated[list[HeartbeatIn], Body(min_length=1, max_length=MAX_BULK)],
-    principal: UsageUser,
+    principal: HeartbeatUser,
     request: Request,
 ) -> Accepted:
+    await admit_heartbeats(request, principal, len(body) - 1)  # the caller admitted one
     await shared(request, service.HeartbeatWriter).deliver(
         Delivery(principal.id, [_heartbeat(b) for b in body], True)
     )

@@ -60,13 +60,22 @@ class Delivery:
     create_buckets: bool  # the v1 API makes a source's bucket on first use; /api/0 does not
 
 
+MAX_QUEUED = 20_000  # heartbeats per process: 20 bulk requests, or 200 full batches
+
+
 class HeartbeatWriter:
     """Merges deliveries by group commit; each delivery's outcome is the event its last
     heartbeat ended in (None when that heartbeat was late and dropped)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        # At most MAX_QUEUED heartbeats wait in this process; beyond, requests wait for room.
         self._commits: GroupCommit[Delivery, Event | None] = GroupCommit(
-            session_factory, _write, "usage", max_batch=100
+            session_factory,
+            _write,
+            "usage",
+            max_batch=100,
+            max_queued=MAX_QUEUED,
+            weight=lambda d: len(d.heartbeats),
         )
 
     async def deliver(self, delivery: Delivery) -> Event | None:
