@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (
+    aw_import,
     catalog_scenario,
     focus_scenario,
     mixed_scenario,
@@ -28,8 +29,9 @@ SCENARIOS = {
     "usage": usage_scenario.run,
     "catalog": catalog_scenario.run,
 }
-# Run only when named: it recreates its own database and takes several minutes.
-ON_REQUEST = {"mixed": mixed_scenario.run}
+# Run only when named: they take several minutes (mixed recreates its own database; aw_import
+# writes a 170 MB export and imports it).
+ON_REQUEST = {"mixed": mixed_scenario.run, "aw_import": aw_import.run}
 
 
 def main() -> None:
