@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import structlog
 import typer
@@ -327,7 +328,7 @@ def usage_import(
     from rhythm.platform.errors import RhythmError
     from rhythm.usage import history
 
-    async def chunks(handle):  # type: ignore[no-untyped-def]
+    async def chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
         while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
             yield block
 
