@@ -13,16 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rhythm.usage.aw_document import (
+    MAX_VALUE_BYTES,
     BucketEnd,
     BucketStart,
     EventItem,
     MalformedDocument,
+    TooManyBuckets,
     read_document,
     uploaded_file,
 )
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(),
+    # Infinity and NaN are not JSON: ijson refuses them (test_not_json_is_malformed).
+    st.none()
+    | st.booleans()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers()
+    | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )
@@ -93,3 +100,42 @@ def test_a_form_without_a_file() -> None:
 
     with pytest.raises(MalformedDocument):
         asyncio.run(run())
+
+
+async def _drain(raw: bytes, size: int = 7, max_buckets: int = 10) -> None:
+    async for _ in read_document(_chunked(raw, size), max_buckets):
+        pass
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"[]",
+        b'{"buckets": {"a": {"events": [{"duration": Infinity}]}}}',
+        b'{"buckets": {"a": {"events": [{"duration": NaN}]}}}',
+        b'{"buckets": {}} {"buckets": {}}',
+        b'{"buckets": {"a": {"events": [1, 2}}}',
+        b'{"buckets": {"a": {"events": {}}}}',
+        b'{"buckets": {"a": 1}}',
+        b'{"buckets": []}',
+        b'{"other": {}}',
+        b'{"buckets": {"a": {"type": "\xff"}}}',
+    ],
+)
+def test_not_json_or_not_an_export_is_malformed(raw: bytes) -> None:
+    with pytest.raises(MalformedDocument):
+        asyncio.run(_drain(raw))
+
+
+def test_a_value_over_the_cap_is_malformed_and_the_bucket_cap_holds() -> None:
+    over = MAX_VALUE_BYTES + 3 * 64 * 1024  # past the cap by more than the two chunks it spans
+    long = b'{"buckets": {"a": {"events": [{"data": {"t": "' + b"x" * over
+    with pytest.raises(MalformedDocument, match="spans more than"):
+        asyncio.run(_drain(long + b'"}}]}}}', size=64 * 1024))
+    # Just under the cap, in small chunks, is read.
+    fits = b'{"buckets": {"a": {"events": [{"t": "' + b"x" * (MAX_VALUE_BYTES - 100) + b'"}]}}}'
+    asyncio.run(_drain(fits, size=64 * 1024))
+    three = b'{"buckets": {"a": {}, "b": {}, "c": {}}}'
+    with pytest.raises(TooManyBuckets):
+        asyncio.run(_drain(three, max_buckets=2))
