@@ -3,11 +3,12 @@
 
 An import is one transaction. Its events stream from the document (aw_document) through
 validation into a staging table by COPY, and are then inserted together (repository.
-insert_staged): the same rows, in the same order, as POST /api/0/buckets/{id}/events would
-insert. An event's identity is (bucket, timestamp, duration, data): an event already in its
-bucket, or repeated in the document, is inserted once, so importing a document again changes
-nothing. A missing bucket is created with the document's type, client, hostname and created
-time; an existing bucket keeps its own, as aw-server keeps them.
+insert_staged): the same rows as POST /api/0/buckets/{id}/events would insert, listed in the
+same order (they are inserted by bucket and time, events of one instant in document order).
+An event's identity is (bucket, timestamp, duration, data): an event already in its bucket, or
+repeated in the document, is inserted once, so importing a document again changes nothing.
+A missing bucket is created with the document's type, client, hostname and created time; an
+existing bucket keeps its own, as aw-server keeps them.
 """
 
 from __future__ import annotations
