@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (
+    aw_import,
     backlog_replay,
     catalog_scenario,
     focus_scenario,
@@ -29,8 +30,13 @@ SCENARIOS = {
     "usage": usage_scenario.run,
     "catalog": catalog_scenario.run,
 }
-# Run only when named: each takes several minutes (mixed recreates its own database).
-ON_REQUEST = {"mixed": mixed_scenario.run, "backlog": backlog_replay.run}
+# Run only when named: they take several minutes (mixed recreates its own database; aw_import
+# writes a 170 MB export and imports it; backlog replays a day of three watchers).
+ON_REQUEST = {
+    "mixed": mixed_scenario.run,
+    "aw_import": aw_import.run,
+    "backlog": backlog_replay.run,
+}
 
 
 def main() -> None:

@@ -323,6 +323,12 @@ async def cached_user_names(
     return {user_id: card.name for user_id, card in cards.items()}
 
 
+async def user_id_by_email(session: AsyncSession, email: str) -> uuid.UUID | None:
+    """The id of the account with this email (case-insensitively), None when there is none."""
+    user = await repository.get_user_by_email(session, email)
+    return None if user is None else user.id
+
+
 async def promote(session: AsyncSession, cache: AuthCache, email: str) -> bool:
     """Make an account an administrator (`rhythm users promote`); whether it exists. The
     cached profile is replaced after the commit."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -327,3 +327,124 @@ async def delete_event(session: AsyncSession, bucket_pk: uuid.UUID, event_id: in
         event_id,
     )
     return found is not None
+
+
+# Imports: events are copied (COPY, binary) into a staging table of the transaction, then
+# inserted together. An event's identity is (bucket, start, end, data): one already in its
+# bucket, or repeated in the document, is inserted once. Data are compared by the md5 of their
+# jsonb text (canonical: keys sorted, no duplicates), which hashes and sorts far faster than
+# jsonb; existing events are looked up only within the span of the document's events of each
+# bucket (the bucket_recent index).
+IMPORT_COLUMNS = ("slot", "n", "starts_at", "ends_at", "data", "app", "title", "url", "domain")
+
+_CREATE_STAGING = """
+CREATE TEMPORARY TABLE usage_import (
+    slot integer NOT NULL, n bigint NOT NULL, starts_at timestamptz NOT NULL,
+    ends_at timestamptz NOT NULL, data jsonb NOT NULL,
+    app text, title text, url text, domain text
+) ON COMMIT DROP
+"""
+
+# The import's sorts and hashes (a million rows take ~300 MB) stay in memory rather than spill.
+_IMPORT_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+
+# Rows are inserted in (bucket, start) order, which keeps the GiST (exclusion and span) and
+# btree insertions local; events of one instant keep the document's order, so a bucket's
+# list (newest first, then by id) is the one POST .../events gives.
+_IMPORT = """
+WITH map AS (SELECT * FROM unnest($1::int[], $2::uuid[]) AS m (slot, pk)),
+staged AS (
+    SELECT m.pk, i.n, i.starts_at, i.ends_at, i.data, i.app, i.title, i.url, i.domain,
+           md5(i.data::text) AS h
+    FROM usage_import AS i JOIN map AS m ON m.slot = i.slot
+),
+distinct_events AS (
+    SELECT DISTINCT ON (pk, starts_at, ends_at, h) *
+    FROM staged
+    ORDER BY pk, starts_at, ends_at, h, n
+),
+spans AS (SELECT pk, min(starts_at) AS lo, max(starts_at) AS hi FROM staged GROUP BY pk),
+existing AS (
+    SELECT s.pk, e.starts_at, e.ends_at, md5(e.data::text) AS h
+    FROM spans AS s CROSS JOIN LATERAL (
+        SELECT * FROM usage_events AS e
+        WHERE e.bucket_pk = s.pk AND e.starts_at >= s.lo AND e.starts_at <= s.hi
+        OFFSET 0
+    ) AS e
+)
+INSERT INTO usage_events (bucket_pk, user_id, starts_at, ends_at, data, app, title, url, domain)
+SELECT d.pk, $3, d.starts_at, d.ends_at, d.data, d.app, d.title, d.url, d.domain
+FROM distinct_events AS d
+WHERE NOT EXISTS (
+    SELECT 1 FROM existing AS x
+    WHERE x.pk = d.pk AND x.starts_at = d.starts_at AND x.ends_at = d.ends_at AND x.h = d.h
+)
+ORDER BY d.pk, d.starts_at, d.n
+"""
+
+
+async def stage_import(session: AsyncSession, records: AsyncIterator[tuple[Any, ...]]) -> None:
+    """Copy an import's events, (IMPORT_COLUMNS) records, into the transaction's staging
+    table."""
+    driver = await driver_connection(session)
+    await driver.execute(_CREATE_STAGING)
+    await driver.copy_records_to_table("usage_import", records=records, columns=IMPORT_COLUMNS)
+    await driver.execute("ANALYZE usage_import")  # its size, for the insert's plan
+
+
+async def create_imported_buckets(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    buckets: Sequence[tuple[str, str, str, str, datetime | None]],
+) -> dict[str, uuid.UUID]:
+    """The user's buckets of these names, creating the missing ones with the given (name, type,
+    client, hostname, created); an existing bucket keeps its own fields."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        """
+        WITH wanted AS (
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
+                                 $6::timestamptz[]) AS w (name, typ, client, hostname, created)
+        ),
+        made AS (
+            INSERT INTO usage_buckets (id, user_id, name, type, client, hostname, created_at)
+            SELECT gen_random_uuid(), $1, name, typ, client, hostname, coalesce(created, now())
+            FROM wanted
+            ON CONFLICT (user_id, name) DO NOTHING
+            RETURNING id, name
+        )
+        SELECT id, name FROM made
+        UNION ALL
+        SELECT b.id, b.name FROM usage_buckets AS b JOIN wanted ON b.name = wanted.name
+        WHERE b.user_id = $1
+        """,
+        user_id,
+        *[[b[i] for b in buckets] for i in range(5)],
+    )
+    return {r["name"]: r["id"] for r in rows}
+
+
+async def insert_staged(
+    session: AsyncSession, user_id: uuid.UUID, slots: dict[int, uuid.UUID]
+) -> int:
+    """Insert the staged events that are new to their buckets; how many."""
+    driver = await driver_connection(session)
+    await driver.execute(_IMPORT_WORK_MEM)
+    status = await driver.execute(_IMPORT, list(slots), list(slots.values()), user_id)
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def count_events(
+    session: AsyncSession, bucket_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> int:
+    """How many of the bucket's events overlap [start, end] (as `events` selects them)."""
+    driver = await driver_connection(session)
+    found: int = await driver.fetchval(
+        "SELECT count(*) FROM usage_events WHERE bucket_pk = $1"
+        " AND ($2::timestamptz IS NULL OR ends_at >= $2)"
+        " AND ($3::timestamptz IS NULL OR starts_at <= $3)",
+        bucket_pk,
+        start,
+        end,
+    )
+    return found

@@ -8,15 +8,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from rhythm.platform.bounds import LIVE_WINDOW, check_name
-from rhythm.platform.schemas import LiveDatetime, Name, RequestModel, reject_nul
+from rhythm.platform.schemas import IsoDatetime, LiveDatetime, Name, RequestModel, reject_nul
 
 MAX_BULK = 1000
 # The most events one /api/0 request inserts or returns. aw-client asks for `limit=-1` ("no
 # limit" on aw-server) by default: here -1 means up to this maximum.
 MAX_AW_EVENTS = 10_000
-# An event's duration is finite and at most this long, so that its end (timestamp + duration)
-# stays inside the stored window whatever its timestamp.
-MAX_AW_DURATION = 366 * 86_400
+# A live event's (heartbeat's, inserted event's) duration is finite and at most a day: aw-server
+# itself reads no further than a day back for an event reaching into a query's start.
+MAX_AW_DURATION = 86_400
+# An imported event's duration may be longer (years of history hold AFK periods of days, and
+# heartbeats merge into events longer than a day), but at most this long, so that its end
+# (timestamp + duration) stays inside the stored window whatever its timestamp.
+MAX_IMPORT_DURATION = 366 * 86_400
+# One import (POST /api/0/import, `rhythm usage import`): at most this many buckets and events,
+# and a body of at most IMPORT_BODY_LIMIT (api.LARGE_BODY_ROUTES). aw-server's export takes
+# 150 to 250 bytes per event (aw-webui's download is indented): 1 GiB holds 4 to 7 million.
+MAX_IMPORT_BUCKETS = 1000
+MAX_IMPORT_EVENTS = 5_000_000
+IMPORT_BODY_LIMIT = 1024 * 1024 * 1024
 
 # The body limit of the routes taking many heartbeats or events at once (api.LARGE_BODY_ROUTES).
 # 1,000 heartbeats with every field at its longest take 9.1 MB as ASCII JSON, and 14.0 MB when
@@ -114,7 +124,7 @@ class AwEventIn(BaseModel):
         le=MAX_AW_DURATION,
         strict=True,
         allow_inf_nan=False,
-        description=f"Seconds, finite, at most {MAX_AW_DURATION} (366 days).",
+        description=f"Seconds, finite, at most {MAX_AW_DURATION} (a day).",
     )
     data: dict[str, Any] = Field(default_factory=dict)
     id: int | None = None
@@ -149,3 +159,29 @@ class AwBucketIn(BaseModel):
     def _data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         reject_nul(value)
         return value
+
+
+class AwImportEventIn(AwEventIn):
+    """An event of an imported bucket: as AwEventIn (its `id`, if any, is ignored, as aw-server
+    ignores it), with durations up to MAX_IMPORT_DURATION."""
+
+    duration: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_IMPORT_DURATION,
+        strict=True,
+        allow_inf_nan=False,
+        description=f"Seconds, finite, at most {MAX_IMPORT_DURATION} (366 days).",
+    )
+
+
+class AwImportBucketIn(AwBucketIn):
+    """An imported bucket's fields (other than its events), as aw-server exports them."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    created: IsoDatetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value)

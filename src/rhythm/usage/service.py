@@ -253,6 +253,13 @@ async def bucket_events(
     return [event for _, event in found]
 
 
+async def count_events(
+    session: AsyncSession, bucket: UsageBucket, start: datetime | None, end: datetime | None
+) -> int:
+    """How many of the bucket's events overlap [start, end]."""
+    return await repository.count_events(session, bucket.id, start, end)
+
+
 async def delete_event(session: AsyncSession, bucket: UsageBucket, event_id: int) -> None:
     """Delete one event of the bucket; 404 when it has none of that id."""
     if not await repository.delete_event(session, bucket.id, event_id):
