@@ -26,6 +26,7 @@ SCENARIOS = {
     "sleep": sleep_scenario.run,
     "focus": focus_scenario.run,
     "usage": usage_scenario.run,
+    "usage-categories": usage_scenario.run_categories,
     "catalog": catalog_scenario.run,
 }
 # Run only when named: it recreates its own database and takes several minutes.

@@ -9,7 +9,6 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from rhythm.platform.resources import Resources
-
 from rhythm.usage.categories import DEFAULT_RULES, MAX_RULES
 from tests.factories import create_user, delete_account, problem
 from tests.usage.test_usage_api import DAY, T0, hb, report, send
@@ -211,11 +210,12 @@ async def test_category_days_split_at_local_midnight(app, client: AsyncClient) -
     ranged = await report(
         client, user, **{"from": "2026-11-10", "to": "2026-11-12", "group_by": "category"}
     )
+    email = [{"key": "Comms", "seconds": 600}, {"key": "Comms > Email", "seconds": 600}]
     assert [(d["date"], d["total_seconds"], d["items"]) for d in ranged["days"]] == [
-        ("2026-11-10", 600, [{"key": "Comms", "seconds": 600}, {"key": "Comms > Email", "seconds": 600}]),
-        ("2026-11-11", 600, [{"key": "Comms", "seconds": 600}, {"key": "Comms > Email", "seconds": 600}]),
+        ("2026-11-10", 600, email),
+        ("2026-11-11", 600, email),
         ("2026-11-12", 0, []),
-    ]  # fmt: skip
+    ]
     utc = await report(client, user, date="2026-11-10", timezone="UTC", group_by="category")
     assert utc["total_seconds"] == 1200
 

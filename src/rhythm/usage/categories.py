@@ -118,22 +118,6 @@ class Classifier:
         return best
 
 
-class Spans:
-    """The union of intervals given in order of their starts, in seconds."""
-
-    __slots__ = ("end", "seconds")
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.end = float("-inf")
-
-    def add(self, start: float, end: float) -> None:
-        if end <= self.end:
-            return
-        self.seconds += end - max(start, self.end)
-        self.end = end
-
-
 @dataclass(frozen=True)
 class Timed:
     """An event of a day, clipped to it."""
@@ -149,23 +133,36 @@ def category_usage(
     """The day's total (the union of all its events) and, per category path with time, the
     union of the events in it or below it: `(key, seconds)` with the path joined by ` > `,
     most first."""
-    ordered = sorted(
-        ((e.start.timestamp(), e.end.timestamp(), classifier.category(e.data)) for e in events),
-        key=lambda t: t[0],
-    )
-    total = Spans()
-    per_path: dict[Path, Spans] = {}
-    for start, end, path in ordered:
-        total.add(start, end)
-        for depth in range(1, len(path) + 1):
-            prefix = path[:depth]
-            spans = per_path.get(prefix)
-            if spans is None:
-                spans = per_path[prefix] = Spans()
-            spans.add(start, end)
-    items = [(SEPARATOR.join(p), s.seconds) for p, s in per_path.items() if s.seconds > 0]
+    timed = list(events)  # alive until the end: their data's ids key `by_data`
+    # Each union is [seconds, end so far], fed intervals in order of their starts. An event
+    # feeds the total and each prefix of its path: `targets` per path, per data object.
+    total = [0.0, float("-inf")]
+    unions: dict[Path, list[float]] = {}
+    targets_of: dict[Path, list[list[float]]] = {}
+    by_data: dict[int, list[list[float]]] = {}
+    ordered = []
+    for event in timed:
+        targets = by_data.get(id(event.data))
+        if targets is None:
+            path = classifier.category(event.data)
+            targets = targets_of.get(path)
+            if targets is None:
+                targets = [total]
+                for depth in range(1, len(path) + 1):
+                    targets.append(unions.setdefault(path[:depth], [0.0, float("-inf")]))
+                targets_of[path] = targets
+            by_data[id(event.data)] = targets
+        ordered.append((event.start.timestamp(), event.end.timestamp(), targets))
+    ordered.sort(key=lambda t: t[0])
+    for start, end, targets in ordered:
+        for union in targets:
+            reached = union[1]
+            if end > reached:
+                union[0] += end - (start if start > reached else reached)
+                union[1] = end
+    items = [(SEPARATOR.join(p), u[0]) for p, u in unions.items() if u[0] > 0]
     items.sort(key=lambda kv: (-kv[1], kv[0]))
-    return total.seconds, items
+    return total[0], items
 
 
 # aw-webui's default categories (src/util/classes.ts, `defaultCategories`): what a new

@@ -448,7 +448,8 @@ async def delete_category(session: AsyncSession, user_id: uuid.UUID, category_id
     return found is not None
 
 
-# The window events of each day, clipped to it, oldest first.
+# The events of each day, clipped to it, in no particular order (the caller sorts). The
+# buckets are looked up once, not per event.
 _DAY_EVENTS = """
 WITH days AS (
     SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
@@ -459,8 +460,9 @@ FROM days
 JOIN usage_events AS e
   ON e.user_id = $1
  AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
-JOIN usage_buckets AS b ON b.id = e.bucket_pk AND b.type = ANY($5::text[])
-ORDER BY days.day, s
+WHERE e.bucket_pk = ANY(
+    ARRAY(SELECT id FROM usage_buckets WHERE user_id = $1 AND type = ANY($5::text[]))
+)
 """
 
 
