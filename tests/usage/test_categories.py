@@ -89,7 +89,7 @@ def test_many_rules_match_as_each_alone() -> None:
 def test_patterns_re2_refuses() -> None:
     assert pattern_error("GitHub|Stack Overflow") is None
     assert pattern_error("(?i)straße") is None
-    for bad in ("a)(", "(?=a)", "(a)\\1", "a{2000}", "[z-a]"):
+    for bad in ("a)(", "(?=a)", "(a)\\1", "a{2000}", "[z-a]", "\ud800"):
         reason = pattern_error(bad)
         assert reason and isinstance(reason, str), bad
     # A pattern wrapped in the set's group would have compiled: it matches nothing instead.

@@ -3,6 +3,7 @@ per category."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from httpx import AsyncClient
@@ -111,9 +112,16 @@ async def test_rules_are_validated(app, client: AsyncClient) -> None:
         (category(["a\nb"], "x"), "name.0"),
         (category(["y" * 129], "x"), "name.0"),
         ({**category(["X"], "x"), "color": "#fff"}, "color"),
+        (category(["X"], "\\ud800"), "rule.regex"),  # a lone surrogate, escaped in the JSON
+        (category(["\\ud800"], "x"), "name.0"),
+        (category(["X"], "nul\\u0000"), "rule.regex"),
     ]
     for body, field in cases:
-        response = await client.post(URL, json=body, headers=user.headers)
+        response = await client.post(
+            URL,
+            content=json.dumps(body).replace("\\\\u", "\\u"),
+            headers={**user.headers, "Content-Type": "application/json"},
+        )
         fields = [e["field"] for e in problem(response, 422)["errors"]]
         assert field in fields, (body, fields)
     assert (

@@ -56,6 +56,8 @@ def pattern_error(pattern: str) -> str | None:
     """Why RE2 refuses the pattern, or None when it compiles."""
     try:
         re2.compile(pattern, _OPTIONS)
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate)"
     except re2.error as exc:
         reason = exc.args[0] if exc.args else b""
         text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
