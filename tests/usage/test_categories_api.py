@@ -93,6 +93,11 @@ async def test_create_update_delete_and_others_rules(app, client: AsyncClient) -
     problem(await client.delete(f"{URL}/{made['id']}", headers=user.headers), 404)
     problem(await client.delete(f"{URL}/{2**63}", headers=user.headers), 422)
     problem(await client.delete(f"{URL}/0", headers=user.headers), 422)
+    # Only ASCII digits name a rule: int() would read each of these as the first default's id.
+    first = (await listed(client, user))[0]["id"]
+    for spelled in (f"\u2028{first}", f"+{first}", f" {first}", f"0{first}", chr(0x660 + first)):
+        problem(await client.delete(f"{URL}/{spelled}", headers=user.headers), 422)
+    assert (await listed(client, user))[0]["id"] == first
 
 
 async def test_rules_are_validated(app, client: AsyncClient) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from rhythm.identity.dependencies import ReadUser, UsageUser, WriteUser, caller
 from rhythm.identity.principal import Principal, Scope
@@ -27,6 +27,7 @@ from rhythm.usage.schemas import (
     CATEGORIES_DOC,
     MAX_BULK,
     Accepted,
+    CategoryIdPath,
     CategoryIn,
     CategoryOut,
     CategoryRule,
@@ -184,9 +185,6 @@ def _category(row: CategoryRow) -> CategoryOut:
     )
 
 
-CategoryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
 @router.get(
     "/categories",
     response_model=list[CategoryOut],
@@ -220,7 +218,7 @@ async def create_category(body: CategoryIn, principal: WriteUser, db: DbSession)
     summary="Replace a category rule (it keeps its place in the order)",
 )
 async def update_category(
-    category_id: CategoryId, body: CategoryIn, principal: WriteUser, db: DbSession
+    category_id: CategoryIdPath, body: CategoryIn, principal: WriteUser, db: DbSession
 ) -> CategoryOut:
     row = await category_rules.update_category(
         db, principal.id, category_id, body.name, body.rule.regex, body.rule.ignore_case
@@ -234,6 +232,8 @@ async def update_category(
     responses=problem_doc(404, 422),
     summary="Delete a category rule",
 )
-async def delete_category(category_id: CategoryId, principal: WriteUser, db: DbSession) -> Response:
+async def delete_category(
+    category_id: CategoryIdPath, principal: WriteUser, db: DbSession
+) -> Response:
     await category_rules.delete_category(db, principal.id, category_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

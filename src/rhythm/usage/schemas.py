@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from rhythm.platform.bounds import LIVE_WINDOW, check_name
 from rhythm.platform.schemas import LiveDatetime, Name, RequestModel, reject_nul
@@ -200,6 +209,24 @@ class CategoryIn(RequestModel):
         f"1 to {CATEGORY_NAME_MAX} characters.",
     )
     rule: CategoryRuleIn
+
+
+_CATEGORY_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _category_id(value: object) -> object:
+    # Only ASCII digits: int() would also take spaces, signs, underscores and other scripts'
+    # digits, and one such id would name another category.
+    if isinstance(value, str) and not _CATEGORY_ID.fullmatch(value):
+        raise ValueError("must be a category id: 1 to 19 ASCII digits")
+    return value
+
+
+CategoryIdPath = Annotated[
+    int,
+    BeforeValidator(_category_id),
+    Path(ge=1, le=2**63 - 1, description="A category's id."),
+]
 
 
 class CategoryRule(BaseModel):
