@@ -20,6 +20,7 @@ from rhythm.usage.categories import (
     category_usage,
     pattern_error,
 )
+from rhythm.usage.merge import Event
 
 T0 = datetime(2026, 11, 10, 9, tzinfo=UTC)
 
@@ -126,7 +127,7 @@ def test_matches_aw_core(rules: list[Rule], datas: list[dict[str, Any]]) -> None
 
 
 def timed(start_s: float, end_s: float, **data: Any) -> Timed:
-    return Timed(T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=end_s), data)
+    return Event(T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=end_s), data)
 
 
 def test_a_path_counts_itself_and_everything_below_it() -> None:

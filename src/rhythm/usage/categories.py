@@ -20,7 +20,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import re2
 
@@ -120,13 +120,15 @@ class Classifier:
         return best
 
 
-@dataclass(frozen=True)
-class Timed:
-    """An event of a day, clipped to it."""
+class Timed(Protocol):
+    """An event of a day, clipped to it (a usage.merge.Event is one)."""
 
-    start: datetime
-    end: datetime
-    data: Mapping[str, Any]
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
 
 
 def category_usage(

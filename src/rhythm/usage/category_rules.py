@@ -27,6 +27,7 @@ from rhythm.usage.categories import (
     Timed,
     category_usage,
 )
+from rhythm.usage.merge import Event
 from rhythm.usage.repository import CategoryRow
 
 # The events categorized: window events, as aw-webui categorizes them.
@@ -115,12 +116,13 @@ async def rules_of(session: AsyncSession, user_id: uuid.UUID) -> list[Rule]:
 async def window_events(
     session: AsyncSession, user_id: uuid.UUID, days: Sequence[tuple[date, datetime, datetime]]
 ) -> dict[date, list[Timed]]:
-    """The event source of the category report: each day's window events, clipped to it."""
+    """The event source of the category report: each day's window events, clipped to it.
+    (Any events with a start, an end and data will do: by_category reads only those.)"""
     found: dict[date, list[Timed]] = {day: [] for day, _, _ in days}
     for day, start, end, data in await repository.day_events(
         session, user_id, days, CATEGORY_TYPES
     ):
-        found[day].append(Timed(start, end, data))
+        found[day].append(Event(start, end, data))
     return found
 
 
