@@ -15,6 +15,7 @@ from rhythm.usage.categories import (
     DEFAULT_RULES,
     MAX_RULES,
     Classifier,
+    DayEvents,
     Rule,
     Timed,
     category_usage,
@@ -140,7 +141,7 @@ def test_a_path_counts_itself_and_everything_below_it() -> None:
         timed(400, 450, app="Terminal"),  # Uncategorized
         timed(450, 450, app="Slack"),  # no time: no item
     ]
-    total, items = category_usage(events, classifier)
+    total, items = category_usage(DayEvents.of(events), classifier)
     assert total == 100 + 100 + 10 + 50
     assert items == [
         ("Work", 200.0),
@@ -166,7 +167,7 @@ def test_each_path_is_the_union_of_its_seconds(spans: list[tuple[int, int, str]]
     in it or below it, and the total those covered by any event."""
     classifier = Classifier(DEFAULT_RULES)
     events = [timed(s, s + d, app=app) for s, d, app in spans]
-    total, items = category_usage(events, classifier)
+    total, items = category_usage(DayEvents.of(events), classifier)
     covered: dict[str, set[int]] = {}
     for s, d, app in spans:
         path = classifier.category({"app": app})

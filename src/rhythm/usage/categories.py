@@ -131,34 +131,48 @@ class Timed(Protocol):
     def data(self) -> Mapping[str, Any]: ...
 
 
-def category_usage(
-    events: Iterable[Timed], classifier: Classifier
-) -> tuple[float, list[tuple[str, float]]]:
+@dataclass(frozen=True)
+class DayEvents:
+    """A day's events as columns, in order of their starts: epoch seconds and data. Columns,
+    because a day has thousands of events and an object per event is what the garbage
+    collector would walk (a report of 20,000 heartbeats paused 150 ms for it)."""
+
+    starts: Sequence[float]
+    ends: Sequence[float]
+    data: Sequence[Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, events: Iterable[Timed]) -> DayEvents:
+        ordered = sorted(events, key=lambda e: e.start)
+        return cls(
+            [e.start.timestamp() for e in ordered],
+            [e.end.timestamp() for e in ordered],
+            [e.data for e in ordered],
+        )
+
+
+def category_usage(day: DayEvents, classifier: Classifier) -> tuple[float, list[tuple[str, float]]]:
     """The day's total (the union of all its events) and, per category path with time, the
     union of the events in it or below it: `(key, seconds)` with the path joined by ` > `,
     most first."""
-    timed = list(events)  # alive until the end: their data's ids key `by_data`
     # Each union is [seconds, end so far], fed intervals in order of their starts. An event
-    # feeds the total and each prefix of its path: `targets` per path, per data object.
+    # feeds the total and each prefix of its path: `targets` per path, and per data object
+    # (`day.data` keeps them alive, so their ids stay theirs).
     total = [0.0, float("-inf")]
     unions: dict[Path, list[float]] = {}
     targets_of: dict[Path, list[list[float]]] = {}
     by_data: dict[int, list[list[float]]] = {}
-    ordered = []
-    for event in timed:
-        targets = by_data.get(id(event.data))
+    for start, end, data in zip(day.starts, day.ends, day.data, strict=True):
+        targets = by_data.get(id(data))
         if targets is None:
-            path = classifier.category(event.data)
+            path = classifier.category(data)
             targets = targets_of.get(path)
             if targets is None:
                 targets = [total]
                 for depth in range(1, len(path) + 1):
                     targets.append(unions.setdefault(path[:depth], [0.0, float("-inf")]))
                 targets_of[path] = targets
-            by_data[id(event.data)] = targets
-        ordered.append((event.start.timestamp(), event.end.timestamp(), targets))
-    ordered.sort(key=lambda t: t[0])
-    for start, end, targets in ordered:
+            by_data[id(data)] = targets
         for union in targets:
             reached = union[1]
             if end > reached:

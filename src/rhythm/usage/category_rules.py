@@ -23,11 +23,10 @@ from rhythm.usage.categories import (
     DEFAULT_RULES,
     MAX_RULES,
     Classifier,
+    DayEvents,
     Rule,
-    Timed,
     category_usage,
 )
-from rhythm.usage.merge import Event
 from rhythm.usage.repository import CategoryRow
 
 # The events categorized: window events, as aw-webui categorizes them.
@@ -115,24 +114,21 @@ async def rules_of(session: AsyncSession, user_id: uuid.UUID) -> list[Rule]:
 
 async def window_events(
     session: AsyncSession, user_id: uuid.UUID, days: Sequence[tuple[date, datetime, datetime]]
-) -> dict[date, list[Timed]]:
+) -> dict[date, DayEvents]:
     """The event source of the category report: each day's window events, clipped to it.
-    (Any events with a start, an end and data will do: by_category reads only those.)"""
-    found: dict[date, list[Timed]] = {day: [] for day, _, _ in days}
-    for day, start, end, data in await repository.day_events(
-        session, user_id, days, CATEGORY_TYPES
-    ):
-        found[day].append(Event(start, end, data))
-    return found
+    (Other events fit as `DayEvents.of(events)`: anything with a start, an end and data.)"""
+    found = await repository.day_events(session, user_id, days, CATEGORY_TYPES)
+    empty = DayEvents([], [], [])
+    return {day: DayEvents(*found[day]) if day in found else empty for day, _, _ in days}
 
 
 def by_category(
-    events: dict[date, list[Timed]], rules: Sequence[Rule]
+    events: dict[date, DayEvents], rules: Sequence[Rule]
 ) -> Iterable[tuple[date, float, list[tuple[str, float]]]]:
     """Each day's total and its time per category path (usage.categories.category_usage)."""
     classifier = Classifier(rules)
-    for day, timed in events.items():
-        total, items = category_usage(timed, classifier)
+    for day, day_events in events.items():
+        total, items = category_usage(day_events, classifier)
         yield day, total, items
 
 

@@ -448,21 +448,29 @@ async def delete_category(session: AsyncSession, user_id: uuid.UUID, category_id
     return found is not None
 
 
-# The events of each day, clipped to it, in no particular order (the caller sorts). The
-# buckets are looked up once, not per event.
+# The events of each day, clipped to it, as columns in order of their starts (arrays: no row
+# objects). The buckets are looked up once, not per event.
 _DAY_EVENTS = """
 WITH days AS (
     SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
+),
+clipped AS (
+    SELECT days.day, greatest(e.starts_at, days.ds) AS s, least(e.ends_at, days.de) AS e,
+           e.data
+    FROM days
+    JOIN usage_events AS e
+      ON e.user_id = $1
+     AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
+    WHERE e.bucket_pk = ANY(
+        ARRAY(SELECT id FROM usage_buckets WHERE user_id = $1 AND type = ANY($5::text[]))
+    )
 )
-SELECT days.day, greatest(e.starts_at, days.ds) AS s, least(e.ends_at, days.de) AS e,
-       e.data::text AS data
-FROM days
-JOIN usage_events AS e
-  ON e.user_id = $1
- AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
-WHERE e.bucket_pk = ANY(
-    ARRAY(SELECT id FROM usage_buckets WHERE user_id = $1 AND type = ANY($5::text[]))
-)
+SELECT day,
+       array_agg(extract(epoch FROM s)::float8 ORDER BY s) AS starts,
+       array_agg(extract(epoch FROM e)::float8 ORDER BY s) AS ends,
+       array_agg(data::text ORDER BY s) AS data
+FROM clipped
+GROUP BY day
 """
 
 
@@ -471,9 +479,10 @@ async def day_events(
     user_id: uuid.UUID,
     days: Sequence[tuple[date, datetime, datetime]],
     types: Sequence[str],
-) -> list[tuple[date, datetime, datetime, dict[str, Any]]]:
-    """(date, start, end, data) of the events of the buckets of these types overlapping each
-    day, clipped to it; equal data are one shared (read-only) dict."""
+) -> dict[date, tuple[list[float], list[float], list[dict[str, Any]]]]:
+    """Per day with events of the buckets of these types: their starts and ends (epoch
+    seconds, clipped to the day) and data, in order of their starts; equal data are one
+    shared (read-only) dict."""
     driver = await driver_connection(session)
     rows = await driver.fetch(
         _DAY_EVENTS,
@@ -484,10 +493,13 @@ async def day_events(
         list(types),
     )
     parsed: dict[str, dict[str, Any]] = {}
-    out = []
-    for day, start, end, text in rows:
-        data = parsed.get(text)
-        if data is None:
-            data = parsed[text] = json.loads(text)
-        out.append((day, start, end, data))
+    out = {}
+    for row in rows:
+        data = []
+        for text in row["data"]:
+            value = parsed.get(text)
+            if value is None:
+                value = parsed[text] = json.loads(text)
+            data.append(value)
+        out[row["day"]] = (row["starts"], row["ends"], data)
     return out
