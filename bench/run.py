@@ -28,6 +28,7 @@ SCENARIOS = {
     "sleep": sleep_scenario.run,
     "focus": focus_scenario.run,
     "usage": usage_scenario.run,
+    "usage-categories": usage_scenario.run_categories,
     "catalog": catalog_scenario.run,
 }
 # Run only when named: they take several minutes (mixed recreates its own database; aw_import

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
+from sqlalchemy import BigInteger, Boolean, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CheckConstraint, ForeignKey, Identity, Index, UniqueConstraint
 
@@ -65,3 +65,37 @@ class UsageEvent(Base):
             postgresql_using="gist",
         ),
     )
+
+
+class UsageCategory(Base):
+    """A user's category rule, as aw-webui keeps them: a name path and its regex rule.
+    Reports categorize events when they are read (usage.categories), so a rule applies to
+    past days at once."""
+
+    __tablename__ = "usage_categories"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = user_fk()
+    name: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    rule_type: Mapped[str] = mapped_column(String(8))
+    regex: Mapped[str | None] = mapped_column(Text)
+    ignore_case: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[CreatedAt]
+
+    __table_args__ = (
+        CheckConstraint(
+            "(rule_type = 'regex' AND regex IS NOT NULL) OR (rule_type = 'none' AND regex IS NULL)",
+            name="rule",
+        ),
+        Index("ix_usage_categories_user", "user_id", "id"),
+    )
+
+
+class UsageCategorySeed(Base):
+    """A user whose category rules started from aw-webui's defaults (given on first use, so
+    that deleting every rule does not bring them back). Category writes lock this row."""
+
+    __tablename__ = "usage_category_seeds"
+
+    user_id: Mapped[uuid.UUID] = user_fk(primary_key=True)
+    seeded_at: Mapped[CreatedAt]

@@ -448,3 +448,179 @@ async def count_events(
         end,
     )
     return found
+
+
+# Category rules. Seeding and every change of a user's rules first lock the user's seed row,
+# so the rule cap holds under concurrent writes.
+
+_CATEGORY_COLUMNS = "id, name, rule_type, regex, ignore_case"
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    id: int
+    name: list[str]
+    rule_type: str
+    regex: str | None
+    ignore_case: bool
+
+
+def _category(row: Any) -> CategoryRow:
+    return CategoryRow(
+        row["id"], list(row["name"]), row["rule_type"], row["regex"], row["ignore_case"]
+    )
+
+
+async def categories(session: AsyncSession, user_id: uuid.UUID) -> tuple[bool, list[CategoryRow]]:
+    """Whether the user was given the default rules, and the user's rules in creation order."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        f"SELECT {_CATEGORY_COLUMNS}, true AS seeded FROM usage_categories"  # noqa: S608
+        " WHERE user_id = $1"
+        " UNION ALL"
+        " SELECT NULL, NULL, NULL, NULL, NULL, true FROM usage_category_seeds WHERE user_id = $1"
+        " ORDER BY 1",
+        user_id,
+    )
+    return bool(rows), [_category(r) for r in rows if r["id"] is not None]
+
+
+async def seed_categories(
+    session: AsyncSession, user_id: uuid.UUID, rules: Sequence[tuple[list[str], str | None, bool]]
+) -> None:
+    """Give the user these rules unless the user was given rules before; then lock the
+    user's rules until the transaction ends."""
+    driver = await driver_connection(session)
+    fresh = await driver.fetchval(
+        "INSERT INTO usage_category_seeds (user_id) VALUES ($1)"
+        " ON CONFLICT (user_id) DO NOTHING RETURNING true",
+        user_id,
+    )
+    if fresh:
+        await driver.executemany(
+            "INSERT INTO usage_categories (user_id, name, rule_type, regex, ignore_case)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            [(user_id, n, "none" if r is None else "regex", r, i) for n, r, i in rules],
+        )
+    await driver.execute(
+        "SELECT 1 FROM usage_category_seeds WHERE user_id = $1 FOR UPDATE", user_id
+    )
+
+
+async def count_categories(session: AsyncSession, user_id: uuid.UUID) -> int:
+    driver = await driver_connection(session)
+    count: int = await driver.fetchval(
+        "SELECT count(*) FROM usage_categories WHERE user_id = $1", user_id
+    )
+    return count
+
+
+async def insert_category(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: list[str],
+    rule_type: str,
+    regex: str | None,
+    ignore_case: bool,
+) -> CategoryRow:
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(
+        "INSERT INTO usage_categories (user_id, name, rule_type, regex, ignore_case)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id, name, rule_type, regex, ignore_case",
+        user_id,
+        name,
+        rule_type,
+        regex,
+        ignore_case,
+    )
+    return _category(row)
+
+
+async def update_category(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    category_id: int,
+    name: list[str],
+    rule_type: str,
+    regex: str | None,
+    ignore_case: bool,
+) -> CategoryRow | None:
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(
+        "UPDATE usage_categories SET name = $3, rule_type = $4, regex = $5, ignore_case = $6"
+        " WHERE user_id = $1 AND id = $2 RETURNING id, name, rule_type, regex, ignore_case",
+        user_id,
+        category_id,
+        name,
+        rule_type,
+        regex,
+        ignore_case,
+    )
+    return None if row is None else _category(row)
+
+
+async def delete_category(session: AsyncSession, user_id: uuid.UUID, category_id: int) -> bool:
+    driver = await driver_connection(session)
+    found = await driver.fetchval(
+        "DELETE FROM usage_categories WHERE user_id = $1 AND id = $2 RETURNING id",
+        user_id,
+        category_id,
+    )
+    return found is not None
+
+
+# The events of each day, clipped to it, as columns in order of their starts (arrays: no row
+# objects). The buckets are looked up once, not per event.
+_DAY_EVENTS = """
+WITH days AS (
+    SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
+),
+clipped AS (
+    SELECT days.day, greatest(e.starts_at, days.ds) AS s, least(e.ends_at, days.de) AS e,
+           e.data
+    FROM days
+    JOIN usage_events AS e
+      ON e.user_id = $1
+     AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
+    WHERE e.bucket_pk = ANY(
+        ARRAY(SELECT id FROM usage_buckets WHERE user_id = $1 AND type = ANY($5::text[]))
+    )
+)
+SELECT day,
+       array_agg(extract(epoch FROM s)::float8 ORDER BY s) AS starts,
+       array_agg(extract(epoch FROM e)::float8 ORDER BY s) AS ends,
+       array_agg(data::text ORDER BY s) AS data
+FROM clipped
+GROUP BY day
+"""
+
+
+async def day_events(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    days: Sequence[tuple[date, datetime, datetime]],
+    types: Sequence[str],
+) -> dict[date, tuple[list[float], list[float], list[dict[str, Any]]]]:
+    """Per day with events of the buckets of these types: their starts and ends (epoch
+    seconds, clipped to the day) and data, in order of their starts; equal data are one
+    shared (read-only) dict."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _DAY_EVENTS,
+        user_id,
+        [d[0] for d in days],
+        [d[1] for d in days],
+        [d[2] for d in days],
+        list(types),
+    )
+    parsed: dict[str, dict[str, Any]] = {}
+    out = {}
+    for row in rows:
+        data = []
+        for text in row["data"]:
+            value = parsed.get(text)
+            if value is None:
+                value = parsed[text] = json.loads(text)
+            data.append(value)
+        out[row["day"]] = (row["starts"], row["ends"], data)
+    return out

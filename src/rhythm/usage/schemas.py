@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from rhythm.platform.bounds import LIVE_WINDOW, check_name
 from rhythm.platform.schemas import IsoDatetime, LiveDatetime, Name, RequestModel, reject_nul
+from rhythm.usage.categories import MAX_DEPTH, MAX_PATTERN, MAX_RULES, pattern_error
 
 MAX_BULK = 1000
 # The most events one /api/0 request inserts or returns. aw-client asks for `limit=-1` ("no
@@ -105,7 +115,7 @@ class IntervalOut(BaseModel):
     data: dict[str, Any]
 
 
-GroupBy = Literal["app", "domain", "title"]
+GroupBy = Literal["app", "domain", "title", "category"]
 
 
 # ActivityWatch's shapes (/api/0).
@@ -185,3 +195,90 @@ class AwImportBucketIn(AwBucketIn):
     @classmethod
     def _id(cls, value: str | None) -> str | None:
         return None if value is None else check_name(value)
+
+
+# Category rules, in aw-webui's shape (`{"name": [...], "rule": {"type", "regex", "ignore_case"}}`).
+
+CATEGORY_NAME_MAX = 128
+CategoryName = Annotated[
+    str,
+    Field(min_length=1, max_length=CATEGORY_NAME_MAX),
+    AfterValidator(check_name),
+]
+
+
+class CategoryRuleIn(RequestModel):
+    type: Literal["regex", "none"] = Field(
+        description="`regex`: matches an event when the regex is found in any of its data's "
+        "text values (app, title, url). `none`: a parent with no rule of its own."
+    )
+    regex: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PATTERN,
+        description=f"RE2 syntax (no backreferences or lookaround), at most {MAX_PATTERN} "
+        "characters; required for `regex`, absent for `none`.",
+    )
+    ignore_case: bool = False
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None and (reason := pattern_error(value)) is not None:
+            raise ValueError(f"invalid regex: {reason}")
+        return value
+
+    @model_validator(mode="after")
+    def _type(self) -> Self:
+        if self.type == "regex" and self.regex is None:
+            raise ValueError("a `regex` rule needs a `regex`")
+        if self.type == "none" and self.regex is not None:
+            raise ValueError("a `none` rule has no `regex`")
+        return self
+
+
+class CategoryIn(RequestModel):
+    name: list[CategoryName] = Field(
+        min_length=1,
+        max_length=MAX_DEPTH,
+        description=f'The path, e.g. `["Work", "Programming"]`: 1 to {MAX_DEPTH} names of '
+        f"1 to {CATEGORY_NAME_MAX} characters.",
+    )
+    rule: CategoryRuleIn
+
+
+_CATEGORY_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _category_id(value: object) -> object:
+    # Only ASCII digits: int() would also take spaces, signs, underscores and other scripts'
+    # digits, and one such id would name another category.
+    if isinstance(value, str) and not _CATEGORY_ID.fullmatch(value):
+        raise ValueError("must be a category id: 1 to 19 ASCII digits")
+    return value
+
+
+CategoryIdPath = Annotated[
+    int,
+    BeforeValidator(_category_id),
+    Path(ge=1, le=2**63 - 1, description="A category's id."),
+]
+
+
+class CategoryRule(BaseModel):
+    type: Literal["regex", "none"]
+    regex: str | None
+    ignore_case: bool
+
+
+class CategoryOut(BaseModel):
+    id: int
+    name: list[str]
+    rule: CategoryRule
+
+
+CATEGORIES_DOC = (
+    f"At most {MAX_RULES} per user. An event's category is the deepest path whose rule matches "
+    "(the later rule among equally deep ones), as aw-core's `categorize`; a report's "
+    "`group_by=category` applies the rules as they are when it is read."
+)

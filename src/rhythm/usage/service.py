@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.timeutil import local_day_start
-from rhythm.usage import repository
+from rhythm.usage import category_rules, repository
 from rhythm.usage.merge import BucketStream, Event, fill_gap
 from rhythm.usage.models import UsageBucket
 from rhythm.usage.repository import BucketRef
@@ -170,11 +170,17 @@ async def usage_by_day(
     session: AsyncSession, user_id: uuid.UUID, first: date, last: date, zone: str, group_by: str
 ) -> list[DayUsage]:
     """Each local date's usage: the union over all sources, and per key the union of that
-    key's intervals; intervals crossing local midnight are split at it."""
+    key's intervals; intervals crossing local midnight are split at it. Per category: see
+    category_rules.usage_by_category."""
     if first > last:
         raise Unprocessable("`from` must not be after `to`.", field="query.from")
     if (last - first).days + 1 > MAX_REPORT_DAYS:
         raise Unprocessable(f"At most {MAX_REPORT_DAYS} days per call.", field="query.to")
+    if group_by == "category":
+        found = await category_rules.usage_by_category(
+            session, user_id, day_bounds(first, last, zone)
+        )
+        return [DayUsage(day, total, items) for day, total, items in found]
     rows = await repository.report(
         session, user_id, day_bounds(first, last, zone), group_by, REPORT_TYPES
     )
