@@ -144,6 +144,8 @@ def rhythm_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
         RHYTHM_RATE_LIMIT_AUTH="1000000000/minute",
         # wrk's one IP stands for the handful of integration clients that carry /search peaks.
         RHYTHM_RATE_LIMIT_SEARCH="1000000000/minute",
+        # One API key sends all of the /api/0 stream: beyond the heartbeat pace's burst.
+        RHYTHM_RATE_LIMIT_HEARTBEATS="1000000000/minute",
         RHYTHM_LOG_LEVEL=os.environ.get("RHYTHM_BENCH_LOG_LEVEL", "WARNING"),
         RHYTHM_DB_POOL_SIZE="20",
     )

@@ -13,6 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (
+    aw_import,
+    backlog_replay,
     catalog_scenario,
     focus_scenario,
     mixed_scenario,
@@ -26,10 +28,16 @@ SCENARIOS = {
     "sleep": sleep_scenario.run,
     "focus": focus_scenario.run,
     "usage": usage_scenario.run,
+    "usage-categories": usage_scenario.run_categories,
     "catalog": catalog_scenario.run,
 }
-# Run only when named: it recreates its own database and takes several minutes.
-ON_REQUEST = {"mixed": mixed_scenario.run}
+# Run only when named: they take several minutes (mixed recreates its own database; aw_import
+# writes a 170 MB export and imports it; backlog replays a day of three watchers).
+ON_REQUEST = {
+    "mixed": mixed_scenario.run,
+    "aw_import": aw_import.run,
+    "backlog": backlog_replay.run,
+}
 
 
 def main() -> None:

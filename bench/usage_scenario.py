@@ -6,6 +6,8 @@
 - `POST /api/v1/usage/heartbeats/bulk`: 1,000 heartbeats per request (bodies generated first,
   each continuing its user's timeline); heartbeats/s at 8 connections;
 - the report of a day built from 20,000 heartbeats, end to end over HTTP (median of 50);
+- the report by category of such a day (with titles) under 50 rules, over HTTP (200 runs; also
+  alone: `bench/run.py usage-categories`);
 - aw-server (from its own virtualenv, see tests/usage/awserver.py) and rhythm's /api/0
   heartbeat route, the same wrk script against each in one run: 64 buckets, request i sends
   bucket i mod 64 its next heartbeat.
@@ -25,8 +27,10 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -136,34 +140,54 @@ def bulk_bodies(
     return path
 
 
+def send_day(
+    client: httpx.Client,
+    headers: dict[str, str],
+    day: date,
+    title: Callable[[int, str], str | None] = lambda i, app: None,
+    *,
+    minute: int = 6 * 60,
+    steps: tuple[int, ...] = (1, 2, 3, 5, 40),
+) -> int:
+    """20,000 heartbeats for one user (two sources, five apps) from `minute` of `day`, `steps`
+    seconds apart; how many were sent."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=minute)
+    rng = random.Random(9)
+    sent = 0
+    for source in ("laptop", "desktop"):
+        t = start
+        for _ in range(10):
+            beats = []
+            for _ in range(1000):
+                t += timedelta(seconds=rng.choice(steps))
+                app = APPS[(sent // 300) % len(APPS)]
+                url = f"https://www.site{sent % 7}.example/page" if app == "Browser" else None
+                beat: dict[str, Any] = {"timestamp": t.isoformat(), "app": app, "source": source}
+                if url:
+                    beat["url"] = url
+                if (text := title(sent, app)) is not None:
+                    beat["title"] = text
+                beats.append(beat)
+                sent += 1
+            posted = client.post("/api/v1/usage/heartbeats/bulk", json=beats, headers=headers)
+            assert posted.status_code == 202, posted.text
+    return sent
+
+
 def report_timings(api: str, token: str, runs: int = 50) -> tuple[int, list[float]]:
     """A day of 20,000 heartbeats for one user (two sources, five apps, URLs) with each
     source's AFK status, then its report (active time, as aw-webui counts it)."""
     headers = {"Authorization": f"Bearer {token}"}
     day = datetime.now(UTC).date() - timedelta(days=5)
-    start = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
-    rng = random.Random(9)
-    sent = 0
     with httpx.Client(base_url=api, timeout=60) as client:
+        sent = send_day(client, headers, day)
+        # Each device's AFK status: 25 minutes in use, 5 away, as aw-watcher-afk reports it
+        # (so the report intersects window time with not-AFK periods), over the heartbeats'
+        # span (from 06:00, about 28 hours at send_day's steps).
+        start = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
         for source in ("laptop", "desktop"):
-            t = start
-            for _ in range(10):
-                beats = []
-                for _ in range(1000):
-                    t += timedelta(seconds=rng.choice((1, 2, 3, 5, 40)))
-                    app = APPS[(sent // 300) % len(APPS)]
-                    url = f"https://www.site{sent % 7}.example/page" if app == "Browser" else None
-                    beat = {"timestamp": t.isoformat(), "app": app, "source": source}
-                    if url:
-                        beat["url"] = url
-                    beats.append(beat)
-                    sent += 1
-                posted = client.post("/api/v1/usage/heartbeats/bulk", json=beats, headers=headers)
-                assert posted.status_code == 202, posted.text
-            # Each device's AFK status: 25 minutes in use, 5 away, as aw-watcher-afk reports it
-            # (so the report intersects window time with not-AFK periods).
             at, active = start, True
-            while at < t:
+            while at < start + timedelta(hours=30):
                 length = 1500 if active else 300
                 status = "not-afk" if active else "afk"
                 afk = {"timestamp": at.isoformat(), "duration": length, "status": status}
@@ -184,6 +208,96 @@ def report_timings(api: str, token: str, runs: int = 50) -> tuple[int, list[floa
             timings.append((time.perf_counter() - t0) * 1000)
             assert got.status_code == 200 and got.json()["total_seconds"] > 0, got.text
     return sent, timings[5:]
+
+
+# Titles for the category report's day: each app cycles through 40 of them, a new one every
+# 7 heartbeats, so that rules see many distinct events.
+TITLES = {
+    "Editor": "{n}.py - rhythm - Visual Studio Code",
+    "Browser": "Issue #{n} · ActivityWatch/aw-core · GitHub",
+    "Terminal": "vim notes-{n}.md",
+    "Mail": "Inbox ({n}) - Thunderbird",
+    "Chat": "#channel-{n} | Slack",
+}
+CATEGORY_RULES = 50
+
+
+def category_rules() -> list[dict[str, Any]]:
+    """Rules added to a new account's 16 defaults (aw-webui's) to make 50."""
+    rules: list[dict[str, Any]] = []
+    for i in range(CATEGORY_RULES - 16):
+        path = ["Projects", f"Project {i // 4}", f"Part {i}"][: 2 + i % 2]
+        regex = f"notes-{i}\\.md|Issue #{i}\\b|(?:^|/)p{i}/|ticket-{i:03d}"
+        rules.append({"name": path, "rule": {"type": "regex", "regex": regex,
+                                              "ignore_case": i % 3 == 0}})  # fmt: skip
+    return rules
+
+
+def category_report_timings(
+    api: str, token: str, runs: int = 200
+) -> tuple[int, int, dict[str, list[float]]]:
+    """A day of 20,000 heartbeats with titles, 50 category rules, then its report by category,
+    alternating with the same day by app (the baseline): (heartbeats, rules, milliseconds per
+    report by group)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    day = datetime.now(UTC).date() - timedelta(days=6)
+    with httpx.Client(base_url=api, timeout=60) as client:
+        # All of them inside the day: 00:10 to about 23:30 (pauses of 31 s end an interval).
+        sent = send_day(
+            client,
+            headers,
+            day,
+            lambda i, app: TITLES[app].format(n=(i // 7) % 40),
+            minute=10,
+            steps=(1, 2, 3, 5, 31),
+        )
+        for rule in category_rules():
+            made = client.post("/api/v1/usage/categories", json=rule, headers=headers)
+            assert made.status_code == 201, made.text
+        rules = client.get("/api/v1/usage/categories", headers=headers).json()
+        timings: dict[str, list[float]] = {"category": [], "app": []}
+        for i in range(2 * (runs + 5)):
+            group = ("category", "app")[i % 2]
+            t0 = time.perf_counter()
+            got = client.get(
+                "/api/v1/usage/report",
+                params={"date": day.isoformat(), "timezone": "UTC", "group_by": group},
+                headers=headers,
+            )
+            if i >= 10:
+                timings[group].append((time.perf_counter() - t0) * 1000)
+            assert got.status_code == 200 and len(got.json()["items"]) >= 4, got.text
+    return sent, len(rules), timings
+
+
+def p99(timings: list[float]) -> float:
+    return sorted(timings)[max(0, int(len(timings) * 0.99) - 1)]
+
+
+def category_line(sent: int, rules: int, timings: dict[str, list[float]]) -> str:
+    by = timings["category"]
+    app = timings["app"]
+    return (
+        f"report by category of a day built from {sent:,} heartbeats, {rules} rules, "
+        f"{len(by)} runs: p50 {statistics.median(by):.1f} ms, p99 {p99(by):.1f} ms "
+        f"(the same day by app, alternating: p50 {statistics.median(app):.1f} ms, "
+        f"p99 {p99(app):.1f} ms)"
+    )
+
+
+def run_categories(rounds: int = 3, seconds: int = 10) -> None:
+    """The category report alone (`bench/run.py usage-categories`): one server, no wrk."""
+    del rounds, seconds
+    with bench_database() as (database_url, redis_url):
+        from rhythm.migrations import upgrade
+
+        upgrade(database_url)
+        with psycopg.connect(database_url) as conn:
+            users = create_users(conn, 2)
+            tokens = mint_tokens(conn, users)
+        env = rhythm_env(database_url, redis_url, RHYTHM_SECRET_KEY=SECRET)
+        with granian("rhythm.app:create_app", env) as api:
+            print(category_line(*category_report_timings(api, tokens[0])))
 
 
 def aw_key(api: str, token: str) -> str:
@@ -281,6 +395,7 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
                 for path in (single, aw_rhythm, aw_real, bodies, bulk_script):
                     path.unlink()
             sent, timings = report_timings(api, tokens[1])
+            categorized = category_report_timings(api, tokens[2])
         token_file.unlink()
 
     medians = {k: median_result(v) for k, v in results.items()}
@@ -294,5 +409,6 @@ def run(rounds: int = 3, seconds: int = 10) -> None:
     print(f"rhythm / aw-server heartbeats/s, same wrk script: {ratio:.1f}x")
     print(
         f"report of a day built from {sent:,} heartbeats: p50 {statistics.median(timings):.1f} ms,"
-        f" p99 {sorted(timings)[int(len(timings) * 0.99) - 1]:.1f} ms"
+        f" p99 {p99(timings):.1f} ms"
     )
+    print(category_line(*categorized))

@@ -191,10 +191,12 @@ def wait_until_up(url: str, timeout: float = 60.0, process=None) -> None:  # typ
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The real server process (Granian, one worker) on the settings' database and Redis:
-    (process, base URL)."""
-    port = free_port()
+def serving(
+    settings: Settings, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The real server process (Granian, one worker) on the settings' database and Redis, on
+    `port` or a free one: (process, base URL)."""
+    port = port or free_port()
     env = {
         **os.environ,
         "RHYTHM_ENV": "test",
@@ -206,6 +208,9 @@ def serving(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]
         "RHYTHM_RATE_LIMIT_AUTH": settings.rate_limit_auth,
         "RHYTHM_AUTH_FAILURE_LIMIT": settings.auth_failure_limit,
         "RHYTHM_LOGIN_FAILURE_LIMIT": settings.login_failure_limit,
+        "RHYTHM_RATE_LIMIT_HEARTBEATS": settings.rate_limit_heartbeats,
+        "RHYTHM_RATE_LIMIT_HEARTBEATS_BURST": str(settings.rate_limit_heartbeats_burst),
+        "RHYTHM_RATE_LIMIT_HEARTBEATS_MAX_WAIT": str(settings.rate_limit_heartbeats_max_wait),
         "RHYTHM_LOG_LEVEL": "ERROR",
     }
     process = subprocess.Popen(

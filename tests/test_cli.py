@@ -29,6 +29,7 @@ OPERATING = [
     ["worker"],
     ["users", "promote", "nobody@example.com"],
     ["catalog", "sync", "--file", "absent.xml"],
+    ["usage", "import", "absent.json", "--user", "nobody@example.com"],
 ]
 
 

@@ -56,6 +56,7 @@ OWNED: dict[str, dict[str, str]] = {
     "/api/v1/auth/api-keys/{key_id}": {"key_id": "api_key"},
     "/api/v1/sleep/records/{record_id}": {"record_id": "sleep_record"},
     "/api/v1/focus/sessions/{session_id}": {"session_id": "focus_session"},
+    "/api/v1/usage/categories/{category_id}": {"category_id": "usage_category"},
     "/api/0/buckets/{bucket_id}": {"bucket_id": "aw_bucket"},
     "/api/0/buckets/{bucket_id}/heartbeat": {"bucket_id": "aw_bucket"},
     "/api/0/buckets/{bucket_id}/events": {"bucket_id": "aw_bucket"},
@@ -70,6 +71,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/0/buckets/{bucket_id}"): {"type": "currentwindow", "client": "b"},
     ("POST", "/api/0/buckets/{bucket_id}/heartbeat"): "aw_event",
     ("POST", "/api/0/buckets/{bucket_id}/events"): "aw_event",
+    ("PUT", "/api/v1/usage/categories/{category_id}"): {
+        "name": ["Taken"],
+        "rule": {"type": "regex", "regex": "b"},
+    },
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/0/buckets/{bucket_id}/heartbeat"): {"pulsetime": "60"},
@@ -167,6 +172,14 @@ async def _owner(client: AsyncClient, app: FastAPI) -> Owner:
     assert focus.status_code == 201, focus.text
     ids["focus_session"] = f"focus-{tag}"
 
+    category = await client.post(
+        "/api/v1/usage/categories",
+        json={"name": ["Mine"], "rule": {"type": "regex", "regex": "a"}},
+        headers=h,
+    )
+    assert category.status_code == 201, category.text
+    ids["usage_category"] = str(category.json()["id"])
+
     aw = owner.headers_for("/api/0/")
     bucket_path = f"/api/0/buckets/{ids['aw_bucket']}"
     bucket = await client.post(bucket_path, json={"type": "currentwindow"}, headers=aw)
@@ -187,6 +200,7 @@ async def _snapshot(client: AsyncClient, owner: Owner) -> dict[str, Any]:
         "sleep": "/api/v1/sleep/records",
         "record": f"/api/v1/sleep/records/{owner.ids['sleep_record']}",
         "focus": "/api/v1/focus/sessions",
+        "categories": "/api/v1/usage/categories",
         "following": "/api/v1/users/me/following",
         "followers": "/api/v1/users/me/followers",
         "buckets": "/api/0/buckets/",
@@ -295,6 +309,7 @@ async def test_unknown_ids_answer_like_another_users(client: AsyncClient, app: F
         "focus_session": "nobody-has-this-session",
         "aw_bucket": "nobody-has-this-bucket",
         "aw_event": "987654321",
+        "usage_category": "987654321",
     }
     for method, route in sorted(routes_with_ids(app)):
         kind = classify(method, route)

@@ -24,7 +24,7 @@ from rhythm.social.endpoints import router as social_router
 from rhythm.usage.activitywatch import aw_heartbeat, aw_router
 from rhythm.usage.endpoints import afk, heartbeat
 from rhythm.usage.endpoints import router as usage_router
-from rhythm.usage.schemas import BULK_BODY_LIMIT
+from rhythm.usage.schemas import BULK_BODY_LIMIT, IMPORT_BODY_LIMIT
 
 API_PREFIX = "/api/v1"
 
@@ -61,6 +61,7 @@ FAST_ROUTES: list[FastRoute] = [
 LARGE_BODY_ROUTES = {
     ("POST", API_PREFIX + "/usage/heartbeats/bulk"): BULK_BODY_LIMIT,
     ("POST", "/api/0/buckets/{bucket_id}/events"): BULK_BODY_LIMIT,
+    ("POST", "/api/0/import"): IMPORT_BODY_LIMIT,
 }
 
 

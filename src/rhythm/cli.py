@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import structlog
 import typer
@@ -220,6 +221,8 @@ catalog_cli = typer.Typer(help="The event provider's catalog.", no_args_is_help=
 users_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(users_cli, name="users")
+usage_cli = typer.Typer(help="Usage history.", no_args_is_help=True)
+cli.add_typer(usage_cli, name="usage")
 
 
 async def _run_with_resources(settings: Settings, action):  # type: ignore[no-untyped-def]
@@ -309,3 +312,50 @@ def users_promote(email: str) -> None:
         typer.echo(f"No account with the email {email}.", err=True)
         raise typer.Exit(1)
     typer.echo(f"{email} is an administrator.")
+
+
+IMPORT_CHUNK = 1024 * 1024
+
+
+@usage_cli.command("import")
+def usage_import(
+    file: Annotated[Path, typer.Argument(help="An ActivityWatch export (aw-server's JSON).")],
+    user: Annotated[str, typer.Option("--user", help="The account's email.")],
+) -> None:
+    """Import an ActivityWatch export into an account, as POST /api/0/import does."""
+    from rhythm.identity import service as identity_service
+    from rhythm.platform.database import commit
+    from rhythm.platform.errors import RhythmError
+    from rhythm.usage import history
+
+    async def chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+        while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
+            yield block
+
+    def progress(events: int) -> None:
+        typer.echo(f"  {events:,} events read", err=True)
+
+    async def run(resources):  # type: ignore[no-untyped-def]
+        try:
+            handle = file.open("rb")
+        except OSError as exc:
+            raise RhythmError(f"cannot read it ({exc.strerror})") from None
+        with handle:
+            async with resources.session_factory() as session:
+                user_id = await identity_service.user_id_by_email(session, user)
+                if user_id is None:
+                    raise RhythmError(f"no account has the email {user}")
+                summary = await history.import_document(session, user_id, chunks(handle), progress)
+                await commit(session)
+                return summary
+
+    try:
+        summary = _operate(run)
+    except RhythmError as exc:
+        typer.echo(f"rhythm: {file} was not imported: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Imported {summary.inserted:,} new events of {summary.events:,} "  # type: ignore[attr-defined]
+        f"into {summary.buckets:,} buckets ({summary.buckets_created:,} created) "  # type: ignore[attr-defined]
+        f"in {summary.seconds:.1f} s."  # type: ignore[attr-defined]
+    )

@@ -66,6 +66,10 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/usage/afk"): USAGE,
     ("GET", "/api/v1/usage/intervals"): READ,
     ("GET", "/api/v1/usage/report"): READ,
+    ("GET", "/api/v1/usage/categories"): READ,
+    ("POST", "/api/v1/usage/categories"): WRITE,
+    ("PUT", "/api/v1/usage/categories/{category_id}"): WRITE,
+    ("DELETE", "/api/v1/usage/categories/{category_id}"): WRITE,
     ("GET", "/api/v1/users"): PUBLIC,
     ("DELETE", "/api/v1/users/me"): SESSION,
     ("GET", "/api/v1/users/me"): READ,
@@ -116,6 +120,7 @@ def concrete(path: str, user: factories.TestUser) -> str:
         "bucket_id": "aw-watcher-window_host",
         "event_id": "1",
         "sync_id": "1",
+        "category_id": "1",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), str(uuid.uuid4())), path)
 

@@ -45,7 +45,7 @@ from rhythm.identity.principal import (
 from rhythm.identity.profiles import parse_profile, profile_payload
 from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
 from rhythm.platform.errors import Unauthorized
-from rhythm.platform.ratelimit import RateLimits
+from rhythm.platform.ratelimit import PendingHit, PendingPace, RateLimits
 
 log = structlog.get_logger("rhythm.auth")
 
@@ -70,22 +70,26 @@ class Authenticator:
         self._touched: dict[uuid.UUID, float] = {}
         self._unwritten: dict[uuid.UUID, datetime] = {}
 
-    async def authenticate(self, authorization: str, ip: str) -> Principal:
-        """The caller, with one hit counted against their per-user rate limit. A failure counts
-        against `ip`'s failure limit: 401, or 429 once over it."""
+    async def authenticate(self, authorization: str, ip: str, heartbeat: bool = False) -> Principal:
+        """The caller, with one hit counted against their per-user rate limit (or, for a
+        `heartbeat`, their heartbeat pace: it may wait for its turn). A failure counts against
+        `ip`'s failure limit: 401, or 429 once over it."""
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             await self.refuse(ip, "Use `Authorization: Bearer <token>`.")
         if credential.startswith(API_KEY_PREFIX):
             principal = await self.authenticate_api_key(credential, ip)
-            await self.limits.enforce("user", self.limits.user, str(principal.id))
+            await self.count(principal, heartbeat)
             return principal
         try:
             claims = self.codec.decode(credential)
         except InvalidToken:
             await self.refuse(ip, "The access token is invalid or expired.")
-        hit = self.limits.user_hit(str(claims.user_id))
+        uid = str(claims.user_id)
+        hit: PendingHit | PendingPace = (
+            self.limits.heartbeats.pending(uid) if heartbeat else self.limits.user_hit(uid)
+        )
         session_state, profile, count = await self.cache.read(
             claims.session_id, claims.user_id, hit
         )
@@ -97,7 +101,10 @@ class Authenticator:
         if not valid:
             await self.refuse(ip, "The session has been signed out.")
         data = await self._profile(claims.user_id, profile)
-        await self.limits.settle(hit, count)
+        if isinstance(hit, PendingPace):
+            await self.limits.heartbeats.settle(hit, count)
+        else:
+            await self.limits.settle(hit, count)
         await self._touch(claims.session_id)
         return Principal(
             id=claims.user_id,
@@ -108,6 +115,14 @@ class Authenticator:
             is_admin=data["is_admin"],
             session_id=claims.session_id,
         )
+
+    async def count(self, principal: Principal, heartbeat: bool = False) -> None:
+        """Count a request of `principal` against their per-user limit, or, for a heartbeat
+        route, admit one heartbeat at their pace (it may wait for its turn)."""
+        if heartbeat:
+            await self.limits.heartbeats.admit(str(principal.id))
+        else:
+            await self.limits.enforce("user", self.limits.user, str(principal.id))
 
     async def authenticate_api_key(self, key: str, ip: str) -> Principal:
         key_hash = hash_secret(key)

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from rhythm.identity.principal import DEFAULT_KEY_SCOPES
 from rhythm.identity.profiles import ProfileCache, profile_key
-from rhythm.platform.ratelimit import PendingHit, RateLimits
+from rhythm.platform.ratelimit import PACE_LUA, PendingHit, PendingPace, RateLimits
 
 VALID, REVOKED = b"1", b"0"  # a session's cached validity
 log = structlog.get_logger("rhythm.auth")
@@ -56,16 +56,25 @@ class AuthCache:
             "v[3] = limits_hit({KEYS[3]}, {ARGV[1], ARGV[2]})\n"
             "return v\n"
         )
+        # The same for a heartbeat route, whose hit is the user's heartbeat pace instead.
+        self._read_and_pace = redis.register_script(
+            "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
+            "local function pace(KEYS, ARGV)\n" + PACE_LUA + "\nend\n"
+            "v[3] = pace({KEYS[3]}, ARGV)\n"
+            "return v\n"
+        )
 
     async def read(
-        self, session_id: uuid.UUID, user_id: uuid.UUID, hit: PendingHit
+        self, session_id: uuid.UUID, user_id: uuid.UUID, hit: PendingHit | PendingPace
     ) -> tuple[Any, Any, object]:
-        """The session's validity, the cached profile and the rate-limit count: one command."""
+        """The session's validity, the cached profile and the rate-limit count (or the
+        heartbeat pace's answer): one command."""
+        keys = [_session_key(session_id), profile_key(user_id), hit.key]
         try:
-            values = await self._read_and_count(
-                keys=[_session_key(session_id), profile_key(user_id), hit.key],
-                args=[hit.item.get_expiry(), 1],
-            )
+            if isinstance(hit, PendingPace):
+                values = await self._read_and_pace(keys=keys, args=list(hit.args))
+            else:
+                values = await self._read_and_count(keys=keys, args=[hit.item.get_expiry(), 1])
             return values[0], values[1], values[2]
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))

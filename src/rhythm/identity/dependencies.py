@@ -1,7 +1,14 @@
 """How routes declare their caller: the scope each needs (`UsageUser`, `ReadUser`, `WriteUser`,
 `SessionUser`, `ApiKeyUser`; the fast lane passes the same scope to `current_user`), whether
 it must be an administrator (`AdminUser`), and the per-IP limits on failed credentials and
-password checks."""
+password checks.
+
+A caller's request counts against the per-user limit (RHYTHM_RATE_LIMIT_DEFAULT), except on
+the heartbeat routes, which declare `HeartbeatUser`, `ApiKeyHeartbeatUser`,
+`caller(Scope.USAGE, heartbeat=True)` or `API_KEY_HEARTBEAT_CALLER`: there a request is one
+heartbeat at the user's heartbeat pace (platform.ratelimit.HeartbeatPace), waiting its turn
+rather than refused. A route taking many heartbeats per request admits the others with
+`admit_heartbeats`."""
 
 from __future__ import annotations
 
@@ -42,21 +49,25 @@ async def optional_user(request: Request) -> Principal | None:
     return await _signed_in(request, authorization)
 
 
-async def current_user(request: Request, need: str) -> Principal:
-    """The signed-in caller, holding `need` (a Scope, or SESSION); rate-limited per user.
-    401 without valid credentials, 403 `insufficient-scope` without `need`."""
+async def current_user(request: Request, need: str, heartbeat: bool = False) -> Principal:
+    """The signed-in caller, holding `need` (a Scope, or SESSION); rate-limited per user, or
+    paced as one `heartbeat`. 401 without valid credentials, 403 `insufficient-scope` without
+    `need`."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         raise Unauthorized()
-    principal = await _signed_in(request, authorization)
+    principal = await shared(request, Authenticator).authenticate(
+        authorization, client_ip(request), heartbeat
+    )
     principal.require(need)
     return principal
 
 
-async def api_key_user(request: Request) -> Principal:
+async def api_key_user(request: Request, heartbeat: bool = False) -> Principal:
     """The owner of the API key sent as `Authorization: Bearer <key>`, or as the username of
     HTTP Basic credentials (what ActivityWatch clients send from ~/.netrc or from credentials
-    written in the server address), holding the `usage` scope; rate-limited per user."""
+    written in the server address), holding the `usage` scope; rate-limited per user, or
+    paced as one `heartbeat`."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         raise Unauthorized(
@@ -80,7 +91,7 @@ async def api_key_user(request: Request) -> Principal:
     if not key.startswith(API_KEY_PREFIX):
         await authenticator.refuse(ip, "These routes take an API key.")
     principal = await authenticator.authenticate_api_key(key, ip)
-    await authenticator.limits.enforce("user", authenticator.limits.user, str(principal.id))
+    await authenticator.count(principal, heartbeat)
     principal.require(Scope.USAGE)
     return principal
 
@@ -129,6 +140,13 @@ async def _scoped_user(
     return await current_user(request, need)
 
 
+async def _scoped_heartbeat_user(
+    request: Request, security_scopes: SecurityScopes, _: Annotated[None, Depends(BEARER)]
+) -> Principal:
+    (need,) = security_scopes.scopes
+    return await current_user(request, need, heartbeat=True)
+
+
 async def _scoped_api_key_user(
     request: Request,
     security_scopes: SecurityScopes,
@@ -139,6 +157,25 @@ async def _scoped_api_key_user(
     for need in security_scopes.scopes:
         principal.require(need)
     return principal
+
+
+async def _scoped_api_key_heartbeat_user(
+    request: Request,
+    security_scopes: SecurityScopes,
+    _bearer: Annotated[None, Depends(BEARER)],
+    _basic: Annotated[None, Depends(BASIC)],
+) -> Principal:
+    principal = await api_key_user(request, heartbeat=True)
+    for need in security_scopes.scopes:
+        principal.require(need)
+    return principal
+
+
+async def admit_heartbeats(request: Request, principal: Principal, count: int) -> None:
+    """Admit `count` more heartbeats of `principal` at their pace (a bulk route, whose caller
+    declaration admitted the first): returns once their turn has come; 429 only if it is
+    further away than RHYTHM_RATE_LIMIT_HEARTBEATS_MAX_WAIT."""
+    await shared(request, RateLimits).heartbeats.admit(str(principal.id), count)
 
 
 async def auth_rate_limit(request: Request) -> None:
@@ -165,6 +202,15 @@ SessionUser = Annotated[Principal, Security(_scoped_user, scopes=[SESSION])]
 
 
 ApiKeyUser = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.USAGE])]
+
+
+# The heartbeat routes' callers: one heartbeat at the user's pace instead of one request.
+HeartbeatUser = Annotated[Principal, Security(_scoped_heartbeat_user, scopes=[Scope.USAGE])]
+
+
+ApiKeyHeartbeatUser = Annotated[
+    Principal, Security(_scoped_api_key_heartbeat_user, scopes=[Scope.USAGE])
+]
 
 
 class AdminOnly(RhythmError):
@@ -196,14 +242,18 @@ async def password_rate_limit(request: Request, principal: SessionUser) -> None:
 PasswordRateLimit = Depends(password_rate_limit)
 
 
-def caller(need: str) -> Caller:
+def caller(need: str, *, heartbeat: bool = False) -> Caller:
     """The caller of a declared fast route (platform.http.fastroute) holding `need`: checked by
     `current_user` on the fast lane and by the same dependency as `ReadUser` and its kin on
-    FastAPI's."""
+    FastAPI's. A `heartbeat` route's request is one heartbeat at the user's pace."""
+    scoped = _scoped_heartbeat_user if heartbeat else _scoped_user
     return Caller(
-        partial(current_user, need=need),
-        Annotated[Principal, Security(_scoped_user, scopes=[need])],
+        partial(current_user, need=need, heartbeat=heartbeat),
+        Annotated[Principal, Security(scoped, scopes=[need])],
     )
 
 
 API_KEY_CALLER = Caller(api_key_user, ApiKeyUser)
+
+
+API_KEY_HEARTBEAT_CALLER = Caller(partial(api_key_user, heartbeat=True), ApiKeyHeartbeatUser)

@@ -48,19 +48,16 @@ class RefreshTokenReused(Unauthorized):
     commit = True
 
 
-class UserNotFound(NotFound):
-    slug = "user-not-found"
-    title = "User not found"
+class UserNotFound(NotFound, what="User"):
+    """No account has this id."""
 
 
-class SessionNotFound(NotFound):
-    slug = "session-not-found"
-    title = "Session not found"
+class SessionNotFound(NotFound, what="Session"):
+    """No active device session of the caller has this id."""
 
 
-class ApiKeyNotFound(NotFound):
-    slug = "api-key-not-found"
-    title = "API key not found"
+class ApiKeyNotFound(NotFound, what="API key"):
+    """No API key of the caller has this id."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +321,12 @@ async def cached_user_names(
     """Display names by id; see cached_cards."""
     cards = await cached_cards(db, redis, user_ids, cached)
     return {user_id: card.name for user_id, card in cards.items()}
+
+
+async def user_id_by_email(session: AsyncSession, email: str) -> uuid.UUID | None:
+    """The id of the account with this email (case-insensitively), None when there is none."""
+    user = await repository.get_user_by_email(session, email)
+    return None if user is None else user.id
 
 
 async def promote(session: AsyncSession, cache: AuthCache, email: str) -> bool:

@@ -6,6 +6,10 @@ server writes each at once. Every request is answered only after the commit that
 write durable. A batch that fails as a whole is retried one item at a time, so one bad item
 fails only its own request; a batch that failed because PostgreSQL is unreachable is not
 retried, and every request in it is answered 503 at once.
+
+What waits in memory is bounded: once `max_queued` (counted by `weight`, say heartbeats) are
+queued or being written, a new submission waits for room instead of being refused, so a flood
+is made slower, not answered with an error, and the queue never grows past the bound.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ BatchWriter = Callable[[AsyncSession, list[Item]], Awaitable[list[Outcome | Exce
 class _Waiting(Generic[Item, Outcome]):
     item: Item
     future: asyncio.Future[Outcome]
+    weight: int
 
 
 class GroupCommit(Generic[Item, Outcome]):
@@ -44,18 +49,30 @@ class GroupCommit(Generic[Item, Outcome]):
         write: BatchWriter[Item, Outcome],
         name: str,
         max_batch: int = 200,
+        max_queued: int = 10_000,
+        weight: Callable[[Item], int] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.write = write
         self.name = name
         self.max_batch = max_batch
+        self.max_queued = max_queued
+        self.weight = weight
         self._queue: list[_Waiting[Item, Outcome]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._queued = 0  # the weight queued or being written
+        self._room = asyncio.Event()
 
     async def submit(self, item: Item) -> Outcome:
-        """Queue the item; its outcome once the batch that carries it has committed."""
+        """Queue the item (once there is room); its outcome once the batch that carries it has
+        committed."""
+        weight = 1 if self.weight is None else self.weight(item)
+        while self._queued and self._queued + weight > self.max_queued:
+            self._room.clear()
+            await self._room.wait()
+        self._queued += weight
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(item, future))
+        self._queue.append(_Waiting(item, future, weight))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         # If the request is cancelled (the client left), its write still goes on.
@@ -88,6 +105,8 @@ class GroupCommit(Generic[Item, Outcome]):
                             outcomes.extend(await self._commit([waiting.item]))
                         except Exception as single:
                             outcomes.append(single)
+            self._queued -= sum(w.weight for w in batch)
+            self._room.set()
             for waiting, outcome in zip(batch, outcomes, strict=True):
                 if waiting.future.done():
                     continue

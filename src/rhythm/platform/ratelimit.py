@@ -1,12 +1,15 @@
 """Rate limits on Redis with the `limits` library, shared by every server process.
 
-Limits are per user when a request is signed in and per client IP otherwise. Redis only holds
-the counters: if it is unreachable, requests are let through (and the failure is logged) rather
-than refused, because losing Redis must make rhythm slower, never unavailable.
+Limits are per user when a request is signed in and per client IP otherwise. Heartbeats are
+not counted per request but paced per user (`HeartbeatPace`): they wait their turn instead of
+being refused. Redis only holds the counters: if it is unreachable, requests are let through
+(and the failure is logged) rather than refused, because losing Redis must make rhythm
+slower, never unavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -40,6 +43,99 @@ class PendingHit:
     key: str
 
 
+# A user's heartbeat pace, as GCRA (the generic cell rate algorithm): KEYS[1] holds the
+# theoretical arrival time (TAT, in microseconds) of the user's next heartbeat. ARGV: now,
+# the interval between heartbeats at the rate, the burst's tolerance (burst x interval) and the
+# longest wait (all in microseconds), and the number of heartbeats. Returns how long the caller
+# must wait (0: at once), or minus that wait, counting nothing, when it is over the longest.
+PACE_LUA = """
+local now, interval = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tolerance, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local next_tat = tat + interval * tonumber(ARGV[5])
+local wait = next_tat - tolerance - now
+if wait > max_wait then return -math.ceil(wait) end
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat),
+           'PX', math.ceil((next_tat - now) / 1000) + 1)
+if wait < 0 then return 0 end
+return math.ceil(wait)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPace:
+    """Heartbeats of one user to pace with PACE_LUA, sent in a caller's Redis call or alone."""
+
+    key: str
+    args: tuple[int, int, int, int, int]
+
+
+class HeartbeatPace:
+    """Heartbeats per user at RHYTHM_RATE_LIMIT_HEARTBEATS after a burst of
+    RHYTHM_RATE_LIMIT_HEARTBEATS_BURST, shared by every process through one Redis key per user.
+
+    Over the burst a request is not refused: it reserves the next turn and waits for it (a
+    sequential watcher waits at most one interval per heartbeat, a bulk request of n about n
+    intervals). Only a turn further away than RHYTHM_RATE_LIMIT_HEARTBEATS_MAX_WAIT is refused
+    (429, nothing reserved): that takes more of one user's requests waiting at once than rate x
+    max wait, which bounds what a user can keep waiting, while rows written per second per
+    user are bounded by the rate. Without Redis it fails open, as the other limits do.
+    """
+
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        rate = limits.parse(settings.rate_limit_heartbeats)
+        self.rate = rate
+        self.interval = max(1, round(rate.get_expiry() * 1_000_000 / rate.amount))
+        self.tolerance = self.interval * settings.rate_limit_heartbeats_burst
+        self.max_wait = round(settings.rate_limit_heartbeats_max_wait * 1_000_000)
+        self.burst = settings.rate_limit_heartbeats_burst
+        self.window = max(1, math.ceil(self.tolerance / 1_000_000))  # a burst's refill time
+        self._script = redis.register_script(PACE_LUA)
+
+    def pending(self, user_id: str, count: int = 1) -> PendingPace:
+        now = int(time.time() * 1_000_000)
+        return PendingPace(
+            f"hb-pace:{user_id}", (now, self.interval, self.tolerance, self.max_wait, count)
+        )
+
+    async def admit(self, user_id: str, count: int = 1) -> None:
+        """Let `count` heartbeats of the user in: return at once within the burst, after their
+        turn beyond it; 429 if that turn is too far away."""
+        if count <= 0:
+            return
+        pace = self.pending(user_id, count)
+        try:
+            result = await self._script(keys=[pace.key], args=list(pace.args))
+        except Exception as exc:
+            log.warning("rate_limit_storage_unavailable", policy="heartbeats", error=str(exc))
+            return
+        if isinstance(result, int):
+            await self._take_turn(result)
+
+    async def settle(self, pace: PendingPace, result: object) -> None:
+        """Wait for the turn PACE_LUA answered in a caller's script, or raise 429; redo it alone
+        if it could not be counted there."""
+        if isinstance(result, int):
+            await self._take_turn(result)
+        else:
+            await self.admit(pace.key.partition(":")[2], pace.args[4])
+
+    async def _take_turn(self, result: int) -> None:
+        if result > 0:
+            await asyncio.sleep(result / 1_000_000)
+        elif result < 0:
+            retry_after = max(1, math.ceil((-result - self.max_wait) / 1_000_000))
+            raise TooManyRequests(
+                f"Too many heartbeats waiting at once for this account. Retry in {retry_after} s.",
+                headers={
+                    "Retry-After": str(retry_after),
+                    "RateLimit-Policy": f'"heartbeats";q={self.burst};w={self.window}',
+                    "RateLimit": f'"heartbeats";r=0;t={retry_after}',
+                },
+            )
+
+
 class RateLimits:
     """The named limits of the service and the storage they count in."""
 
@@ -55,6 +151,8 @@ class RateLimits:
         self.auth = limits.parse(settings.rate_limit_auth)
         self.login_failures = limits.parse(settings.login_failure_limit)
         self.auth_failures = limits.parse(settings.auth_failure_limit)
+        bridge = cast(RedispyBridge, self.storage.bridge)
+        self.heartbeats = HeartbeatPace(settings, cast(Redis, bridge.get_connection()))
 
     async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
         """Count one request against `item` for `key`; raise 429 when over."""

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     # peaks of 10,000 req/s; counted in process and reconciled with Redis in batches.
     rate_limit_search: str = "120000/minute"
 
+    # Heartbeat ingestion (every heartbeat route; a bulk request counts each heartbeat) has its
+    # own pace per user instead of rate_limit_default, so that a watcher replaying a day's
+    # backlog is slowed down, never refused: a burst of this many goes straight in, then
+    # heartbeats are let in at the rate, each request waiting its turn. Only a request whose
+    # turn is further than the max wait away (a user with more requests waiting at once than
+    # any set of watchers sends) is refused, 429. docs/reliability.md has the reasoning.
+    rate_limit_heartbeats: str = "1000/second"
+    rate_limit_heartbeats_burst: int = Field(default=50_000, ge=1, le=10_000_000)
+    rate_limit_heartbeats_max_wait: float = Field(default=2.0, gt=0, le=60)
+
     # Accounts with more followers than this are not fanned out on write; their nights are
     # merged into followers' feeds when read.
     sleep_fanout_threshold: int = Field(default=5000, ge=1)

@@ -8,7 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from rhythm.identity.dependencies import ReadUser, UsageUser, caller
+from rhythm.identity.dependencies import (
+    HeartbeatUser,
+    ReadUser,
+    WriteUser,
+    admit_heartbeats,
+    caller,
+)
 from rhythm.identity.principal import Principal, Scope
 from rhythm.platform.bounds import DATE_DOC, INSTANT_DOC
 from rhythm.platform.errors import Unprocessable
@@ -20,12 +26,18 @@ from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
-from rhythm.usage import reports, service
+from rhythm.usage import category_rules, reports, service
 from rhythm.usage.merge import Event
+from rhythm.usage.repository import CategoryRow
 from rhythm.usage.schemas import (
+    CATEGORIES_DOC,
     MAX_BULK,
     Accepted,
     AfkIn,
+    CategoryIdPath,
+    CategoryIn,
+    CategoryOut,
+    CategoryRule,
     CountMode,
     DayReport,
     GroupBy,
@@ -49,7 +61,7 @@ def _heartbeat(body: HeartbeatIn) -> Heartbeat:
     router,
     "POST",
     "/heartbeats",
-    caller=caller(Scope.USAGE),
+    caller=caller(Scope.USAGE, heartbeat=True),
     body=HeartbeatIn,
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
@@ -103,9 +115,10 @@ async def afk(request: Request, caller: Principal, body: AfkIn) -> Response:
 )
 async def heartbeats_bulk(
     body: Annotated[list[HeartbeatIn], Body(min_length=1, max_length=MAX_BULK)],
-    principal: UsageUser,
+    principal: HeartbeatUser,
     request: Request,
 ) -> Accepted:
+    await admit_heartbeats(request, principal, len(body) - 1)  # the caller admitted one
     await shared(request, service.HeartbeatWriter).deliver(
         Delivery(principal.id, [_heartbeat(b) for b in body], True)
     )
@@ -120,7 +133,7 @@ def _items(usage: reports.DayUsage) -> list[UsageItem]:
     "/report",
     response_model=DayReport | RangeReport,
     responses=problem_doc(422),
-    summary="Usage per app, domain or title for a local day (or each day of a range)",
+    summary="Usage per app, domain, title or category for a local day (or each day of a range)",
     description="`date` for one day, or `from` and `to` (at most 92 days) for a daily "
     "breakdown. Intervals crossing local midnight are split at it.\n\n"
     "`count=active` (the default) counts as ActivityWatch's web UI does: per host, window "
@@ -129,8 +142,13 @@ def _items(usage: reports.DayUsage) -> list[UsageItem]:
     "window time. `total_seconds` is that active window time, over all hosts. "
     "`group_by=domain` counts browser-tab time while the browser was the active window, "
     "AFK or not.\n\n"
+    "`group_by=category` categorizes the counted window events with your category rules: one "
+    "item per category path with time, its key the path joined by ` > ` "
+    "(`Work > Programming`), each counting its path and everything below it; time no rule "
+    "matches is `Uncategorized`.\n\n"
     "`count=all` counts every recorded second: `total_seconds` is the union over all "
-    "sources, and each item the union of its key's intervals.",
+    "sources, and each item the union of its key's intervals (for categories, of the window "
+    "events in that category).",
 )
 async def report(
     principal: ReadUser,
@@ -203,3 +221,65 @@ async def intervals(
         ],
         next_cursor=cursor,
     )
+
+
+def _category(row: CategoryRow) -> CategoryOut:
+    return CategoryOut(
+        id=row.id,
+        name=row.name,
+        rule=CategoryRule(type=row.rule_type, regex=row.regex, ignore_case=row.ignore_case),
+    )
+
+
+@router.get(
+    "/categories",
+    response_model=list[CategoryOut],
+    summary="Your category rules",
+    description="In the order they were made. A new account has aw-webui's default set. "
+    + CATEGORIES_DOC,
+)
+async def categories(principal: ReadUser, db: DbSession) -> list[CategoryOut]:
+    return [_category(r) for r in await category_rules.list_categories(db, principal.id)]
+
+
+@router.post(
+    "/categories",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CategoryOut,
+    responses=problem_doc(409, 422),
+    summary="Add a category rule",
+    description=CATEGORIES_DOC + " 409 past the cap; 422 for a pattern RE2 refuses.",
+)
+async def create_category(body: CategoryIn, principal: WriteUser, db: DbSession) -> CategoryOut:
+    row = await category_rules.create_category(
+        db, principal.id, body.name, body.rule.regex, body.rule.ignore_case
+    )
+    return _category(row)
+
+
+@router.put(
+    "/categories/{category_id}",
+    response_model=CategoryOut,
+    responses=problem_doc(404, 422),
+    summary="Replace a category rule (it keeps its place in the order)",
+)
+async def update_category(
+    category_id: CategoryIdPath, body: CategoryIn, principal: WriteUser, db: DbSession
+) -> CategoryOut:
+    row = await category_rules.update_category(
+        db, principal.id, category_id, body.name, body.rule.regex, body.rule.ignore_case
+    )
+    return _category(row)
+
+
+@router.delete(
+    "/categories/{category_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_doc(404, 422),
+    summary="Delete a category rule",
+)
+async def delete_category(
+    category_id: CategoryIdPath, principal: WriteUser, db: DbSession
+) -> Response:
+    await category_rules.delete_category(db, principal.id, category_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

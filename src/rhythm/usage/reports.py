@@ -1,4 +1,4 @@
-"""Usage reports: each local day's time per app, title or domain.
+"""Usage reports: each local day's time per app, title, domain or category.
 
 By default a report counts active time as aw-webui's canonical query does (activity.py, per
 host: window time while not AFK; browser-tab time while the browser is the active window).
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rhythm.platform.bounds import EPOCH
 from rhythm.platform.errors import Unprocessable
 from rhythm.platform.timeutil import local_day_start
-from rhythm.usage import activity, repository
+from rhythm.usage import activity, categories, category_rules, repository
 from rhythm.usage.merge import derived
 from rhythm.usage.service import AFK_BUCKET_TYPE, V1_BUCKET_TYPE, WEB_BUCKET_TYPE
 
@@ -77,8 +77,16 @@ WEB_KEYS = frozenset({"domain"})  # counted on web-tab time, not on active windo
 async def report_keys(session: AsyncSession, user_id: uuid.UUID, group_by: str) -> activity.Keys:
     """The keys each counted event's data is reported under. The keys of a `group_by` that
     depends on the user (categories: their rules, matched against the data) are built here."""
-    del session, user_id  # no key depends on the user yet
-    return REPORT_KEYS[group_by]
+    if group_by != "category":
+        return REPORT_KEYS[group_by]
+    classifier = categories.Classifier(await category_rules.rules_of(session, user_id))
+
+    def category_keys(data: dict[str, Any]) -> tuple[str, ...]:
+        # The deepest matching path, and each path above it: `Work` counts `Work > Programming`.
+        path = classifier.category(data)
+        return tuple(categories.SEPARATOR.join(path[:depth]) for depth in range(1, len(path) + 1))
+
+    return category_keys
 
 
 def _check_days(first: date, last: date) -> None:
@@ -109,6 +117,11 @@ async def usage_by_day(
                 DayUsage(day.day, day.total_seconds, activity.tally(day.parts, keys))
                 for day in _count_days(bounds, hosts, rows, group_by)
             ]
+    if group_by == "category":
+        found = await category_rules.usage_by_category(
+            session, user_id, day_bounds(first, last, zone)
+        )
+        return [DayUsage(day, total, items) for day, total, items in found]
     rows = await repository.report(
         session, user_id, day_bounds(first, last, zone), group_by, REPORT_TYPES
     )

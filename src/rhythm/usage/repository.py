@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -409,3 +409,300 @@ async def delete_event(session: AsyncSession, bucket_pk: uuid.UUID, event_id: in
         event_id,
     )
     return found is not None
+
+
+# Imports: events are copied (COPY, binary) into a staging table of the transaction, then
+# inserted together. An event's identity is (bucket, start, end, data): one already in its
+# bucket, or repeated in the document, is inserted once. Data are compared by the md5 of their
+# jsonb text (canonical: keys sorted, no duplicates), which hashes and sorts far faster than
+# jsonb; existing events are looked up only within the span of the document's events of each
+# bucket (the bucket_recent index).
+IMPORT_COLUMNS = ("slot", "n", "starts_at", "ends_at", "data", "app", "title", "url", "domain")
+
+_CREATE_STAGING = """
+CREATE TEMPORARY TABLE usage_import (
+    slot integer NOT NULL, n bigint NOT NULL, starts_at timestamptz NOT NULL,
+    ends_at timestamptz NOT NULL, data jsonb NOT NULL,
+    app text, title text, url text, domain text
+) ON COMMIT DROP
+"""
+
+# The import's sorts and hashes (a million rows take ~300 MB) stay in memory rather than spill.
+_IMPORT_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+
+# Rows are inserted in (bucket, start) order, which keeps the GiST (exclusion and span) and
+# btree insertions local; events of one instant keep the document's order, so a bucket's
+# list (newest first, then by id) is the one POST .../events gives.
+_IMPORT = """
+WITH map AS (SELECT * FROM unnest($1::int[], $2::uuid[]) AS m (slot, pk)),
+staged AS (
+    SELECT m.pk, i.n, i.starts_at, i.ends_at, i.data, i.app, i.title, i.url, i.domain,
+           md5(i.data::text) AS h
+    FROM usage_import AS i JOIN map AS m ON m.slot = i.slot
+),
+distinct_events AS (
+    SELECT DISTINCT ON (pk, starts_at, ends_at, h) *
+    FROM staged
+    ORDER BY pk, starts_at, ends_at, h, n
+),
+spans AS (SELECT pk, min(starts_at) AS lo, max(starts_at) AS hi FROM staged GROUP BY pk),
+existing AS (
+    SELECT s.pk, e.starts_at, e.ends_at, md5(e.data::text) AS h
+    FROM spans AS s CROSS JOIN LATERAL (
+        SELECT * FROM usage_events AS e
+        WHERE e.bucket_pk = s.pk AND e.starts_at >= s.lo AND e.starts_at <= s.hi
+        OFFSET 0
+    ) AS e
+)
+INSERT INTO usage_events (bucket_pk, user_id, starts_at, ends_at, data, app, title, url, domain)
+SELECT d.pk, $3, d.starts_at, d.ends_at, d.data, d.app, d.title, d.url, d.domain
+FROM distinct_events AS d
+WHERE NOT EXISTS (
+    SELECT 1 FROM existing AS x
+    WHERE x.pk = d.pk AND x.starts_at = d.starts_at AND x.ends_at = d.ends_at AND x.h = d.h
+)
+ORDER BY d.pk, d.starts_at, d.n
+"""
+
+
+async def stage_import(session: AsyncSession, records: AsyncIterator[tuple[Any, ...]]) -> None:
+    """Copy an import's events, (IMPORT_COLUMNS) records, into the transaction's staging
+    table."""
+    driver = await driver_connection(session)
+    await driver.execute(_CREATE_STAGING)
+    await driver.copy_records_to_table("usage_import", records=records, columns=IMPORT_COLUMNS)
+    await driver.execute("ANALYZE usage_import")  # its size, for the insert's plan
+
+
+async def create_imported_buckets(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    buckets: Sequence[tuple[str, str, str, str, datetime | None]],
+) -> dict[str, uuid.UUID]:
+    """The user's buckets of these names, creating the missing ones with the given (name, type,
+    client, hostname, created); an existing bucket keeps its own fields."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        """
+        WITH wanted AS (
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
+                                 $6::timestamptz[]) AS w (name, typ, client, hostname, created)
+        ),
+        made AS (
+            INSERT INTO usage_buckets (id, user_id, name, type, client, hostname, created_at)
+            SELECT gen_random_uuid(), $1, name, typ, client, hostname, coalesce(created, now())
+            FROM wanted
+            ON CONFLICT (user_id, name) DO NOTHING
+            RETURNING id, name
+        )
+        SELECT id, name FROM made
+        UNION ALL
+        SELECT b.id, b.name FROM usage_buckets AS b JOIN wanted ON b.name = wanted.name
+        WHERE b.user_id = $1
+        """,
+        user_id,
+        *[[b[i] for b in buckets] for i in range(5)],
+    )
+    return {r["name"]: r["id"] for r in rows}
+
+
+async def insert_staged(
+    session: AsyncSession, user_id: uuid.UUID, slots: dict[int, uuid.UUID]
+) -> int:
+    """Insert the staged events that are new to their buckets; how many."""
+    driver = await driver_connection(session)
+    await driver.execute(_IMPORT_WORK_MEM)
+    status = await driver.execute(_IMPORT, list(slots), list(slots.values()), user_id)
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def count_events(
+    session: AsyncSession, bucket_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> int:
+    """How many of the bucket's events overlap [start, end] (as `events` selects them)."""
+    driver = await driver_connection(session)
+    found: int = await driver.fetchval(
+        "SELECT count(*) FROM usage_events WHERE bucket_pk = $1"
+        " AND ($2::timestamptz IS NULL OR ends_at >= $2)"
+        " AND ($3::timestamptz IS NULL OR starts_at <= $3)",
+        bucket_pk,
+        start,
+        end,
+    )
+    return found
+
+
+# Category rules. Seeding and every change of a user's rules first lock the user's seed row,
+# so the rule cap holds under concurrent writes.
+
+_CATEGORY_COLUMNS = "id, name, rule_type, regex, ignore_case"
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    id: int
+    name: list[str]
+    rule_type: str
+    regex: str | None
+    ignore_case: bool
+
+
+def _category(row: Any) -> CategoryRow:
+    return CategoryRow(
+        row["id"], list(row["name"]), row["rule_type"], row["regex"], row["ignore_case"]
+    )
+
+
+async def categories(session: AsyncSession, user_id: uuid.UUID) -> tuple[bool, list[CategoryRow]]:
+    """Whether the user was given the default rules, and the user's rules in creation order."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        f"SELECT {_CATEGORY_COLUMNS}, true AS seeded FROM usage_categories"  # noqa: S608
+        " WHERE user_id = $1"
+        " UNION ALL"
+        " SELECT NULL, NULL, NULL, NULL, NULL, true FROM usage_category_seeds WHERE user_id = $1"
+        " ORDER BY 1",
+        user_id,
+    )
+    return bool(rows), [_category(r) for r in rows if r["id"] is not None]
+
+
+async def seed_categories(
+    session: AsyncSession, user_id: uuid.UUID, rules: Sequence[tuple[list[str], str | None, bool]]
+) -> None:
+    """Give the user these rules unless the user was given rules before; then lock the
+    user's rules until the transaction ends."""
+    driver = await driver_connection(session)
+    fresh = await driver.fetchval(
+        "INSERT INTO usage_category_seeds (user_id) VALUES ($1)"
+        " ON CONFLICT (user_id) DO NOTHING RETURNING true",
+        user_id,
+    )
+    if fresh:
+        await driver.executemany(
+            "INSERT INTO usage_categories (user_id, name, rule_type, regex, ignore_case)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            [(user_id, n, "none" if r is None else "regex", r, i) for n, r, i in rules],
+        )
+    await driver.execute(
+        "SELECT 1 FROM usage_category_seeds WHERE user_id = $1 FOR UPDATE", user_id
+    )
+
+
+async def count_categories(session: AsyncSession, user_id: uuid.UUID) -> int:
+    driver = await driver_connection(session)
+    count: int = await driver.fetchval(
+        "SELECT count(*) FROM usage_categories WHERE user_id = $1", user_id
+    )
+    return count
+
+
+async def insert_category(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: list[str],
+    rule_type: str,
+    regex: str | None,
+    ignore_case: bool,
+) -> CategoryRow:
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(
+        "INSERT INTO usage_categories (user_id, name, rule_type, regex, ignore_case)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id, name, rule_type, regex, ignore_case",
+        user_id,
+        name,
+        rule_type,
+        regex,
+        ignore_case,
+    )
+    return _category(row)
+
+
+async def update_category(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    category_id: int,
+    name: list[str],
+    rule_type: str,
+    regex: str | None,
+    ignore_case: bool,
+) -> CategoryRow | None:
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(
+        "UPDATE usage_categories SET name = $3, rule_type = $4, regex = $5, ignore_case = $6"
+        " WHERE user_id = $1 AND id = $2 RETURNING id, name, rule_type, regex, ignore_case",
+        user_id,
+        category_id,
+        name,
+        rule_type,
+        regex,
+        ignore_case,
+    )
+    return None if row is None else _category(row)
+
+
+async def delete_category(session: AsyncSession, user_id: uuid.UUID, category_id: int) -> bool:
+    driver = await driver_connection(session)
+    found = await driver.fetchval(
+        "DELETE FROM usage_categories WHERE user_id = $1 AND id = $2 RETURNING id",
+        user_id,
+        category_id,
+    )
+    return found is not None
+
+
+# The events of each day, clipped to it, as columns in order of their starts (arrays: no row
+# objects). The buckets are looked up once, not per event.
+_DAY_EVENTS = """
+WITH days AS (
+    SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
+),
+clipped AS (
+    SELECT days.day, greatest(e.starts_at, days.ds) AS s, least(e.ends_at, days.de) AS e,
+           e.data
+    FROM days
+    JOIN usage_events AS e
+      ON e.user_id = $1
+     AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
+    WHERE e.bucket_pk = ANY(
+        ARRAY(SELECT id FROM usage_buckets WHERE user_id = $1 AND type = ANY($5::text[]))
+    )
+)
+SELECT day,
+       array_agg(extract(epoch FROM s)::float8 ORDER BY s) AS starts,
+       array_agg(extract(epoch FROM e)::float8 ORDER BY s) AS ends,
+       array_agg(data::text ORDER BY s) AS data
+FROM clipped
+GROUP BY day
+"""
+
+
+async def day_events(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    days: Sequence[tuple[date, datetime, datetime]],
+    types: Sequence[str],
+) -> dict[date, tuple[list[float], list[float], list[dict[str, Any]]]]:
+    """Per day with events of the buckets of these types: their starts and ends (epoch
+    seconds, clipped to the day) and data, in order of their starts; equal data are one
+    shared (read-only) dict."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _DAY_EVENTS,
+        user_id,
+        [d[0] for d in days],
+        [d[1] for d in days],
+        [d[2] for d in days],
+        list(types),
+    )
+    parsed: dict[str, dict[str, Any]] = {}
+    out = {}
+    for row in rows:
+        data = []
+        for text in row["data"]:
+            value = parsed.get(text)
+            if value is None:
+                value = parsed[text] = json.loads(text)
+            data.append(value)
+        out[row["day"]] = (row["starts"], row["ends"], data)
+    return out

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from rhythm.platform.bounds import LIVE_WINDOW, check_name
-from rhythm.platform.schemas import LiveDatetime, Name, RequestModel, reject_nul
+from rhythm.platform.schemas import IsoDatetime, LiveDatetime, Name, RequestModel, reject_nul
+from rhythm.usage.categories import MAX_DEPTH, MAX_PATTERN, MAX_RULES, pattern_error
 
 MAX_BULK = 1000
 # The most events one /api/0 request inserts or returns. aw-client asks for `limit=-1` ("no
 # limit" on aw-server) by default: here -1 means up to this maximum.
 MAX_AW_EVENTS = 10_000
-# An event's duration is finite and at most this long, so that its end (timestamp + duration)
-# stays inside the stored window whatever its timestamp.
-MAX_AW_DURATION = 366 * 86_400
+# A live event's (heartbeat's, inserted event's) duration is finite and at most a day: aw-server
+# itself reads no further than a day back for an event reaching into a query's start.
+MAX_AW_DURATION = 86_400
+# An imported event's duration may be longer (years of history hold AFK periods of days, and
+# heartbeats merge into events longer than a day), but at most this long, so that its end
+# (timestamp + duration) stays inside the stored window whatever its timestamp.
+MAX_IMPORT_DURATION = 366 * 86_400
+# One import (POST /api/0/import, `rhythm usage import`): at most this many buckets and events,
+# and a body of at most IMPORT_BODY_LIMIT (api.LARGE_BODY_ROUTES). aw-server's export takes
+# 150 to 250 bytes per event (aw-webui's download is indented): 1 GiB holds 4 to 7 million.
+MAX_IMPORT_BUCKETS = 1000
+MAX_IMPORT_EVENTS = 5_000_000
+IMPORT_BODY_LIMIT = 1024 * 1024 * 1024
 
 # The body limit of the routes taking many heartbeats or events at once (api.LARGE_BODY_ROUTES).
 # 1,000 heartbeats with every field at its longest take 9.1 MB as ASCII JSON, and 14.0 MB when
@@ -133,7 +153,7 @@ class IntervalOut(BaseModel):
     data: dict[str, Any]
 
 
-GroupBy = Literal["app", "domain", "title"]
+GroupBy = Literal["app", "domain", "title", "category"]
 CountMode = Literal["active", "all"]
 
 
@@ -153,7 +173,7 @@ class AwEventIn(BaseModel):
         le=MAX_AW_DURATION,
         strict=True,
         allow_inf_nan=False,
-        description=f"Seconds, finite, at most {MAX_AW_DURATION} (366 days).",
+        description=f"Seconds, finite, at most {MAX_AW_DURATION} (a day).",
     )
     data: dict[str, Any] = Field(default_factory=dict)
     id: int | None = None
@@ -188,3 +208,116 @@ class AwBucketIn(BaseModel):
     def _data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         reject_nul(value)
         return value
+
+
+class AwImportEventIn(AwEventIn):
+    """An event of an imported bucket: as AwEventIn (its `id`, if any, is ignored, as aw-server
+    ignores it), with durations up to MAX_IMPORT_DURATION."""
+
+    duration: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_IMPORT_DURATION,
+        strict=True,
+        allow_inf_nan=False,
+        description=f"Seconds, finite, at most {MAX_IMPORT_DURATION} (366 days).",
+    )
+
+
+class AwImportBucketIn(AwBucketIn):
+    """An imported bucket's fields (other than its events), as aw-server exports them."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    created: IsoDatetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value)
+
+
+# Category rules, in aw-webui's shape (`{"name": [...], "rule": {"type", "regex", "ignore_case"}}`).
+
+CATEGORY_NAME_MAX = 128
+CategoryName = Annotated[
+    str,
+    Field(min_length=1, max_length=CATEGORY_NAME_MAX),
+    AfterValidator(check_name),
+]
+
+
+class CategoryRuleIn(RequestModel):
+    type: Literal["regex", "none"] = Field(
+        description="`regex`: matches an event when the regex is found in any of its data's "
+        "text values (app, title, url). `none`: a parent with no rule of its own."
+    )
+    regex: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PATTERN,
+        description=f"RE2 syntax (no backreferences or lookaround), at most {MAX_PATTERN} "
+        "characters; required for `regex`, absent for `none`.",
+    )
+    ignore_case: bool = False
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None and (reason := pattern_error(value)) is not None:
+            raise ValueError(f"invalid regex: {reason}")
+        return value
+
+    @model_validator(mode="after")
+    def _type(self) -> Self:
+        if self.type == "regex" and self.regex is None:
+            raise ValueError("a `regex` rule needs a `regex`")
+        if self.type == "none" and self.regex is not None:
+            raise ValueError("a `none` rule has no `regex`")
+        return self
+
+
+class CategoryIn(RequestModel):
+    name: list[CategoryName] = Field(
+        min_length=1,
+        max_length=MAX_DEPTH,
+        description=f'The path, e.g. `["Work", "Programming"]`: 1 to {MAX_DEPTH} names of '
+        f"1 to {CATEGORY_NAME_MAX} characters.",
+    )
+    rule: CategoryRuleIn
+
+
+_CATEGORY_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _category_id(value: object) -> object:
+    # Only ASCII digits: int() would also take spaces, signs, underscores and other scripts'
+    # digits, and one such id would name another category.
+    if isinstance(value, str) and not _CATEGORY_ID.fullmatch(value):
+        raise ValueError("must be a category id: 1 to 19 ASCII digits")
+    return value
+
+
+CategoryIdPath = Annotated[
+    int,
+    BeforeValidator(_category_id),
+    Path(ge=1, le=2**63 - 1, description="A category's id."),
+]
+
+
+class CategoryRule(BaseModel):
+    type: Literal["regex", "none"]
+    regex: str | None
+    ignore_case: bool
+
+
+class CategoryOut(BaseModel):
+    id: int
+    name: list[str]
+    rule: CategoryRule
+
+
+CATEGORIES_DOC = (
+    f"At most {MAX_RULES} per user. An event's category is the deepest path whose rule matches "
+    "(the later rule among equally deep ones), as aw-core's `categorize`; a report's "
+    "`group_by=category` applies the rules as they are when it is read."
+)

@@ -35,14 +35,12 @@ WEB_BUCKET_TYPE = "web.tab.current"
 EXCLUSION_VIOLATION = "23P01"
 
 
-class BucketNotFound(NotFound):
-    slug = "bucket-not-found"
-    title = "Bucket not found"
+class BucketNotFound(NotFound, what="Bucket"):
+    """The caller has no bucket of this name."""
 
 
-class EventNotFound(NotFound):
-    slug = "event-not-found"
-    title = "Event not found"
+class EventNotFound(NotFound, what="Event"):
+    """The bucket has no event of this id."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +62,22 @@ class Delivery:
     create_buckets: bool  # the v1 API makes a source's bucket on first use; /api/0 does not
 
 
+MAX_QUEUED = 20_000  # heartbeats per process: 20 bulk requests, or 200 full batches
+
+
 class HeartbeatWriter:
     """Merges deliveries by group commit; each delivery's outcome is the event its last
     heartbeat ended in (None when that heartbeat was late and dropped)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        # At most MAX_QUEUED heartbeats wait in this process; beyond, requests wait for room.
         self._commits: GroupCommit[Delivery, Event | None] = GroupCommit(
-            session_factory, _write, "usage", max_batch=100
+            session_factory,
+            _write,
+            "usage",
+            max_batch=100,
+            max_queued=MAX_QUEUED,
+            weight=lambda d: len(d.heartbeats),
         )
 
     async def deliver(self, delivery: Delivery) -> Event | None:
@@ -206,6 +213,13 @@ async def bucket_events(
     """The bucket's events overlapping [start, end], newest first."""
     found = await repository.events(session, [bucket.id], start, end, None, limit)
     return [event for _, event in found]
+
+
+async def count_events(
+    session: AsyncSession, bucket: UsageBucket, start: datetime | None, end: datetime | None
+) -> int:
+    """How many of the bucket's events overlap [start, end]."""
+    return await repository.count_events(session, bucket.id, start, end)
 
 
 async def delete_event(session: AsyncSession, bucket: UsageBucket, event_id: int) -> None:
