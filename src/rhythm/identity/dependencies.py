@@ -16,7 +16,7 @@ from fastapi.security.base import SecurityBase as SecurityDependency
 
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.principal import SESSION, Principal, Scope
-from rhythm.identity.tokens import API_KEY_PREFIX
+from rhythm.identity.tokens import is_api_key
 from rhythm.platform.errors import RhythmError, Unauthorized
 from rhythm.platform.http.fastroute import Caller
 from rhythm.platform.http.shared import shared
@@ -53,10 +53,11 @@ async def current_user(request: Request, need: str) -> Principal:
     return principal
 
 
-async def api_key_user(request: Request) -> Principal:
+async def api_key_user(request: Request, need: str = Scope.USAGE) -> Principal:
     """The owner of the API key sent as `Authorization: Bearer <key>`, or as the username of
     HTTP Basic credentials (what ActivityWatch clients send from ~/.netrc or from credentials
-    written in the server address), holding the `usage` scope; rate-limited per user."""
+    written in the server address; wakatime-cli sends the key alone, base64-encoded), holding
+    `need` (by default the `usage` scope); rate-limited per user."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         raise Unauthorized(
@@ -77,11 +78,11 @@ async def api_key_user(request: Request) -> Principal:
         key = credential.strip()
     else:
         await authenticator.refuse(ip, "Use Bearer or Basic authentication with an API key.")
-    if not key.startswith(API_KEY_PREFIX):
+    if not is_api_key(key):
         await authenticator.refuse(ip, "These routes take an API key.")
     principal = await authenticator.authenticate_api_key(key, ip)
     await authenticator.limits.enforce("user", authenticator.limits.user, str(principal.id))
-    principal.require(Scope.USAGE)
+    principal.require(need)
     return principal
 
 
@@ -135,10 +136,8 @@ async def _scoped_api_key_user(
     _bearer: Annotated[None, Depends(BEARER)],
     _basic: Annotated[None, Depends(BASIC)],
 ) -> Principal:
-    principal = await api_key_user(request)
-    for need in security_scopes.scopes:
-        principal.require(need)
-    return principal
+    (need,) = security_scopes.scopes
+    return await api_key_user(request, need)
 
 
 async def auth_rate_limit(request: Request) -> None:
@@ -165,6 +164,10 @@ SessionUser = Annotated[Principal, Security(_scoped_user, scopes=[SESSION])]
 
 
 ApiKeyUser = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.USAGE])]
+
+
+# An API key (Bearer or Basic) holding the `read` scope: WakaTime clients' status bars.
+ApiKeyReader = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.READ])]
 
 
 class AdminOnly(RhythmError):
