@@ -43,9 +43,7 @@ def test_the_time_between_two_heartbeats_belongs_to_the_earlier_one() -> None:
 
 def test_a_duration_across_midnight_is_split_between_the_days() -> None:
     beats = [(D0 - 120, at()), (D0 + 180, at())]
-    before, after = by_day(
-        beats, TIMEOUT, [date(2026, 11, 9), DAY], [D0 - 86_400, D0, D0 + 86_400]
-    )
+    before, after = by_day(beats, TIMEOUT, [date(2026, 11, 9), DAY], [D0 - 86_400, D0, D0 + 86_400])
     assert (before.total, after.total) == (120, 180)
 
 

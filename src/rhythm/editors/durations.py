@@ -76,4 +76,3 @@ def by_day(
                 totals[index].add(piece, attributes)
             index += 1
     return totals
-

@@ -76,7 +76,7 @@ DayParam = Annotated[
     str,
     Query(
         max_length=10,
-        pattern=r"(?i:today|yesterday)|[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        pattern=r"^(?:(?i:today|yesterday)|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
         description="YYYY-MM-DD, `today` or `yesterday`, in the time zone's days.",
     ),
 ]

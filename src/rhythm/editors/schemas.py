@@ -18,7 +18,7 @@ MAX_BULK = 1000
 BULK_BODY_LIMIT = 8 * 1024 * 1024
 TIME_WINDOW = "epoch seconds, from 0 (1970-01-01T00:00:00Z) to 5 minutes ahead of the server"
 MAX_COUNT = 2**31 - 1
-CATEGORY_PATTERN = r"[a-z][a-z ]{0,31}"
+CATEGORY_PATTERN = r"^[a-z][a-z ]{0,31}$"
 DEFAULT_TIMEOUT_MINUTES = 15
 MAX_RANGE_DAYS = 366
 
