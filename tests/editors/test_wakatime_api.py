@@ -143,6 +143,12 @@ async def test_bad_heartbeats_are_refused_each_on_its_own_and_never_500(
         beat(now, entity="a\x00b"),
         beat(now, branch="a\nb"),
         beat(now, time="soon"),
+        beat(now, time=True),
+        beat(now, time=1e308),
+        beat(now, is_write="maybe"),
+        beat(now, lines=1.5),
+        beat(now, dependencies=["d" * 1025]),
+        beat(now, user_agent="u" * 513),
         {"time": now},
     ]
     body = [beat(now - 10), *bad]

@@ -41,7 +41,7 @@ class WakaHeartbeatIn(BaseModel):
         description="coding, debugging, building, writing tests...: lower-case letters and "
         "spaces, at most 32. Absent: coding.",
     )
-    time: float = Field(allow_inf_nan=False, description=f"Seconds: {TIME_WINDOW}.")
+    time: float = Field(strict=True, allow_inf_nan=False, description=f"Seconds: {TIME_WINDOW}.")
     project: str | None = Field(default=None, max_length=256)
     branch: str | None = Field(default=None, max_length=256)
     language: str | None = Field(default=None, max_length=128)
