@@ -111,6 +111,10 @@ async def test_bulk_answers_one_pair_per_heartbeat_and_a_replay_changes_nothing(
     again = await client.post(BASE + "/heartbeats.bulk", json=body, headers=headers)
     assert again.json() == sent.json()
     assert await stored_count(app) == 3
+    # The same heartbeat twice in one request: stored once.
+    twice = await client.post(BASE + "/heartbeats.bulk", json=[body[0], body[0]], headers=headers)
+    assert [s for _, s in twice.json()["responses"]] == [201, 201]
+    assert await stored_count(app) == 3
     # Another machine's identical heartbeat is another heartbeat.
     other = {**headers, "X-Machine-Name": "desktop"}
     await client.post(BASE + "/heartbeats.bulk", json=body[:1], headers=other)
