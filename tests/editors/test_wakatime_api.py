@@ -15,7 +15,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from rhythm.platform.resources import Resources
-from tests.factories import TestUser, create_user, problem
+from tests.factories import TestUser, create_user, delete_account, problem
 
 BASE = "/api/compat/wakatime/v1/users/current"
 ZONE_KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
@@ -333,3 +333,17 @@ async def test_summaries_ranges_are_bounded(app: FastAPI, client: AsyncClient) -
         {"start": "today", "end": "today", "timezone": "Mars/Olympus"},
     ):
         problem(await client.get(BASE + "/summaries", params=params, headers=headers), 422)
+
+
+async def test_an_erased_account_takes_its_editor_time_with_it(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    user, other = await create_user(app), await create_user(app)
+    await send(client, basic(await uuid_key(client, user)), beat(time.time() - 5))
+    await send(client, basic(await uuid_key(client, other)), beat(time.time() - 5))
+    await client.put("/api/v1/editors/settings", json={"timeout_minutes": 5}, headers=user.headers)
+    assert (await delete_account(client, user)).status_code == 204
+    assert await stored_count(app) == 1
+    async with app.state.services[Resources].engine.connect() as conn:
+        settings = await conn.execute(text("SELECT count(*) FROM editor_settings"))
+        assert settings.scalar() == 0
