@@ -18,10 +18,11 @@ PACKAGE = Path(rhythm.__file__).parent
 IDENTITY = PACKAGE / "identity"
 CONTEXTS = ("social", "sleep", "focus", "usage", "catalog", "editors")
 # What other contexts may import of identity: its service, the caller dependencies, and the
-# types and response models those hand out.
+# types and response models those hand out; of its models, only the foreign key to a user.
 IDENTITY_FACE = {"service", "dependencies", "principal", "schemas"}
-# Functions that still read `app.state` by name: the fast-lane handlers, until they call
-# `shared` (issue 11), and the error handlers' lazily built table of the app's own routes.
+IDENTITY_MODELS_FACE = {"user_fk"}
+# Functions that read `app.state` by name: the container's accessor, and the error handlers'
+# lazily built table of the app's own routes.
 READS_APP_STATE = {
     "platform/http/problems.py:_allowed_methods",
     "platform/http/shared.py:shared",
@@ -52,6 +53,9 @@ def test_other_contexts_use_only_identitys_public_face() -> None:
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and node.module == "rhythm.identity":
                     names = {alias.name for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module == "rhythm.identity.models":
+                    outside = {alias.name for alias in node.names} - IDENTITY_MODELS_FACE
+                    names = {f"models.{name}" for name in outside}
                 elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                     "rhythm.identity."
                 ):

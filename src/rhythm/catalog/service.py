@@ -304,9 +304,8 @@ async def publish_version(redis: Redis, version: int) -> None:
 # The catalog and its syncs as the API shows them (/api/v1/events and the admin routes)
 
 
-class SyncNotFound(NotFound):
-    slug = "sync-not-found"
-    title = "Sync not found"
+class SyncNotFound(NotFound, what="Sync"):
+    """No feed sync has this id."""
 
 
 async def base_events(

@@ -5,24 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-)
+from sqlalchemy import BigInteger, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, ForeignKey, Index, UniqueConstraint
 from sqlalchemy.sql.naming import conv
 
+from rhythm.identity.models import user_fk
 from rhythm.platform.bounds import StoredInstant
-from rhythm.platform.database import Base
+from rhythm.platform.database import Base, CreatedAt
 
 
 class FocusSession(Base):
@@ -31,14 +21,14 @@ class FocusSession(Base):
     __tablename__ = "focus_sessions"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = user_fk()
     session_id: Mapped[str] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(StoredInstant)
     ended_at: Mapped[datetime] = mapped_column(StoredInstant)
     timezone: Mapped[str] = mapped_column(String(64))
     # The body of the 201 that created the session: an identical replay gets it again.
     response: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         UniqueConstraint("user_id", "session_id", name="uq_focus_sessions_user_session"),
@@ -57,10 +47,10 @@ class FocusSessionPart(Base):
     session_pk: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("focus_sessions.id", ondelete="CASCADE"), primary_key=True
     )
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     user_id: Mapped[uuid.UUID] = mapped_column()
-    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime]
 
     __table_args__ = (
         CheckConstraint("ended_at > started_at", name="positive"),
@@ -73,9 +63,7 @@ class FocusDay(Base):
 
     __tablename__ = "focus_days"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[uuid.UUID] = user_fk(primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     micros: Mapped[int] = mapped_column(BigInteger)
 
@@ -88,9 +76,7 @@ class FocusStreak(Base):
 
     __tablename__ = "focus_streaks"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[uuid.UUID] = user_fk(primary_key=True)
     last_qualified: Mapped[date | None] = mapped_column(Date)
     run: Mapped[int] = mapped_column(Integer)
     freezes: Mapped[int] = mapped_column(Integer)

@@ -46,9 +46,8 @@ class IdempotencyConflict(Conflict):
     title = "Idempotency conflict"
 
 
-class FocusSessionNotFound(NotFound):
-    slug = "focus-session-not-found"
-    title = "Focus session not found"
+class FocusSessionNotFound(NotFound, what="Focus session"):
+    """The caller has no focus session of this session_id."""
 
 
 @dataclass(frozen=True)

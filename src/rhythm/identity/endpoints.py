@@ -16,7 +16,7 @@ from rhythm.identity.dependencies import (
     SessionUser,
     caller,
 )
-from rhythm.identity.models import User
+from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.schemas import (
     AccountDeletion,
@@ -43,6 +43,9 @@ from rhythm.platform.pagination import Page
 from rhythm.platform.ratelimit import RateLimits
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_doc(429))
+# The routes that take credentials (register, login, refresh) are open to strangers and each
+# costs a password hash or a token rotation: all three are rate limited, declared here once.
+credentials_router = APIRouter(dependencies=[AuthRateLimit])
 users_router = APIRouter(prefix="/users", tags=["users"], responses=problem_doc(401, 429))
 
 
@@ -57,6 +60,14 @@ NO_STORE_DOC = {
 }
 
 
+def _wrong_password_doc(field: str) -> str:
+    """How a route that asks for the password again answers a wrong one (confirm_password)."""
+    return (
+        f"A wrong {field} is a 403 `wrong-password` and counts against the account's failed "
+        "sign-in window (10 in 15 minutes, then 429)."
+    )
+
+
 def _user_out(user: User) -> UserOut:
     return UserOut(
         id=user.id,
@@ -64,6 +75,27 @@ def _user_out(user: User) -> UserOut:
         name=user.name,
         timezone=user.timezone,
         created_at=user.created_at,
+    )
+
+
+def _device_session_out(row: DeviceSession, current: uuid.UUID | None) -> DeviceSessionOut:
+    return DeviceSessionOut(
+        id=row.id,
+        device_name=row.device_name,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        current=row.id == current,
+    )
+
+
+def _api_key_out(row: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=[Scope(s) for s in row.scopes],
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
     )
 
 
@@ -76,11 +108,10 @@ def _auth_response(user: User, tokens: service.Tokens) -> AuthResponse:
     )
 
 
-@auth_router.post(
+@credentials_router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=AuthResponse,
-    dependencies=[AuthRateLimit],
     responses={201: {"headers": NO_STORE_DOC}, **problem_doc(409, 422)},
     summary="Create an account and sign in",
 )
@@ -99,10 +130,9 @@ async def register(
     return _auth_response(user, tokens)
 
 
-@auth_router.post(
+@credentials_router.post(
     "/login",
     response_model=AuthResponse,
-    dependencies=[AuthRateLimit],
     responses={200: {"headers": NO_STORE_DOC}, **problem_doc(401, 422)},
     summary="Sign in; opens a new device session",
     description="Every attempt on an account counts before the password is checked; after 10 "
@@ -124,10 +154,9 @@ async def login(
     return _auth_response(user, tokens)
 
 
-@auth_router.post(
+@credentials_router.post(
     "/refresh",
     response_model=TokenPair,
-    dependencies=[AuthRateLimit],
     responses={200: {"headers": NO_STORE_DOC}, **problem_doc(401, 422)},
     summary="Rotate the token pair",
     description="A refresh token works once. Presenting a used one revokes its device session.",
@@ -142,6 +171,9 @@ async def refresh(
         refresh_token=tokens.refresh_token,
         expires_in=tokens.expires_in,
     )
+
+
+auth_router.include_router(credentials_router)
 
 
 @auth_router.post(
@@ -176,19 +208,8 @@ async def list_sessions(
     principal: SessionUser, page: PageParams, db: DbSession
 ) -> Page[DeviceSessionOut]:
     rows, cursor = await service.list_sessions(db, principal, page)
-    return Page(
-        data=[
-            DeviceSessionOut(
-                id=s.id,
-                device_name=s.device_name,
-                created_at=s.created_at,
-                last_used_at=s.last_used_at,
-                current=s.id == principal.session_id,
-            )
-            for s in rows
-        ],
-        next_cursor=cursor,
-    )
+    data = [_device_session_out(s, principal.session_id) for s in rows]
+    return Page(data=data, next_cursor=cursor)
 
 
 @auth_router.delete(
@@ -235,20 +256,7 @@ async def create_api_key(
 )
 async def list_api_keys(principal: SessionUser, page: PageParams, db: DbSession) -> Page[ApiKeyOut]:
     rows, cursor = await service.list_api_keys(db, principal.id, page)
-    return Page(
-        data=[
-            ApiKeyOut(
-                id=k.id,
-                name=k.name,
-                prefix=k.prefix,
-                scopes=[Scope(s) for s in k.scopes],
-                created_at=k.created_at,
-                last_used_at=k.last_used_at,
-            )
-            for k in rows
-        ],
-        next_cursor=cursor,
-    )
+    return Page(data=[_api_key_out(k) for k in rows], next_cursor=cursor)
 
 
 @auth_router.delete(
@@ -302,9 +310,8 @@ async def update_me(
     dependencies=[PasswordRateLimit],
     responses=problem_doc(403, 422),
     summary="Change the password; signs out every other session",
-    description="A wrong `current_password` is a 403 `wrong-password` and counts against the "
-    "account's failed sign-in window (10 in 15 minutes, then 429). Limited like the auth "
-    "routes, per IP and per account.",
+    description=_wrong_password_doc("`current_password`")
+    + " Limited like the auth routes, per IP and per account.",
 )
 async def change_password(
     body: PasswordChange, principal: SessionUser, request: Request, db: DbSession
@@ -326,9 +333,8 @@ async def change_password(
     dependencies=[PasswordRateLimit],
     responses=problem_doc(403, 422),
     summary="Erase the account and all of its data",
-    description="Needs a device session and the account's password in the body. A wrong "
-    "password is a 403 `wrong-password` and counts against the account's failed sign-in "
-    "window (10 in 15 minutes, then 429).",
+    description="Needs a device session and the account's password in the body. "
+    + _wrong_password_doc("password"),
 )
 async def delete_me(
     body: AccountDeletion, principal: SessionUser, request: Request, db: DbSession
@@ -345,6 +351,7 @@ async def delete_me(
     response_model=Page[UserSummary],
     responses=problem_doc(422),
     summary="Search users by name prefix",
+    description="Users whose name starts with `q`, ignoring case, in the order of their names.",
 )
 async def search_users(
     principal: OptionalUser,

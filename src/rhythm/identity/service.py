@@ -48,19 +48,16 @@ class RefreshTokenReused(Unauthorized):
     commit = True
 
 
-class UserNotFound(NotFound):
-    slug = "user-not-found"
-    title = "User not found"
+class UserNotFound(NotFound, what="User"):
+    """No account has this id."""
 
 
-class SessionNotFound(NotFound):
-    slug = "session-not-found"
-    title = "Session not found"
+class SessionNotFound(NotFound, what="Session"):
+    """No active device session of the caller has this id."""
 
 
-class ApiKeyNotFound(NotFound):
-    slug = "api-key-not-found"
-    title = "API key not found"
+class ApiKeyNotFound(NotFound, what="API key"):
+    """No API key of the caller has this id."""
 
 
 @dataclass(frozen=True)

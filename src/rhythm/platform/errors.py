@@ -60,9 +60,18 @@ class RhythmError(Exception):
 
 
 class NotFound(RhythmError):
+    """A 404. A subclass names what is missing, `class BucketNotFound(NotFound, what="Bucket")`,
+    and gets its slug and title from that one word: `bucket-not-found`, "Bucket not found"."""
+
     status = 404
     slug = "not-found"
     title = "Not found"
+
+    def __init_subclass__(cls, *, what: str | None = None, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if what is not None:
+            cls.slug = f"{what.lower().replace(' ', '-')}-not-found"
+            cls.title = f"{what} not found"
 
 
 class Unauthorized(RhythmError):

@@ -111,16 +111,6 @@ async def list_records(
     return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
 
 
-@router.get(
-    "/records/{record_id}",
-    response_model=SleepRecordOut,
-    responses=problem_doc(404, 422),
-    summary="One of your sleep records",
-)
-async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -> SleepRecordOut:
-    return record_out(await records.get_record(db, principal.id, record_id))
-
-
 @router.delete(
     "/records/{record_id}",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -132,6 +122,16 @@ async def delete_record(
 ) -> Response:
     await records.delete_record(db, shared(request, FeedCache), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/records/{record_id}",
+    response_model=SleepRecordOut,
+    responses=problem_doc(404, 422),
+    summary="One of your sleep records",
+)
+async def get_record(record_id: uuid.UUID, principal: ReadUser, db: DbSession) -> SleepRecordOut:
+    return record_out(await records.get_record(db, principal.id, record_id))
 
 
 @fast_route(

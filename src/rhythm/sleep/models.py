@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy import CheckConstraint, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from rhythm.identity.models import user_fk
 from rhythm.platform.bounds import StoredInstant
-from rhythm.platform.database import Base
+from rhythm.platform.database import Base, CreatedAt
 
 
 class SleepRecord(Base):
@@ -24,7 +25,7 @@ class SleepRecord(Base):
     __tablename__ = "sleep_records"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = user_fk()
     sleep_at: Mapped[datetime] = mapped_column(StoredInstant)
     wake_at: Mapped[datetime | None] = mapped_column(StoredInstant)
     sleep_timezone: Mapped[str] = mapped_column(String(64))
@@ -32,7 +33,7 @@ class SleepRecord(Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     # ISO week of the local bedtime date, e.g. 2026-W46.
     week: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         CheckConstraint(

@@ -44,9 +44,8 @@ class Overlap(Conflict):
     title = "Overlapping sleep record"
 
 
-class RecordNotFound(NotFound):
-    slug = "sleep-record-not-found"
-    title = "Sleep record not found"
+class RecordNotFound(NotFound, what="Sleep record"):
+    """The caller has no sleep record of this id."""
 
 
 class InvalidNight(Unprocessable):

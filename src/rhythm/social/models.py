@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Index
+from sqlalchemy.orm import Mapped
 
-from rhythm.platform.database import Base
+from rhythm.identity.models import user_fk
+from rhythm.platform.database import Base, CreatedAt
 
 
 class Follow(Base):
     __tablename__ = "follows"
 
-    follower_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    followee_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    follower_id: Mapped[uuid.UUID] = user_fk(primary_key=True)
+    followee_id: Mapped[uuid.UUID] = user_fk(primary_key=True)
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         CheckConstraint("follower_id <> followee_id", name="not_self"),

@@ -6,23 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import BigInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, ForeignKey, Identity, Index, UniqueConstraint
 
-from rhythm.platform.database import Base
+from rhythm.identity.models import user_fk
+from rhythm.platform.database import Base, CreatedAt
 
 
 class UsageBucket(Base):
@@ -31,12 +21,12 @@ class UsageBucket(Base):
     __tablename__ = "usage_buckets"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = user_fk()
     name: Mapped[str] = mapped_column(String(256))  # the AW bucket id, or the v1 `source`
     type: Mapped[str] = mapped_column(String(128))
     client: Mapped[str] = mapped_column(String(256))
     hostname: Mapped[str] = mapped_column(String(256))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (UniqueConstraint("user_id", "name", name="uq_usage_buckets_user_name"),)
 
@@ -50,8 +40,8 @@ class UsageEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     bucket_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("usage_buckets.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column()
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Derived from `data` for the types reports read (currentwindow, web.tab.current).
     app: Mapped[str | None] = mapped_column(Text)

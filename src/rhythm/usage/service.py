@@ -36,14 +36,12 @@ V1_BUCKET_TYPE = "currentwindow"
 EXCLUSION_VIOLATION = "23P01"
 
 
-class BucketNotFound(NotFound):
-    slug = "bucket-not-found"
-    title = "Bucket not found"
+class BucketNotFound(NotFound, what="Bucket"):
+    """The caller has no bucket of this name."""
 
 
-class EventNotFound(NotFound):
-    slug = "event-not-found"
-    title = "Event not found"
+class EventNotFound(NotFound, what="Event"):
+    """The bucket has no event of this id."""
 
 
 @dataclass(frozen=True)
