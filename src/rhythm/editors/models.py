@@ -5,24 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
-    UniqueConstraint,
-    func,
-)
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, Identity, Index, UniqueConstraint
 
-from rhythm.platform.database import Base
+from rhythm.identity.models import user_fk
+from rhythm.platform.database import Base, CreatedAt
 
 
 class EditorHeartbeat(Base):
@@ -32,9 +20,9 @@ class EditorHeartbeat(Base):
     __tablename__ = "editor_heartbeats"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = user_fk()
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime]
     entity: Mapped[str] = mapped_column(String(2048))
     type: Mapped[str] = mapped_column(String(8))
     category: Mapped[str] = mapped_column(String(32))
@@ -49,7 +37,7 @@ class EditorHeartbeat(Base):
     editor: Mapped[str] = mapped_column(String(64))  # parsed from user_agent (editors.agents)
     operating_system: Mapped[str] = mapped_column(String(64))
     machine: Mapped[str | None] = mapped_column(String(256))  # the X-Machine-Name header
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         UniqueConstraint("user_id", "digest", name="uq_editor_heartbeats_user_digest"),
@@ -63,9 +51,7 @@ class EditorSettings(Base):
 
     __tablename__ = "editor_settings"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[uuid.UUID] = user_fk(primary_key=True)
     timeout_minutes: Mapped[int] = mapped_column(SmallInteger)
 
     __table_args__ = (CheckConstraint("timeout_minutes BETWEEN 1 AND 120", name="timeout_minutes"),)
