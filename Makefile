@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py all
 
 clean:
-	rm -rf $(VENV) .venv-aw .rhythm .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-aw .venv-wakatime .rhythm .mypy_cache .ruff_cache
 
 .PHONY: load soak rolling-restart
 

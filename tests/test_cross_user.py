@@ -32,8 +32,8 @@ class Owner:
     ids: dict[str, str]
 
     def headers_for(self, path: str) -> dict[str, str]:
-        # ActivityWatch's routes take an API key; the rest a device session's token.
-        if path.startswith("/api/0/"):
+        # ActivityWatch's and WakaTime's routes take an API key; the rest a device session's.
+        if path.startswith(("/api/0/", "/api/compat/")):
             return {"Authorization": f"Bearer {self.api_key}"}
         return self.user.headers
 
@@ -43,6 +43,9 @@ def _ago(**delta: float) -> str:
 
 
 AW_EVENT = {"timestamp": "", "duration": 5.0, "data": {"app": "editor", "title": "notes"}}
+WAKA = "/api/compat/wakatime/v1/users/{user_id}"
+WAKA_DAY = "2026-09-21"
+WAKA_BEAT = {"entity": "/src/app.py", "type": "file", "time": 1_790_000_000.0, "project": "p"}
 
 
 def _aw_event() -> dict[str, Any]:
@@ -64,6 +67,12 @@ OWNED: dict[str, dict[str, str]] = {
         "bucket_id": "aw_bucket",
         "event_id": "aw_event",
     },
+    WAKA + "/heartbeats": {"user_id": "user"},
+    WAKA + "/heartbeats.bulk": {"user_id": "user"},
+    WAKA + "/statusbar/today": {"user_id": "user"},
+    WAKA + "/summaries": {"user_id": "user"},
+    WAKA + "/all_time_since_today": {"user_id": "user"},
+    WAKA + "/projects": {"user_id": "user"},
 }
 
 # Bodies and query strings of valid requests, so that the answer is about the id, not the body.
@@ -75,9 +84,12 @@ BODIES: dict[tuple[str, str], Any] = {
         "name": ["Taken"],
         "rule": {"type": "regex", "regex": "b"},
     },
+    ("POST", WAKA + "/heartbeats"): {**WAKA_BEAT, "time": 1_790_000_001.0},
+    ("POST", WAKA + "/heartbeats.bulk"): [{**WAKA_BEAT, "time": 1_790_000_001.0}],
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/0/buckets/{bucket_id}/heartbeat"): {"pulsetime": "60"},
+    ("GET", WAKA + "/summaries"): {"start": WAKA_DAY, "end": WAKA_DAY},
 }
 
 
@@ -188,6 +200,11 @@ async def _owner(client: AsyncClient, app: FastAPI) -> Owner:
     assert inserted.status_code == 200, inserted.text
     events = await client.get(bucket_path + "/events", headers=aw)
     ids["aw_event"] = str(events.json()[0]["id"])
+
+    beats = [WAKA_BEAT, {**WAKA_BEAT, "time": WAKA_BEAT["time"] + 60}]
+    waka = _fill(WAKA, {"user_id": "current"})
+    sent = await client.post(waka + "/heartbeats.bulk", json=beats, headers=aw)
+    assert [s for _, s in sent.json()["responses"]] == [201, 201], sent.text
     return owner
 
 
@@ -207,6 +224,9 @@ async def _snapshot(client: AsyncClient, owner: Owner) -> dict[str, Any]:
         "bucket": f"/api/0/buckets/{owner.ids['aw_bucket']}",
         "events": f"/api/0/buckets/{owner.ids['aw_bucket']}/events",
         "streak": f"/api/v1/users/{owner.user.id}/streak",
+        "editor_days": _fill(WAKA, {"user_id": "current"})
+        + f"/summaries?start={WAKA_DAY}&end={WAKA_DAY}",
+        "editor_projects": _fill(WAKA, {"user_id": "current"}) + "/projects",
     }
     taken: dict[str, Any] = {}
     for name, path in reads.items():
@@ -310,6 +330,7 @@ async def test_unknown_ids_answer_like_another_users(client: AsyncClient, app: F
         "aw_bucket": "nobody-has-this-bucket",
         "aw_event": "987654321",
         "usage_category": "987654321",
+        "user": str(uuid.uuid4()),
     }
     for method, route in sorted(routes_with_ids(app)):
         kind = classify(method, route)

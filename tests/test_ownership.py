@@ -16,7 +16,7 @@ from rhythm.platform.http.shared import Services
 
 PACKAGE = Path(rhythm.__file__).parent
 IDENTITY = PACKAGE / "identity"
-CONTEXTS = ("social", "sleep", "focus", "usage", "catalog")
+CONTEXTS = ("social", "sleep", "focus", "usage", "catalog", "editors")
 # What other contexts may import of identity: its service, the caller dependencies, and the
 # types and response models those hand out; of its models, only the foreign key to a user.
 IDENTITY_FACE = {"service", "dependencies", "principal", "schemas"}

@@ -108,8 +108,8 @@ class Identity:
             )
             key.raise_for_status()
             self.api_key = key.json()["key"]
-        # ActivityWatch's routes take an API key; the others a device session's token.
-        secret = self.api_key if path.startswith("/api/0/") else self.token
+        # ActivityWatch's and WakaTime's routes take an API key; the others a device session's.
+        secret = self.api_key if path.startswith(("/api/0/", "/api/compat/")) else self.token
         return {"Authorization": f"Bearer {secret}"}
 
 

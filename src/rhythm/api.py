@@ -12,6 +12,9 @@ from starlette.types import Receive, Scope, Send
 
 from rhythm.catalog.endpoints import admin_router, search, search_router
 from rhythm.catalog.endpoints import router as catalog_router
+from rhythm.editors.endpoints import compat_router as wakatime_router
+from rhythm.editors.endpoints import router as editors_router
+from rhythm.editors.schemas import BULK_BODY_LIMIT as WAKATIME_BULK_BODY_LIMIT
 from rhythm.focus.endpoints import router as focus_router
 from rhythm.focus.endpoints import user_streak
 from rhythm.focus.endpoints import users_router as focus_users_router
@@ -37,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     focus_router,
     focus_users_router,
     usage_router,
+    editors_router,
     catalog_router,
     admin_router,
 ]
@@ -62,6 +66,10 @@ LARGE_BODY_ROUTES = {
     ("POST", API_PREFIX + "/usage/heartbeats/bulk"): BULK_BODY_LIMIT,
     ("POST", "/api/0/buckets/{bucket_id}/events"): BULK_BODY_LIMIT,
     ("POST", "/api/0/import"): IMPORT_BODY_LIMIT,
+    (
+        "POST",
+        "/api/compat/wakatime/v1/users/{user_id}/heartbeats.bulk",
+    ): WAKATIME_BULK_BODY_LIMIT,
 }
 
 
@@ -121,6 +129,8 @@ def include_api(app: FastAPI) -> None:
     # ActivityWatch's own paths, for unmodified aw-client and watchers; the provider
     # integration's public search.
     app.include_router(aw_router)
+    # WakaTime's API, for wakatime-cli and the editor plugins.
+    app.include_router(wakatime_router)
     app.include_router(search_router)
     # Each fast route is where its declaration's FastAPI route is: the lanes cannot disagree
     # on what they serve.

@@ -43,7 +43,13 @@ from rhythm.identity.principal import (
     Principal,
 )
 from rhythm.identity.profiles import parse_profile, profile_payload
-from rhythm.identity.tokens import API_KEY_PREFIX, AccessTokenCodec, InvalidToken, hash_secret
+from rhythm.identity.tokens import (
+    AccessTokenCodec,
+    InvalidToken,
+    canonical_api_key,
+    hash_secret,
+    is_api_key,
+)
 from rhythm.platform.errors import Unauthorized
 from rhythm.platform.ratelimit import PendingHit, PendingPace, RateLimits
 
@@ -78,7 +84,7 @@ class Authenticator:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             await self.refuse(ip, "Use `Authorization: Bearer <token>`.")
-        if credential.startswith(API_KEY_PREFIX):
+        if is_api_key(credential):
             principal = await self.authenticate_api_key(credential, ip)
             await self.count(principal, heartbeat)
             return principal
@@ -125,7 +131,7 @@ class Authenticator:
             await self.limits.enforce("user", self.limits.user, str(principal.id))
 
     async def authenticate_api_key(self, key: str, ip: str) -> Principal:
-        key_hash = hash_secret(key)
+        key_hash = hash_secret(canonical_api_key(key))
         cached = await self.cache.read_api_key(key_hash)
         if cached == REVOKED:
             await self.refuse(ip, "The API key is invalid or revoked.")

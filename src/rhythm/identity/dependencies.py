@@ -23,7 +23,7 @@ from fastapi.security.base import SecurityBase as SecurityDependency
 
 from rhythm.identity.authenticator import Authenticator
 from rhythm.identity.principal import SESSION, Principal, Scope
-from rhythm.identity.tokens import API_KEY_PREFIX
+from rhythm.identity.tokens import is_api_key
 from rhythm.platform.errors import RhythmError, Unauthorized
 from rhythm.platform.http.fastroute import Caller
 from rhythm.platform.http.shared import shared
@@ -63,11 +63,14 @@ async def current_user(request: Request, need: str, heartbeat: bool = False) -> 
     return principal
 
 
-async def api_key_user(request: Request, heartbeat: bool = False) -> Principal:
+async def api_key_user(
+    request: Request, need: str = Scope.USAGE, heartbeat: bool = False
+) -> Principal:
     """The owner of the API key sent as `Authorization: Bearer <key>`, or as the username of
     HTTP Basic credentials (what ActivityWatch clients send from ~/.netrc or from credentials
-    written in the server address), holding the `usage` scope; rate-limited per user, or
-    paced as one `heartbeat`."""
+    written in the server address; wakatime-cli sends the key alone, base64-encoded), holding
+    `need` (by default the `usage` scope); rate-limited per user, or paced as one
+    `heartbeat`."""
     authorization = request.headers.get("authorization")
     if authorization is None:
         raise Unauthorized(
@@ -88,11 +91,11 @@ async def api_key_user(request: Request, heartbeat: bool = False) -> Principal:
         key = credential.strip()
     else:
         await authenticator.refuse(ip, "Use Bearer or Basic authentication with an API key.")
-    if not key.startswith(API_KEY_PREFIX):
+    if not is_api_key(key):
         await authenticator.refuse(ip, "These routes take an API key.")
     principal = await authenticator.authenticate_api_key(key, ip)
     await authenticator.count(principal, heartbeat)
-    principal.require(Scope.USAGE)
+    principal.require(need)
     return principal
 
 
@@ -153,10 +156,8 @@ async def _scoped_api_key_user(
     _bearer: Annotated[None, Depends(BEARER)],
     _basic: Annotated[None, Depends(BASIC)],
 ) -> Principal:
-    principal = await api_key_user(request)
-    for need in security_scopes.scopes:
-        principal.require(need)
-    return principal
+    (need,) = security_scopes.scopes
+    return await api_key_user(request, need)
 
 
 async def _scoped_api_key_heartbeat_user(
@@ -211,6 +212,10 @@ HeartbeatUser = Annotated[Principal, Security(_scoped_heartbeat_user, scopes=[Sc
 ApiKeyHeartbeatUser = Annotated[
     Principal, Security(_scoped_api_key_heartbeat_user, scopes=[Scope.USAGE])
 ]
+
+
+# An API key (Bearer or Basic) holding the `read` scope: WakaTime clients' status bars.
+ApiKeyReader = Annotated[Principal, Security(_scoped_api_key_user, scopes=[Scope.READ])]
 
 
 class AdminOnly(RhythmError):

@@ -238,7 +238,7 @@ async def create_api_key(
     body: ApiKeyCreate, principal: SessionUser, response: Response, db: DbSession
 ) -> ApiKeyCreated:
     response.headers.update(NO_STORE)
-    row, key = await service.create_api_key(db, principal.id, body.name, body.scopes)
+    row, key = await service.create_api_key(db, principal.id, body.name, body.scopes, body.format)
     return ApiKeyCreated(
         id=row.id,
         name=row.name,

@@ -87,6 +87,12 @@ class ApiKeyCreate(RequestModel):
         "`usage` and `read`, what a watcher or an editor plugin needs. No key can manage the "
         "account, its password, profile, keys or sessions: those need a device session.",
     )
+    format: Literal["rhythm", "uuid"] = Field(
+        default="rhythm",
+        description="`rhythm`: `rhk_` and 43 random characters. `uuid`: a bare UUID v4, the "
+        "only shape WakaTime clients (wakatime-cli and the editor plugins) accept. Both are "
+        "stored and checked alike.",
+    )
 
 
 class ApiKeyOut(BaseModel):

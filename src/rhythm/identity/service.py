@@ -219,15 +219,19 @@ async def revoke_session(
 
 
 async def create_api_key(
-    session: AsyncSession, user_id: uuid.UUID, name: str, scopes: Sequence[Scope]
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: str,
+    scopes: Sequence[Scope],
+    key_format: str = "rhythm",
 ) -> tuple[ApiKey, str]:
-    key = new_api_key()
+    key = new_api_key(key_format)
     row = await repository.create_api_key(
         session,
         user_id,
         name,
         hash_secret(key),
-        key[: len("rhk_") + 6],
+        key[: len("rhk_") + 6] if key_format == "rhythm" else key[:8],
         # One order, whatever the request's: the key's scopes are a set.
         [scope.value for scope in Scope if scope in scopes],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 import uuid
@@ -13,6 +14,11 @@ import jwt
 ALGORITHMS = ["HS256"]  # the allowlist; a token naming any other algorithm is rejected
 REFRESH_PREFIX = "rt_"
 API_KEY_PREFIX = "rhk_"
+# The shape WakaTime clients insist on: wakatime-cli refuses any other key (the Go CLI also takes
+# a `waka_` prefix). A bare UUID v4 is still 122 random bits.
+UUID_KEY = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.ASCII | re.IGNORECASE
+)
 
 
 class InvalidToken(Exception):
@@ -28,8 +34,21 @@ def new_refresh_token() -> str:
     return REFRESH_PREFIX + secrets.token_urlsafe(32)
 
 
-def new_api_key() -> str:
+def new_api_key(key_format: str = "rhythm") -> str:
+    """`rhk_` and 256 random bits, or, with `key_format="uuid"`, a bare random UUID v4."""
+    if key_format == "uuid":
+        return str(uuid.uuid4())
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def canonical_api_key(key: str) -> str:
+    """The key as it was issued: a UUID key in lower case, however a client spelled it."""
+    return key.lower() if UUID_KEY.fullmatch(key) else key
+
+
+def is_api_key(credential: str) -> bool:
+    """Whether a credential is shaped as an API key (`rhk_...`, or a UUID v4), not a JWT."""
+    return credential.startswith(API_KEY_PREFIX) or UUID_KEY.fullmatch(credential) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from rhythm.platform.preflight import OperatorError, connect_database
 HERE = Path(__file__).parent
 
 
-CONTEXTS = ("identity", "social", "sleep", "focus", "usage", "catalog")
+CONTEXTS = ("identity", "social", "sleep", "focus", "usage", "catalog", "editors")
 
 
 def metadata() -> MetaData:
