@@ -63,6 +63,8 @@ OWNED: dict[str, dict[str, str]] = {
     "/api/0/buckets/{bucket_id}": {"bucket_id": "aw_bucket"},
     "/api/0/buckets/{bucket_id}/heartbeat": {"bucket_id": "aw_bucket"},
     "/api/0/buckets/{bucket_id}/events": {"bucket_id": "aw_bucket"},
+    "/api/0/buckets/{bucket_id}/events/count": {"bucket_id": "aw_bucket"},
+    "/api/0/buckets/{bucket_id}/export": {"bucket_id": "aw_bucket"},
     "/api/0/buckets/{bucket_id}/events/{event_id}": {
         "bucket_id": "aw_bucket",
         "event_id": "aw_event",

@@ -235,7 +235,7 @@ def _clip(event: Event, start: datetime | None, end: datetime | None) -> Event:
 
 
 @aw_router.delete(
-    "/buckets/{bucket_id}/events/{event_id}",
+    "/buckets/{bucket_id}/events/{event_id:int}",
     responses=problem_doc(404),
     summary="Delete one event",
 )
