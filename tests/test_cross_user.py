@@ -9,6 +9,7 @@ not a 404, and which answer it is).
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,11 +138,15 @@ NOT_OWNED: dict[tuple[str, str], NotOwned] = {
 NOT_OWNED_IDS = {"user_id": "user", "sync_id": "sync", "bucket_id": "aw_bucket"}
 
 
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
 def routes_with_ids(app: FastAPI) -> set[tuple[str, str]]:
     """Every (method, path) the app serves whose path has a parameter, from the app itself."""
     found: set[tuple[str, str]] = set()
     for context in iter_route_contexts(app.routes):
         path: str | None = getattr(context, "path", None)
+        path = path and CONVERTOR.sub(r"{\1}", path)  # as documented: {event_id}
         methods = getattr(context, "methods", None) or set()
         if path and "{" in path:
             found.update((method, path) for method in methods)

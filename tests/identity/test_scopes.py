@@ -105,12 +105,16 @@ REQUIRED: dict[tuple[str, str], str] = {
 }
 
 
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
 def every_route(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route FastAPI serves and of the fast lane; HEAD is its GET."""
     routes = {(route.method, route.path) for route in FAST_ROUTES}
     for context in iter_route_contexts(app.routes):
         methods = getattr(context.original_route, "methods", None) or set()
-        routes.update((method, context.path or "") for method in methods if method != "HEAD")
+        path = CONVERTOR.sub(r"{\1}", context.path or "")  # as documented: {event_id}
+        routes.update((method, path) for method in methods if method != "HEAD")
     return routes
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from rhythm import __version__
 from rhythm.identity.dependencies import API_KEY_HEARTBEAT_CALLER, ApiKeyUser
@@ -234,8 +235,25 @@ def _clip(event: Event, start: datetime | None, end: datetime | None) -> Event:
     return Event(begin, max(begin, finish), event.data, event.id)
 
 
+class _EventId(Convertor[str]):
+    """An event id segment, anything but `count`: `…/events/count` is its own resource, so a
+    DELETE there is a 405, not a 422 for an event id `count`. The value is still validated
+    as an integer by the route."""
+
+    regex = "(?!count$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("aw_event_id", _EventId())
+
+
 @aw_router.delete(
-    "/buckets/{bucket_id}/events/{event_id:int}",
+    "/buckets/{bucket_id}/events/{event_id:aw_event_id}",
     responses=problem_doc(404),
     summary="Delete one event",
 )

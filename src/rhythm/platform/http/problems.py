@@ -136,25 +136,29 @@ def _allowed_methods(request: Request) -> list[str]:
     served by several routes (GET and DELETE on /users/me) needs the union.
     """
     app = request.app
-    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+    table: list[tuple[re.Pattern[str], list[str], int]] | None = getattr(
         app.state, "allowed_methods", None
     )
     if table is None:
-        # Each documented route's own pattern (with its convertors: `{event_id:int}` is not
-        # `events/count`), and the methods documented for it.
         table = [
-            (route.path_regex, sorted(m for m in route.methods if m != "HEAD"))
-            for route in app.routes
-            if getattr(route, "include_in_schema", False) and getattr(route, "methods", None)
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"),
+                sorted(m.upper() for m in item),
+                len([part for part in path.split("/") if part and "{" not in part]),
+            )
+            for path, item in app.openapi().get("paths", {}).items()
         ]
         app.state.allowed_methods = table
-    methods: set[str] = set()
-    for pattern, verbs in table:
-        # The decoded path, as the router matched it: request.url re-parses it, and a `?` or
-        # `#` decoded from a path parameter would cut it short there.
-        if pattern.match(request.scope["path"]):
-            methods.update(verbs)
-    return sorted(methods)
+    # The decoded path, as the router matched it: request.url re-parses it, and a `?` or `#`
+    # decoded from a path parameter would cut it short there.
+    matched = [
+        (literal, verbs)
+        for pattern, verbs, literal in table
+        if pattern.match(request.scope["path"])
+    ]
+    # The most literal documents win: `…/events/count` is not an event id of `…/events/{id}`.
+    most = max((literal for literal, _ in matched), default=0)
+    return sorted({verb for literal, verbs in matched if literal == most for verb in verbs})
 
 
 # PostgreSQL refuses text it cannot store (NUL bytes, bad encodings) with these SQLSTATEs.
