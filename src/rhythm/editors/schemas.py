@@ -103,10 +103,14 @@ class HeartbeatCreated(BaseModel):
 
 
 class BulkResponses(BaseModel):
-    responses: list[tuple[dict[str, Any], int]] = Field(
-        description='One `[body, status]` pair per heartbeat, in order: `[{"data": {...}}, '
-        '201]` when stored (or already stored), `[{"error": ..., "errors": [...]}, 400]` '
-        "when refused. wakatime-cli retries the ones that are not 201 or 202, except 400."
+    # A pair as a 2-item array of either (a tuple's JSON Schema, `prefixItems`, is not read
+    # alike by every OpenAPI tool: schemathesis refused it).
+    responses: list[Annotated[list[dict[str, Any] | int], Field(min_length=2, max_length=2)]] = (
+        Field(
+            description='One `[body, status]` pair per heartbeat, in order: `[{"data": {...}}, '
+            '201]` when stored (or already stored), `[{"error": ..., "errors": [...]}, 400]` '
+            "when refused. wakatime-cli retries the ones that are not 201 or 202, except 400."
+        )
     )
 
 
