@@ -89,7 +89,7 @@ IsoDatetime = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_datetime_text),
     AfterValidator(bounds.check_instant),
-    Field(description=f"ISO 8601 with an offset, {bounds.INSTANT_WINDOW}."),
+    Field(description=bounds.INSTANT_DOC),
 ]
 """A date-time in the stored window (sleep, focus, query bounds)."""
 
@@ -105,7 +105,7 @@ IsoDate = Annotated[
     date,
     BeforeValidator(_iso_date_text),
     AfterValidator(bounds.check_date),
-    Field(description=f"YYYY-MM-DD, {bounds.DATE_WINDOW}."),
+    Field(description=bounds.DATE_DOC),
 ]
 
 IsoWeek = Annotated[
