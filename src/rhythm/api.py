@@ -28,6 +28,7 @@ from rhythm.usage.activitywatch import aw_heartbeat, aw_router
 from rhythm.usage.endpoints import afk, heartbeat
 from rhythm.usage.endpoints import router as usage_router
 from rhythm.usage.schemas import BULK_BODY_LIMIT, IMPORT_BODY_LIMIT
+from rhythm.web.endpoints import pages_router, session_router
 
 API_PREFIX = "/api/v1"
 
@@ -142,3 +143,9 @@ def include_api(app: FastAPI) -> None:
     }
     for route in FAST_ROUTES:
         assert (route.method, route.path, route.name) in served, f"{route.path} is not there"
+
+
+def include_web(app: FastAPI) -> None:
+    """The dashboard's pages, static files and API docs page, and the browser's session routes."""
+    app.include_router(session_router)
+    app.include_router(pages_router)

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from rhythm import __version__
-from rhythm.api import FAST_ROUTES, LARGE_BODY_ROUTES, FastLane, include_api
+from rhythm.api import FAST_ROUTES, LARGE_BODY_ROUTES, FastLane, include_api, include_web
 from rhythm.catalog.search_cache import SearchCache
 from rhythm.focus.recording import SessionWriter
 from rhythm.focus.standings_cache import Standings
@@ -38,6 +38,8 @@ from rhythm.platform.resources import Resources, open_resources
 from rhythm.platform.settings import Settings, get_settings
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.usage.service import HeartbeatWriter
+from rhythm.web.assets import Assets
+from rhythm.web.pages import Shell
 
 DESCRIPTION = """
 rhythm is a personal time-tracking backend with a social layer.
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             SessionWriter(resources.session_factory, standings, settings.focus_qualify_minutes),
         )
         services.add(JobCounts, JobCounts(resources.engine))
+        assets = services.add(Assets, Assets())
+        services.add(Shell, Shell(assets))
         app.state.services = services
         version_feed = asyncio.create_task(search_cache.follow())
         touch_writer = asyncio.create_task(authenticator.run_touch_writer())
@@ -145,7 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs is web.endpoints.docs: Swagger UI with its assets served by rhythm.
+        docs_url=None,
         redoc_url=None,
         # rhythm exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks would only
         # cost a provider lookup on every request.
@@ -154,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     include_api(app)
+    include_web(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -22,6 +22,7 @@ from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase as SecurityDependency
 
 from rhythm.identity.authenticator import Authenticator
+from rhythm.identity.cookies import cookie_authorization
 from rhythm.identity.principal import SESSION, Principal, Scope
 from rhythm.identity.tokens import is_api_key
 from rhythm.platform.errors import RhythmError, Unauthorized
@@ -34,6 +35,12 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _authorization(request: Request) -> str | None:
+    """The Authorization header, or else the dashboard's session cookie (identity.cookies),
+    CSRF-checked."""
+    return request.headers.get("authorization") or cookie_authorization(request)
+
+
 async def _signed_in(request: Request, authorization: str) -> Principal:
     return await shared(request, Authenticator).authenticate(authorization, client_ip(request))
 
@@ -41,7 +48,7 @@ async def _signed_in(request: Request, authorization: str) -> Principal:
 async def optional_user(request: Request) -> Principal | None:
     """The caller if credentials are sent (any scope: these routes are public reads);
     rate-limited per user, or per IP when anonymous."""
-    authorization = request.headers.get("authorization")
+    authorization = _authorization(request)
     if authorization is None:
         limits = shared(request, RateLimits)
         await limits.enforce("anonymous", limits.anonymous, client_ip(request))
@@ -53,7 +60,7 @@ async def current_user(request: Request, need: str, heartbeat: bool = False) -> 
     """The signed-in caller, holding `need` (a Scope, or SESSION); rate-limited per user, or
     paced as one `heartbeat`. 401 without valid credentials, 403 `insufficient-scope` without
     `need`."""
-    authorization = request.headers.get("authorization")
+    authorization = _authorization(request)
     if authorization is None:
         raise Unauthorized()
     principal = await shared(request, Authenticator).authenticate(
