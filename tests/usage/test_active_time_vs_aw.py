@@ -4,11 +4,16 @@ The same window, AFK and web-tab buckets (a few hours across local midnight; AFK
 tabs, tabs playing while another app has focus, two browsers, several apps and domains; a
 second host with no AFK bucket) go to the real aw-server and to rhythm (both through
 /api/0). aw-server answers aw-webui's canonical query (src/queries.ts: canonicalEvents with
-browserEvents and include_audible) for each host and local day; rhythm answers
-GET /api/v1/usage/report. Per app and per domain, each day's seconds agree within 1 s.
+browserEvents, include_audible and the categories, as fullDesktopQuery uses it) for each host
+and local day; rhythm answers GET /api/v1/usage/report. Per app, per domain and per category,
+each day's seconds agree within 1 s, and the same keys have time on both sides.
 
-Category reports join this test with `group_by=category` and aw-webui's default categories
-in `categorize(events, ...)` (CANONICAL_QUERY's `{categorize}` slot).
+The categories are aw-webui's defaults, taken from rhythm's copy (usage.categories.DEFAULT_RULES,
+what a new account starts with) so both sides run identical rules. aw-server returns each
+event's deepest category (`$category`); the test adds every path's time to its ancestors, as
+rhythm's `group_by=category` counts a path with everything below it. Window titles are chosen
+so that several categories get time, some titles match two rules of one depth (the later rule
+wins, as aw-core's categorize picks) and some match nothing (`Uncategorized`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from rhythm.usage.categories import DEFAULT_RULES, SEPARATOR, UNCATEGORIZED
 from tests.usage.awserver import run_aw_server
 from tests.usage.test_activitywatch import aw_python  # noqa: F401 (a fixture)
 
@@ -45,6 +51,36 @@ BROWSER_MATCH = {
         ["com.google.Chrome", "com.google.ChromeDev", "org.chromium.Chromium"],
         "(?i)^(google[-_ ]?chrome|chrome|chromium)",
     ),
+}
+# Three window titles per app, chosen for aw-webui's default categories (rhythm's
+# DEFAULT_RULES): each app's time spreads over several categories and `Uncategorized`, a title
+# can match two rules of one depth (the later rule wins) or a deeper rule under another match,
+# and ignore-case rules meet other cases.
+TITLES = {
+    "code": (
+        "reports.py - rhythm - Visual Studio Code",  # nothing: Uncategorized
+        "classify.py - AW-CORE - Visual Studio Code",  # Work > Programming > ActivityWatch
+        "notes.md - ReText",  # Work
+    ),
+    "Slack": (
+        "general | Team - Slack",  # Comms > IM, on the app
+        "GitHub notifications | Team - Slack",  # Work > Programming, Comms > IM: IM, the later
+        "dev | Team - Slack",
+    ),
+    "gnome-terminal": ("vim categories.py", "pytest -x tests/usage", "htop"),
+    "Firefox": (
+        "rhythm/issues · GitHub - Mozilla Firefox",  # Work > Programming
+        "lofi beats - YouTube - Mozilla Firefox",  # Media > Video
+        "YouTube shared on REDDIT - Mozilla Firefox",  # Media > Video, Media > Social Media
+    ),
+    "Google-chrome": (
+        "Hacker News - Google Chrome",
+        "ActivityWatch docs - Google Chrome",  # Work > Programming > ActivityWatch
+        "Quarterly plan - Google Docs - Google Chrome",  # Work
+    ),
+    "Steam": ("Steam", "RimWorld", "Library - Steam"),  # Media > Games
+    "kitty": ("mutt", "~", "vim awserver.py"),  # Comms > Email, -, Work > Programming
+    "Thunderbird": ("Inbox - Mozilla Thunderbird", "Write: standup", "Calendar"),
 }
 LAPTOP_APPS = ("code", "Slack", "gnome-terminal", "Firefox", "Google-chrome")
 DESKTOP_APPS = ("Steam", "kitty", "Thunderbird")
@@ -80,7 +116,7 @@ def window_events(
     while t < end:
         app = rng.choice(apps)
         length = rng.choice((0.0, rng.uniform(0.5, 20), rng.uniform(20, 400)))
-        title = f"{app} {rng.randrange(3)}"
+        title = TITLES[app][rng.randrange(3)]
         events.append(event(t, length, {"app": app, "title": title}))
         t += timedelta(seconds=ms(length) + ms(gap(rng)))
         t = t.replace(microsecond=t.microsecond // 1000 * 1000)
@@ -149,9 +185,29 @@ def buckets() -> dict[str, tuple[str, str, list[dict[str, Any]]]]:
     return out
 
 
+def query_classes() -> str:
+    """rhythm's default categories as aw-webui's categories store gives them to a query
+    (`classes_for_query`: [name, rule] pairs, leaving out `Uncategorized`, whose rule type is
+    null; `none` rules stay) and as canonicalEvents writes them into it (JSON.stringify, then
+    `\\\\` back to `\\`)."""
+    classes: list[list[Any]] = []
+    for rule in DEFAULT_RULES:
+        if rule.path == UNCATEGORIZED:
+            continue
+        body: dict[str, Any] = {"type": "none"}
+        if rule.regex is not None:
+            body = {"type": "regex", "regex": rule.regex}
+            if rule.ignore_case:
+                body["ignore_case"] = True
+        classes.append([list(rule.path), body])
+    text = json.dumps(classes, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\\\\", "\\")
+
+
 def canonical_query(host: str, with_afk: bool, with_browsers: bool, returned: str) -> list[str]:
-    """aw-webui's fullDesktopQuery (canonicalEvents, browserEvents, include_audible) for a
-    host, as its query strings; per app and per domain durations."""
+    """aw-webui's fullDesktopQuery (canonicalEvents, browserEvents, include_audible, the
+    default categories) for a host, as its query strings; per app, per domain and per category
+    durations."""
     lines = [f'events = flood(query_bucket("{WINDOW.format(host)}"));']
     if with_afk:
         lines += [
@@ -181,8 +237,10 @@ def canonical_query(host: str, with_afk: bool, with_browsers: bool, returned: st
             "events = filter_period_intersect(events, not_afk);",
         ]
     lines += [
+        f"events = categorize(events, {query_classes()});",
         'title_events = merge_events_by_keys(events, ["app", "title"]);',
         'app_events = merge_events_by_keys(title_events, ["app"]);',
+        'cat_events = merge_events_by_keys(events, ["$category"]);',
         "browser_events = split_url_events(browser_events);",
         'browser_domains = merge_events_by_keys(browser_events, ["$domain"]);',
         # aw-server 0.12.0 serialises a list of events as RETURN, not a dict holding them (as
@@ -200,10 +258,11 @@ def aw_figures(base: str, client: httpx.Client) -> dict[date, dict[str, Any]]:
         end = start + timedelta(days=1)
         apps: dict[str, float] = {}
         domains: dict[str, float] = {}
+        categories: dict[str, float] = {}
         total = 0.0
         for host, with_afk, with_browsers in ((LAPTOP, True, True), (DESKTOP, False, False)):
             results = {}
-            for returned in ("app_events", "browser_domains"):
+            for returned in ("app_events", "browser_domains", "cat_events"):
                 answer = client.post(
                     base + "/api/0/query/",
                     json={
@@ -220,7 +279,19 @@ def aw_figures(base: str, client: httpx.Client) -> dict[date, dict[str, Any]]:
                 key = e["data"].get("$domain")
                 if key:
                     domains[key] = domains.get(key, 0.0) + e["duration"]
-        figures[day] = {"apps": apps, "domains": domains, "total": total}
+            # aw-server gives each event its deepest category; rhythm's report counts a path
+            # with everything below it (`Work` holds `Work > Programming`).
+            for e in results["cat_events"]:
+                path = e["data"]["$category"]
+                for depth in range(1, len(path) + 1):
+                    key = SEPARATOR.join(path[:depth])
+                    categories[key] = categories.get(key, 0.0) + e["duration"]
+        figures[day] = {
+            "apps": apps,
+            "domains": domains,
+            "categories": categories,
+            "total": total,
+        }
     return figures
 
 
@@ -260,7 +331,7 @@ def account(base: str) -> tuple[str, str]:
 
 def rhythm_figures(base: str, token: str, client: httpx.Client) -> dict[date, dict[str, Any]]:
     figures: dict[date, dict[str, Any]] = {day: {} for day in DAYS}
-    for group_by, name in (("app", "apps"), ("domain", "domains")):
+    for group_by, name in (("app", "apps"), ("domain", "domains"), ("category", "categories")):
         got = client.get(
             base + "/api/v1/usage/report",
             params={
@@ -300,7 +371,7 @@ provider.DefaultJSONProvider.default = staticmethod(_aw_default)
 """
 
 
-def test_active_time_agrees_with_aw_server_per_app_and_domain(
+def test_active_time_agrees_with_aw_server_per_app_domain_and_category(
     live_server: str,
     aw_python: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -333,8 +404,19 @@ def test_active_time_agrees_with_aw_server_per_app_and_domain(
         }, day
         for domain, seconds in want["domains"].items():
             assert abs(have["domains"].get(domain, 0.0) - seconds) <= 1.0, (day, domain)
+        assert {k for k, v in have["categories"].items() if v > 0} == {
+            k for k, v in want["categories"].items() if v > 0
+        }, day
+        for category, seconds in want["categories"].items():
+            assert abs(have["categories"].get(category, 0.0) - seconds) <= 1.0, (day, category)
         assert abs(have["total"] - want["total"]) <= 1.0, day
     # The data are such that AFK time matters: every second counts far more.
     assert everything["total_seconds"] > got[DAYS[0]]["total"] + 600
     assert sum(expected[DAYS[0]]["apps"].values()) > 1800
     assert sum(expected[DAYS[1]]["domains"].values()) > 300
+    # Several categories hold real time each day, among them a nested one and Uncategorized.
+    for day in DAYS:
+        busy = {k for k, v in expected[day]["categories"].items() if v > 60}
+        assert len(busy) >= 4, (day, busy)
+        assert "Uncategorized" in busy, (day, busy)
+        assert any(SEPARATOR in k for k in busy), (day, busy)
