@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck unit bench fuzz clean
+.PHONY: run test lint typecheck unit bench fuzz clean vendor screenshots
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -35,6 +35,15 @@ test: lint typecheck
 fuzz: $(STAMP)
 	RHYTHM_FUZZ_RANDOM=1 RHYTHM_FUZZ_EXAMPLES=100 RHYTHM_FUZZ_STATEFUL_EXAMPLES=60 RHYTHM_FUZZ_STEPS=15 \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests/test_schemathesis.py
+
+# The dashboard's and /docs' front-end libraries, pinned in scripts/vendor.py and committed;
+# this fetches them again from the npm registry (integrity-checked). Nothing else needs it.
+vendor: $(STAMP)
+	$(BIN)/python scripts/vendor.py
+
+# The dashboard's pages at 1280x800 and 375x812 into docs/screenshots, by the browser tests.
+screenshots: $(STAMP)
+	RHYTHM_SCREENSHOTS=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests/web
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py all

@@ -129,6 +129,11 @@ NOT_OWNED: dict[tuple[str, str], NotOwned] = {
         "name, A's is untouched.",
         frozenset({200}),
     ),
+    ("GET", "/static/{version}/{path}"): NotOwned(
+        "The dashboard's static files are the same for everyone; an unknown path is a 404 "
+        "for anyone.",
+        frozenset({404}),
+    ),
     ("GET", "/api/v1/admin/catalog/syncs/{sync_id}/slots"): NotOwned(
         "Syncs belong to no user; only administrators may read them, whatever the id.",
         frozenset({403}),
@@ -136,6 +141,8 @@ NOT_OWNED: dict[tuple[str, str], NotOwned] = {
 }
 # The ids NOT_OWNED routes are called with (any id of the right kind).
 NOT_OWNED_IDS = {"user_id": "user", "sync_id": "sync", "bucket_id": "aw_bucket"}
+# A static file's version and path are no one's ids: A's user id stands in for both.
+NOT_OWNED_IDS |= {"version": "user", "path": "user"}
 
 
 CONVERTOR = re.compile(r"\{(\w+):\w+\}")

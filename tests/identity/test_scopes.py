@@ -17,12 +17,14 @@ from sqlalchemy import text
 
 from rhythm.api import FAST_ROUTES
 from rhythm.platform.resources import Resources
+from rhythm.web.pages import PAGES
 from tests import factories
 from tests.factories import PASSWORD, create_user, problem
 
 PUBLIC = "public"  # no credentials needed (a key is accepted, whatever its scopes)
 USAGE, READ, WRITE = "usage", "read", "write"  # the scope a key needs
 SESSION = "session"  # a device session only: no key, whatever its scopes
+BROWSER = "browser"  # the dashboard's refresh cookie only: a key is neither needed nor enough
 
 REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/0/buckets/"): USAGE,
@@ -96,7 +98,14 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}/following"): PUBLIC,
     ("GET", "/api/v1/users/{user_id}/streak"): READ,
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    # The dashboard: its pages (a shell; without the session cookie, a redirect to sign-in),
+    # its static files, and the browser's session routes.
+    **{("GET", page.path): PUBLIC for page in PAGES},
+    ("GET", "/static/{version}/{path}"): PUBLIC,
+    ("POST", "/web/session"): PUBLIC,
+    ("POST", "/web/account"): PUBLIC,
+    ("POST", "/web/session/refresh"): BROWSER,
+    ("DELETE", "/web/session"): SESSION,
     ("GET", "/health"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
@@ -154,6 +163,15 @@ def refused(response: object, need: str) -> None:
     assert need in body["detail"], body
 
 
+def judged(response: object, route: tuple[str, str], need: str) -> None:
+    """A key's request to a route it may call: accepted, or, on a BROWSER route, a 401 for
+    the missing cookie (the key counts for nothing there)."""
+    if need == BROWSER:
+        assert problem(response, 401)["type"].endswith("/unauthorized"), route
+    else:
+        accepted(response, route)
+
+
 def accepted(response: object, route: tuple[str, str]) -> None:
     status = response.status_code  # type: ignore[attr-defined]
     assert status not in {401, 403}, (route, status, response.text)  # type: ignore[attr-defined]
@@ -176,7 +194,7 @@ async def test_a_default_key_sends_usage_and_reads_but_manages_nothing(
         if need in {WRITE, SESSION}:
             refused(response, need)
         else:
-            accepted(response, (method, path))
+            judged(response, (method, path), need)
     # Nothing was managed: the account, its key and its session are all still there.
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
     listed = (await client.get("/api/v1/auth/api-keys", headers=user.headers)).json()["data"]
@@ -194,7 +212,7 @@ async def test_no_key_manages_the_account_whatever_its_scopes(
         if need == SESSION:
             refused(response, "device session")
         else:
-            accepted(response, (method, path))
+            judged(response, (method, path), need)
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
 
 
@@ -275,6 +293,6 @@ async def test_openapi_names_the_scope_of_each_operation(app: FastAPI, client: A
         if operation is None:  # /docs, /openapi.json
             continue
         declared = {s for req in operation.get("security", []) for v in req.values() for s in v}
-        assert declared == (set() if need == PUBLIC else {need}), (method, path, declared)
-        if need != PUBLIC:
+        assert declared == (set() if need in {PUBLIC, BROWSER} else {need}), (method, path)
+        if need not in {PUBLIC, BROWSER}:
             assert "403" in operation["responses"], (method, path)

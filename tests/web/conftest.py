@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     path = chromium()
+    if path is None and os.environ.get("RHYTHM_REQUIRE_BROWSER") == "1":
+        pytest.fail("RHYTHM_REQUIRE_BROWSER=1 (CI) but no Chromium was found at /usr/bin/chromium")
     if path is None:
         pytest.skip(
             "The browser tests need Debian's Chromium at /usr/bin/chromium "

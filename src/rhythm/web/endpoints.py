@@ -157,9 +157,9 @@ async def refresh(
     db: DbSession,
     rhythm_refresh: Annotated[str | None, Cookie(max_length=256)] = None,
 ) -> Response:
-    cookies.check_csrf(request)
     if not rhythm_refresh:
         raise Unauthorized("The browser holds no session: sign in again.")
+    cookies.check_csrf(request)
     issuer = shared(request, identity_service.TokenIssuer)
     tokens = await identity_service.refresh(db, issuer, rhythm_refresh)
     response = Response(status_code=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
