@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.async_api import BrowserContext, Locator, Page, expect
+from playwright.async_api import BrowserContext, Locator, Page, Route, expect
 
 from tests.web.browser import PASSWORD, axe_violations, new_email, register, screenshots
 
@@ -196,7 +196,21 @@ async def test_a_refused_session_reads_as_a_message_and_a_deleted_one_goes(
     await expect(alert).to_contain_text("more than an hour in the future")
     assert "{" not in await alert.inner_text()
 
+    # The server records the session but its answer is lost: the retry of the same values is
+    # a replay of the same session_id, not a second session.
+    async def lose_the_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        await route.fetch()
+        await route.abort()
+
+    await page.route("**/api/v1/focus/sessions", lose_the_answer)
     await record_in_form(page, f"{today.isoformat()}T00:05", 45)
+    await expect(page.get_by_role("alert")).to_contain_text("cannot be reached")
+    await page.unroute("**/api/v1/focus/sessions", lose_the_answer)
+    await page.get_by_role("button", name="Record session").click()
+    await expect(page.get_by_role("status")).to_contain_text("Recorded 45 min")
     await expect(page.get_by_role("alert")).to_have_count(0)
     today_cell = page.locator(f'.heat-grid [data-date="{today.isoformat()}"]')
     await expect(today_cell).to_have_attribute("aria-label", cell_name(today, "45 min, qualified"))
@@ -204,6 +218,9 @@ async def test_a_refused_session_reads_as_a_message_and_a_deleted_one_goes(
     sessions = page.locator("#focus-session-list li")
     await expect(sessions).to_have_count(1)
     await expect(sessions.first).to_contain_text("00:05\u201300:50 · 45 min")
+    # The form names each session with a fresh UUID (crypto.randomUUID), its idempotency key.
+    stored = await page.evaluate("fetch('/api/v1/focus/sessions').then((r) => r.json())")
+    assert uuid.UUID(stored["data"][0]["session_id"]).version == 4
 
     await sessions.first.get_by_role("button", name="Delete the session of").click()
     await expect(page.get_by_text("No sessions yet")).to_be_visible()
