@@ -227,6 +227,9 @@ class Boundary extends Component {
     this.state = { error: null };
   }
   componentDidCatch(error) {
+    // Logged as well as shown: a page that fails to render is a bug, and the browser tests
+    // fail on any console error.
+    console.error(error);
     this.setState({ error });
   }
   render() {
