@@ -12,28 +12,9 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from tests import factories
-from tests.factories import create_user, problem
+from tests.factories import create_user, problem, today_at, zone_at_hour
 
 TODAY = "/api/v1/me/today"
-
-
-def zone_at_hour(hour: int) -> str:
-    """A fixed-offset zone (Etc/GMT±N) whose wall clock now reads `hour` o'clock: a test in it
-    knows where its local midnight is, whenever it runs."""
-    now = datetime.now(UTC)
-    offset = (hour - now.hour + 12) % 24 - 12  # -12 to +11: all exist as Etc/GMT zones
-    # Etc/GMT's sign is POSIX's: Etc/GMT-3 is three hours ahead of UTC.
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-def local(zone: str, hour: int, minute: int = 0) -> datetime:
-    """Today at hour:minute on the zone's wall clock."""
-    day = datetime.now(ZoneInfo(zone)).date()
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(zone))
-
-
-def local_days_ago(zone: str, days: int, hour: int) -> datetime:
-    return local(zone, hour) - timedelta(days=days)
 
 
 async def today(client: AsyncClient, user: factories.TestUser, **params: str) -> dict[str, Any]:
@@ -96,21 +77,21 @@ APPS = [
 async def test_an_account_with_data_on_each_part(app: FastAPI, client: AsyncClient) -> None:
     zone = zone_at_hour(12)
     user = await create_user(app, timezone=zone)
-    night = await backfill(client, user, local(zone, 3), local(zone, 10, 30))
+    night = await backfill(client, user, today_at(zone, 3), today_at(zone, 10, 30))
 
     focus = await client.post(
         "/api/v1/focus/sessions",
         json={
             "session_id": "morning",
-            "started_at": local(zone, 10, 15).isoformat(),
-            "ended_at": local(zone, 11).isoformat(),
+            "started_at": today_at(zone, 10, 15).isoformat(),
+            "ended_at": today_at(zone, 11).isoformat(),
             "timezone": zone,
         },
         headers=user.headers,
     )
     assert focus.status_code == 201, focus.text
 
-    beats, at = [], local(zone, 10)
+    beats, at = [], today_at(zone, 10)
     for app_name, seconds in APPS:
         beats.append({"timestamp": at.isoformat(), "duration": float(seconds), "app": app_name})
         at += timedelta(seconds=seconds + 60)
@@ -166,13 +147,16 @@ async def test_a_followed_friends_night(app: FastAPI, client: AsyncClient) -> No
     await follow(client, friend, viewer)  # following back shows the viewer nothing more
 
     nights = {
-        "friend": await backfill(client, friend, local(zone, 1), local(zone, 9)),
-        "stranger": await backfill(client, stranger, local(zone, 1), local(zone, 9)),
+        "friend": await backfill(client, friend, today_at(zone, 1), today_at(zone, 9)),
+        "stranger": await backfill(client, stranger, today_at(zone, 1), today_at(zone, 9)),
         # Ended yesterday in the viewer's zone: not last night's.
         "early": await backfill(
-            client, early, local_days_ago(zone, 1, 14), local_days_ago(zone, 1, 23)
+            client,
+            early,
+            today_at(zone, 14) - timedelta(days=1),
+            today_at(zone, 23) - timedelta(days=1),
         ),
-        "viewer": await backfill(client, viewer, local(zone, 2), local(zone, 8)),
+        "viewer": await backfill(client, viewer, today_at(zone, 2), today_at(zone, 8)),
     }
     body = await today(client, viewer)
     assert body["sleep"] == nights["viewer"]
@@ -198,7 +182,7 @@ async def test_friends_nights_are_bounded_longest_first(app: FastAPI, client: As
     friends = [await create_user(app, timezone=zone) for _ in range(51)]
     for minutes, friend in enumerate(friends):
         await follow(client, viewer, friend)
-        await backfill(client, friend, local(zone, 1), local(zone, 9, minutes))
+        await backfill(client, friend, today_at(zone, 1), today_at(zone, 9, minutes))
     body = await today(client, viewer)
     assert body["more_friends_nights"] is True
     listed = body["friends_nights"]

@@ -261,3 +261,49 @@ export function mount(Page) {
   root.textContent = "";
   render(html`<${Boundary}><${Page} /><//>`, root);
 }
+
+// The wall-clock fields of an instant (a Date or milliseconds) in a time zone, as numbers.
+function wallClock(instant, timeZone) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(instant));
+  const field = (type) => Number(parts.find((p) => p.type === type).value);
+  return {
+    year: field("year"),
+    month: field("month"),
+    day: field("day"),
+    hour: field("hour"),
+    minute: field("minute"),
+    second: field("second"),
+  };
+}
+
+// "2025-03-03T09:05", the value of a datetime-local input, for an instant in a time zone.
+export function localInput(instant, timeZone) {
+  const w = wallClock(instant, timeZone);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${w.year}-${two(w.month)}-${two(w.day)}T${two(w.hour)}:${two(w.minute)}`;
+}
+
+// The instant (a Date) of a wall-clock time "YYYY-MM-DDTHH:MM" in a time zone, whatever the
+// browser's own zone; a time skipped by a DST change lands just after it.
+export function zonedInstant(local, timeZone) {
+  const [day, time] = local.split("T");
+  const [y, m, d] = day.split("-").map(Number);
+  const [hh, mm] = time.split(":").map(Number);
+  const wall = Date.UTC(y, m - 1, d, hh, mm);
+  const offset = (instant) => {
+    const w = wallClock(instant, timeZone);
+    const seen = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+    return seen - Math.floor(instant / 1000) * 1000;
+  };
+  const guess = wall - offset(wall);
+  return new Date(wall - offset(guess));
+}
