@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -76,3 +78,17 @@ async def delete_account(client: Any, user: TestUser) -> Any:
     return await client.request(
         "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=user.headers
     )
+
+
+def zone_at_hour(hour: int) -> str:
+    """A fixed-offset zone (Etc/GMT±N) whose wall clock now reads `hour` o'clock: a test in it
+    knows where its local midnight is, whenever it runs."""
+    offset = (hour - datetime.now(UTC).hour + 12) % 24 - 12  # -12 to +11: all are Etc/GMT zones
+    # Etc/GMT's sign is POSIX's: Etc/GMT-3 is three hours ahead of UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def today_at(zone: str, hour: int, minute: int = 0) -> datetime:
+    """Today at hour:minute on the zone's wall clock."""
+    day = datetime.now(ZoneInfo(zone)).date()
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(zone))

@@ -28,6 +28,7 @@ from rhythm.usage.activitywatch import aw_heartbeat, aw_router
 from rhythm.usage.endpoints import afk, heartbeat
 from rhythm.usage.endpoints import router as usage_router
 from rhythm.usage.schemas import BULK_BODY_LIMIT, IMPORT_BODY_LIMIT
+from rhythm.web.endpoints import api_router as web_api_router
 from rhythm.web.endpoints import pages_router, session_router
 
 API_PREFIX = "/api/v1"
@@ -146,6 +147,8 @@ def include_api(app: FastAPI) -> None:
 
 
 def include_web(app: FastAPI) -> None:
-    """The dashboard's pages, static files and API docs page, and the browser's session routes."""
+    """The dashboard's pages, static files and API docs page, the browser's session routes and
+    the API routes that serve a page from several contexts."""
     app.include_router(session_router)
+    app.include_router(web_api_router, prefix=API_PREFIX)
     app.include_router(pages_router)

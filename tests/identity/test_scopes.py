@@ -65,6 +65,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/focus/days"): READ,
     ("GET", "/api/v1/focus/leaderboard"): READ,
     ("GET", "/api/v1/focus/sessions"): READ,
+    ("GET", "/api/v1/me/today"): READ,
     ("POST", "/api/v1/focus/sessions"): WRITE,
     ("DELETE", "/api/v1/focus/sessions/{session_id}"): WRITE,
     ("POST", "/api/v1/sleep/clock-in"): WRITE,

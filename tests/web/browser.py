@@ -8,10 +8,13 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page
+import httpx
+from playwright.async_api import BrowserContext, Page
 
 HERE = Path(__file__).parent
 AXE = (HERE / "vendor" / "axe.min.js").read_text()
@@ -130,3 +133,27 @@ async def screenshots(page: Page, name: str, folder: Path) -> list[Path]:
         taken.append(path)
     await page.set_viewport_size(DESKTOP)
     return taken
+
+
+@asynccontextmanager
+async def as_browser(context: BrowserContext, base: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client holding the browser's session cookies and its CSRF header."""
+    cookies = {c["name"]: c["value"] for c in await context.cookies()}
+    async with httpx.AsyncClient(
+        base_url=base, cookies=cookies, headers={"X-CSRF-Token": cookies["rhythm_csrf"]}
+    ) as client:
+        yield client
+
+
+async def api_account(
+    http: httpx.AsyncClient, name: str, timezone: str = "Europe/Paris"
+) -> tuple[str, dict[str, str]]:
+    """Another person, registered through the API (not the browser): their user id and the
+    bearer header that acts as them."""
+    answer = await http.post(
+        "/api/v1/auth/register",
+        json={"email": new_email(), "password": PASSWORD, "name": name, "timezone": timezone},
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    return body["user"]["id"], {"Authorization": f"Bearer {body['access_token']}"}

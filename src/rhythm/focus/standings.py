@@ -108,8 +108,10 @@ async def user_streak(
     standings: Standings,
     user_id: uuid.UUID,
     threshold_minutes: int,
+    day: date | None = None,
 ) -> StreakOut:
-    """Any user's streak figures, on their own today."""
+    """Any user's streak figures, on their own today; `today_minutes` are those of `day`
+    (default: the user's own today; any other zone's today is within a day of UTC's too)."""
     today = utc_now().date()
     # Whatever the user's zone, their today is within a day of UTC's.
     found = await standings_of(
@@ -123,8 +125,8 @@ async def user_streak(
     entry = found.get(user_id)
     if entry is None:
         raise identity_service.UserNotFound(f"No user {user_id}.")
-    local_today = local_date(utc_now(), entry.card.timezone)
-    return streak_out(user_id, entry.streak, entry.days.get(local_today, 0), threshold_minutes)
+    counted = day or local_date(utc_now(), entry.card.timezone)
+    return streak_out(user_id, entry.streak, entry.days.get(counted, 0), threshold_minutes)
 
 
 def streak_out(user_id: uuid.UUID, streak: Streak, today_micros: int, threshold: int) -> StreakOut:

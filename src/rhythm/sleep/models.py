@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import CheckConstraint, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from rhythm.identity.models import user_fk
 from rhythm.platform.bounds import StoredInstant
 from rhythm.platform.database import Base, CreatedAt
+
+# The longest night a record may hold (the at_most_a_day constraint below).
+LONGEST_NIGHT = timedelta(hours=24)
 
 
 class SleepRecord(Base):

@@ -22,11 +22,10 @@ from rhythm.platform.timeutil import InvalidWeek, Week, iso_week, local_date, pr
 from rhythm.sleep import repository
 from rhythm.sleep.feed import night_changed
 from rhythm.sleep.feed_cache import FeedCache
-from rhythm.sleep.models import SleepRecord
+from rhythm.sleep.models import LONGEST_NIGHT, SleepRecord
 from rhythm.social import service as social_service
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-LONGEST_NIGHT = timedelta(hours=24)
 
 
 class AlreadyClockedIn(Conflict):
@@ -227,3 +226,32 @@ async def weekly_ranking(
         for rank, (user_id, total, nights, longest) in ranked(listed, lambda t: t[1])
     ]
     return page.slice(f"sleep-ranking:{week.name}", entries)
+
+
+async def last_night(
+    session: AsyncSession, user_id: uuid.UUID, start: datetime, end: datetime
+) -> SleepRecord | None:
+    """The user's ongoing night, else their night that ended last within [start, end) (a
+    local day: the night that ended today)."""
+    current = await repository.open_record(session, user_id)
+    if current is not None:
+        return current
+    return await repository.latest_ended(session, user_id, start, end)
+
+
+@dataclass(frozen=True)
+class FriendNight:
+    record: SleepRecord
+    name: str
+
+
+async def friends_nights(
+    session: AsyncSession, viewer_id: uuid.UUID, start: datetime, end: datetime, limit: int
+) -> tuple[list[FriendNight], bool]:
+    """The completed nights of the people the viewer follows that ended within [start, end),
+    longest first as in the followings feed: at most `limit`, and whether there are more."""
+    followees = await social_service.followee_ids(session, viewer_id)
+    rows = await repository.ended_in(session, followees, start, end, limit + 1)
+    names = await identity_service.user_names(session, [r.user_id for r in rows])
+    nights = [FriendNight(r, names[r.user_id]) for r in rows if r.user_id in names]
+    return nights[:limit], len(rows) > limit

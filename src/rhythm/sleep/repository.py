@@ -6,12 +6,24 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.sleep.models import SleepRecord
+from rhythm.sleep.models import LONGEST_NIGHT, SleepRecord
 
 COMPLETED = SleepRecord.wake_at.is_not(None)
+
+
+def _ended_in(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    # A night that ended in [start, end) began at most LONGEST_NIGHT before start: bounding
+    # the bedtime too lets the query use the (user_id, sleep_at) index.
+    return [
+        COMPLETED,
+        SleepRecord.wake_at >= start,
+        SleepRecord.wake_at < end,
+        SleepRecord.sleep_at >= start - LONGEST_NIGHT,
+        SleepRecord.sleep_at < end,
+    ]
 
 
 async def insert(session: AsyncSession, record: SleepRecord) -> SleepRecord:
@@ -148,3 +160,36 @@ async def week_members(
         )
     )
     return [(row[0], row[1], int(row[2] or 0)) for row in result.all()]
+
+
+async def latest_ended(
+    session: AsyncSession, user_id: uuid.UUID, start: datetime, end: datetime
+) -> SleepRecord | None:
+    """The user's completed night that ended last within [start, end), if any."""
+    result = await session.execute(
+        select(SleepRecord)
+        .where(SleepRecord.user_id == user_id, *_ended_in(start, end))
+        .order_by(SleepRecord.wake_at.desc(), SleepRecord.id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def ended_in(
+    session: AsyncSession,
+    user_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    limit: int,
+) -> Sequence[SleepRecord]:
+    """Completed nights of `user_ids` that ended within [start, end), longest first, ties by
+    id (the followings feed's order)."""
+    if not user_ids:
+        return []
+    result = await session.execute(
+        select(SleepRecord)
+        .where(SleepRecord.user_id.in_(user_ids), *_ended_in(start, end))
+        .order_by(SleepRecord.duration_seconds.desc(), SleepRecord.id)
+        .limit(limit)
+    )
+    return result.scalars().all()

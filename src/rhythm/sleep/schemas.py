@@ -99,6 +99,13 @@ class FeedItem(SleepRecordOut):
     user: UserSummary
 
 
+def feed_item(record: SleepRecord, name: str) -> FeedItem:
+    """A night of someone the viewer follows, as the followings feed shows it."""
+    return FeedItem(
+        **record_out(record).model_dump(), user=UserSummary(id=record.user_id, name=name)
+    )
+
+
 class WeekPage(BaseModel):
     week: str
     week_start: date

@@ -142,6 +142,34 @@ async def usage_by_day(
 
 
 @dataclass(frozen=True)
+class DaySummary:
+    total_seconds: float
+    top: dict[str, list[tuple[str, float]]]  # per group_by: its first keys, most first
+
+
+async def day_summary(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    day: date,
+    zone: str,
+    group_bys: Sequence[str],
+    top: int,
+) -> DaySummary:
+    """One local day's active time and the `top` keys of each of `group_bys`, exactly as
+    usage_by_day counts them with count="active", with the day's events read and counted once
+    for all of them (none of WEB_KEYS, which count other time)."""
+    assert not WEB_KEYS & set(group_bys), "web-tab keys count other spans"
+    keys = {group_by: await report_keys(session, user_id, group_by) for group_by in group_bys}
+    bounds, hosts, rows = await _activity(session, user_id, day, day, zone)
+    with _gc_paused():
+        (counted,) = _count_days(bounds, hosts, rows, "app")
+        return DaySummary(
+            counted.total_seconds,
+            {name: activity.tally(counted.parts, k)[:top] for name, k in keys.items()},
+        )
+
+
+@dataclass(frozen=True)
 class ActiveDay:
     """One local day's counted events: `parts` holds one list of spans per host (window time,
     or web-tab time for WEB_KEYS), each list free of overlaps; `total_seconds` is the active

@@ -1,31 +1,40 @@
 """The dashboard: its pages (web.pages), its static files (web.assets), the API docs page with
-Swagger UI served from rhythm, and the browser's session routes (/web/session, /web/account),
-which sign in and out with the cookies of identity.cookies instead of handing the page a token.
+Swagger UI served from rhythm, the browser's session routes (/web/session, /web/account),
+which sign in and out with the cookies of identity.cookies instead of handing the page a token,
+and the API routes that serve one page from several contexts at once (/api/v1/me/today).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Request, Response, status
+from fastapi import APIRouter, Cookie, Query, Request, Response, status
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from rhythm.focus.standings_cache import Standings
 from rhythm.identity import cookies
 from rhythm.identity import service as identity_service
 from rhythm.identity.cache import AuthCache
-from rhythm.identity.dependencies import AuthRateLimit, SessionUser
+from rhythm.identity.dependencies import AuthRateLimit, ReadUser, SessionUser
 from rhythm.identity.schemas import LoginRequest, RegisterRequest, UserOut
+from rhythm.platform.database import ReadSession
 from rhythm.platform.errors import NotFound, Unauthorized
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
 from rhythm.platform.ratelimit import RateLimits
+from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
+from rhythm.platform.timezones import TimeZoneName
 from rhythm.web.assets import PREFIX, Assets
 from rhythm.web.pages import PAGES, Page, Shell
+from rhythm.web.schemas import Today
+from rhythm.web.today import today
 
 pages_router = APIRouter(include_in_schema=False)
 session_router = APIRouter(prefix="/web", tags=["dashboard"], responses=problem_doc(429))
+api_router = APIRouter(tags=["dashboard"], responses=problem_doc(401, 429))
 NO_STORE = {"Cache-Control": "no-store"}
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 DEVICE_NAME_LIMIT = 100
@@ -196,3 +205,33 @@ def _signed_in(
         request, response, tokens.access_token, tokens.refresh_token, _refresh_ttl(issuer)
     )
     return response
+
+
+@api_router.get(
+    "/me/today",
+    response_model=Today,
+    responses=problem_doc(422),
+    summary="Your day at a glance: last night, today's focus and screen time, friends' nights",
+    description="What the dashboard's Today page shows, in one call: last night's sleep (the "
+    "ongoing night, else the one that ended today), today's focused minutes with your "
+    "streaks and freezes, today's active screen time with its top 5 apps and categories, and "
+    "the nights of the people you follow that ended today. Each part is what its own route "
+    "answers (`/sleep/records`, `/users/{user_id}/streak`, `/usage/report`, "
+    "`/sleep/following`), on today's date in `timezone`.",
+)
+async def me_today(
+    principal: ReadUser,
+    request: Request,
+    timezone: Annotated[
+        TimeZoneName | None,
+        Query(description="IANA zone whose today this is, e.g. Europe/Paris; defaults to yours."),
+    ] = None,
+) -> Today:
+    async with ReadSession(shared(request, Resources).session_factory) as db:
+        return await today(
+            db,
+            shared(request, Standings),
+            principal,
+            timezone or principal.timezone,
+            shared(request, Settings).focus_qualify_minutes,
+        )

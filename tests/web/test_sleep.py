@@ -1,0 +1,193 @@
+"""The Sleep page in a real browser: clocking in and out through its buttons, the last 8 weeks
+of nights in the chart's accessible figures (and the clocked night on Today), a followed
+friend's night in the weekly ranking, and the backfill form's refusals read as messages."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.web.browser import (
+    PHONE,
+    api_account,
+    as_browser,
+    axe_violations,
+    register,
+    screenshots,
+)
+
+# The browser context's zone (tests/web/conftest.py): registering in the page gives it the account.
+ZONE = "Europe/Paris"
+
+
+def night(days_ago: int, bed: time, wake: time) -> tuple[datetime, datetime]:
+    """A night that ended `days_ago` days ago in ZONE, from `bed` (the evening before, or
+    that day's small hours)."""
+    woke_on = datetime.now(ZoneInfo(ZONE)).date() - timedelta(days=days_ago)
+    bed_on = woke_on - timedelta(days=1) if bed.hour >= 12 else woke_on
+    return (
+        datetime.combine(bed_on, bed, tzinfo=ZoneInfo(ZONE)),
+        datetime.combine(woke_on, wake, tzinfo=ZoneInfo(ZONE)),
+    )
+
+
+def as_json(span: tuple[datetime, datetime]) -> dict[str, str]:
+    return {"sleep_at": span[0].isoformat(), "wake_at": span[1].isoformat()}
+
+
+def hours_minutes(seconds: float) -> str:
+    """As the page writes a duration (app.js `duration`)."""
+    minutes = math.floor(math.floor(seconds + 0.5) / 60 + 0.5)  # JavaScript's Math.round
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def elapsed(bed: datetime, wake: datetime) -> float:
+    """Real seconds, DST included (Python subtracts two times of one zone on the wall clock)."""
+    return (wake.astimezone(UTC) - bed.astimezone(UTC)).total_seconds()
+
+
+def slept(*spans: tuple[datetime, datetime]) -> str:
+    """The page's duration of these nights."""
+    return hours_minutes(sum(elapsed(bed, wake) for bed, wake in spans))
+
+
+async def nights_table(page: Page) -> list[str]:
+    """The chart's figures as the page gives them to screen readers: one row per day."""
+    rows = page.locator("#nights-table tbody tr")
+    return [" | ".join(await row.locator("th, td").all_inner_texts()) for row in await rows.all()]
+
+
+async def test_clock_in_and_out_and_see_the_night(
+    live_server: str, page: Page, context: BrowserContext, screenshot_folder: Path
+) -> None:
+    await register(page, live_server)
+    earlier = night(3, time(22, 30), time(6, 45))
+    later = night(2, time(23, 0), time(7, 0))
+    # Most other nights of the 8 weeks, at varied times, for a chart worth a screenshot.
+    others = [
+        night(days_ago, time(22, (7 * days_ago) % 60), time(6 + days_ago % 2, (13 * days_ago) % 60))
+        for days_ago in range(49, 4, -1)  # oldest first, as the table lists them
+        if days_ago % 6
+    ]
+    nights = [*others, earlier, later]
+    async with as_browser(context, live_server) as me:
+        for span in nights:
+            added = await me.post("/api/v1/sleep/records", json=as_json(span))
+            assert added.status_code == 201, added.text
+
+    await page.goto(live_server + "/sleep")
+    await expect(page.get_by_role("heading", name="Sleep", level=1)).to_be_visible()
+    bed = page.get_by_role("region", name="Bedtime")
+    await expect(bed).to_contain_text("Awake")
+    await expect(page.locator("#nights-table tbody tr")).to_have_count(len(nights))
+    rows = await nights_table(page)
+    assert [row.split(" | ", 1)[1] for row in rows[-2:]] == [
+        f"22:30 | 06:45 | {slept(earlier)}",
+        f"23:00 | 07:00 | {slept(later)}",
+    ]
+    assert [row.split(" | ", 1)[1] for row in rows] == [
+        f"{bed:%H:%M} | {wake:%H:%M} | {slept((bed, wake))}" for bed, wake in nights
+    ]
+    chart = page.get_by_role("img", name="Hours slept each day", exact=False)
+    average = sum(elapsed(bed, wake) for bed, wake in nights) / len(nights)
+    await expect(chart).to_have_attribute(
+        "aria-label",
+        f"Hours slept each day of the last 8 weeks, with bed and wake times: {len(nights)} days "
+        f"with sleep in the last 8 weeks, {hours_minutes(average)} "
+        "on average. The table that follows lists each night.",
+    )
+
+    await bed.get_by_role("button", name="Clock in").click()
+    await expect(bed).to_contain_text("In bed since")
+    bedtime = (await bed.locator("#bed-state").inner_text()).split("since ")[1][:5]
+    assert re.fullmatch(r"\d\d:\d\d", bedtime), bedtime
+    await page.wait_for_timeout(1100)  # a night of at least a second
+    await bed.get_by_role("button", name="Clock out").click()
+    await expect(bed).to_contain_text("Awake")
+    await expect(page.locator("#nights-table tbody tr")).to_have_count(len(nights) + 1)
+    clocked = (await nights_table(page))[-1]
+    assert clocked.split(" | ")[1] == bedtime
+    assert clocked.endswith(" s")
+
+    assert await axe_violations(page) == []
+    for shot in await screenshots(page, "sleep", screenshot_folder):
+        assert shot.stat().st_size > 0
+    await page.set_viewport_size(PHONE)
+    await page.wait_for_timeout(150)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # Today shows the night that just ended.
+    await page.goto(live_server + "/")
+    last_night = page.get_by_role("region", name="Last night")
+    await expect(last_night).to_contain_text(f"Bedtime{bedtime}")
+
+
+async def test_a_followed_friend_in_the_weekly_ranking(
+    live_server: str, http: httpx.AsyncClient, page: Page, context: BrowserContext
+) -> None:
+    await register(page, live_server, name="Ada")
+    friend_id, friend = await api_account(http, "Grace Hopper")
+    _, stranger = await api_account(http, "Not Followed")
+    theirs, mine = night(1, time(23, 30), time(8, 0)), night(1, time(23, 45), time(7, 15))
+    for headers in (friend, stranger):
+        added = await http.post("/api/v1/sleep/records", json=as_json(theirs), headers=headers)
+        assert added.status_code == 201, added.text
+    week = added.json()["record"]["week"]
+    async with as_browser(context, live_server) as me:
+        added = await me.post("/api/v1/sleep/records", json=as_json(mine))
+        assert added.status_code == 201, added.text
+        assert added.json()["record"]["week"] == week  # both went to bed the same evening
+        followed = await me.put(f"/api/v1/users/me/following/{friend_id}")
+        assert followed.status_code == 201, followed.text
+
+    await page.goto(live_server + "/sleep")
+    ranking = page.get_by_role("region", name="Weekly ranking")
+    await ranking.get_by_label("Week").select_option(week)
+    table = ranking.get_by_role("table")
+    await expect(table.locator("tbody tr")).to_have_count(2)
+    rows = [
+        " | ".join(await r.locator("th, td").all_inner_texts())
+        for r in await table.locator("tbody tr").all()
+    ]
+    assert rows == [
+        f"1 | Grace Hopper | {slept(theirs)} | 1 | {slept(theirs)} | {slept(theirs)}",
+        f"2 | Ada (you) | {slept(mine)} | 1 | {slept(mine)} | {slept(mine)}",
+    ]
+    assert await axe_violations(page) == []
+
+
+async def test_the_backfill_form_reads_refusals_as_messages(live_server: str, page: Page) -> None:
+    await register(page, live_server)
+    await page.goto(live_server + "/sleep")
+    form = page.get_by_role("region", name="Add a past night")
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    yesterday = today - timedelta(days=1)
+    # Waking before going to bed.
+    await form.get_by_label("Bedtime").fill(f"{yesterday}T23:00")
+    await form.get_by_label("Wake time").fill(f"{yesterday}T22:00")
+    await form.get_by_role("button", name="Add night").click()
+    alert = form.get_by_role("alert")
+    await expect(alert).to_contain_text("Could not add the night.")
+    await expect(alert).to_contain_text("The wake time must be after bedtime.")
+    assert "{" not in await alert.inner_text()
+
+    # A good night is added and charted, in the account's zone.
+    two_days_ago = today - timedelta(days=2)
+    await form.get_by_label("Bedtime").fill(f"{two_days_ago}T23:10")
+    await form.get_by_label("Wake time").fill(f"{yesterday}T06:40")
+    await form.get_by_role("button", name="Add night").click()
+    await expect(form.get_by_role("status")).to_contain_text("Night added: 7 h 30 min")
+    await expect(form.get_by_role("alert")).to_have_count(0)
+    await expect(page.locator("#nights-table tbody tr")).to_have_count(1)
+    assert (await nights_table(page))[0].endswith("23:10 | 06:40 | 7 h 30 min")
+
+    # The same night again overlaps it: a 409, read as a message.
+    await form.get_by_role("button", name="Add night").click()
+    await expect(form.get_by_role("alert")).to_contain_text("overlaps another of your")
+    assert await axe_violations(page) == []
