@@ -126,10 +126,10 @@ function Page() {
     <div class="grid today">
       <${Card} title="Last night" id="last-night">${part((d) => html`<${LastNight} sleep=${d.sleep} zone=${d.timezone} />`)}<//>
       <${Card} title="Focus today" id="focus-today">${part((d) => html`<${Focus} focus=${d.focus} />`)}<//>
-      <${Card} title="Screen time today" id="screen-time" wide tall>
+      <${Card} title="Screen time today" id="screen-time" tall>
         ${part((d) => html`<${ScreenTime} screen=${d.screen_time} />`)}
       <//>
-      <${Card} title="Friends' nights" id="friends-nights" wide>
+      <${Card} title="Friends' nights" id="friends-nights" tall>
         ${part((d) => html`<${Friends} nights=${d.friends_nights} more=${d.more_friends_nights} zone=${d.timezone} />`)}
       <//>
     </div>`;
