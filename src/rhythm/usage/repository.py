@@ -706,3 +706,71 @@ async def day_events(
             data.append(value)
         out[row["day"]] = (row["starts"], row["ends"], data)
     return out
+
+
+# A day's timeline: the window and AFK status events of the user's buckets of those types
+# reaching into [$3, $4), clipped to it, with the bucket's host. Per kind (window or AFK), the
+# longest $6 are kept and the kind's count is given beside each row. Zero-length events (an
+# unmerged heartbeat) cover nothing and are left out, as are AFK events of another status.
+_TIMELINE = """
+WITH buckets AS (
+    SELECT id, hostname, type = $5 AS afk FROM usage_buckets
+    WHERE user_id = $1 AND type = ANY($2::text[])
+),
+spans AS (
+    SELECT b.hostname, b.afk, greatest(e.starts_at, $3) AS s, least(e.ends_at, $4) AS e,
+           CASE WHEN b.afk THEN e.data->>'status' ELSE left(e.app, 512) END AS label,
+           CASE WHEN b.afk THEN NULL ELSE left(e.title, $7) END AS title
+    FROM usage_events AS e JOIN buckets AS b ON b.id = e.bucket_pk
+    WHERE e.user_id = $1
+      AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange($3, $4, '[)')
+      AND (NOT b.afk OR e.data->>'status' IN ('afk', 'not-afk'))
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY afk ORDER BY e - s DESC, s, hostname) AS n,
+           count(*) OVER (PARTITION BY afk) AS total
+    FROM spans
+)
+SELECT hostname, afk, s, e, label, title, total FROM ranked WHERE n <= $6
+ORDER BY hostname, afk, s
+"""
+
+
+@dataclass(frozen=True)
+class TimelineSpan:
+    host: str
+    afk: bool
+    start: datetime
+    end: datetime
+    label: str | None  # a window's app, or an AFK period's status
+    title: str | None
+
+
+async def timeline(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    window_types: Sequence[str],
+    afk_type: str,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    title_max: int,
+) -> tuple[list[TimelineSpan], int, int]:
+    """The spans (by host, then kind, then start) and how many window and AFK spans there are
+    in all; at most `limit` of each kind, the longest."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _TIMELINE,
+        user_id,
+        [*window_types, afk_type],
+        start,
+        end,
+        afk_type,
+        limit,
+        title_max,
+    )
+    totals = {r["afk"]: int(r["total"]) for r in rows}
+    spans = [
+        TimelineSpan(r["hostname"], r["afk"], r["s"], r["e"], r["label"], r["title"]) for r in rows
+    ]
+    return spans, totals.get(False, 0), totals.get(True, 0)
