@@ -113,9 +113,8 @@ async def test_a_day_of_usage_charts_timeline_rules_and_zone(
     await expect(page.locator("#top-apps")).to_contain_text("Active screen time: 40 min")
     await expect(page.locator("#top-apps canvas[role=img]")).to_have_attribute(
         "aria-label",
-        "Top apps, "
-        + yesterday.strftime("%a %-d %b").replace(" 0", " ")
-        + ": Quillwright 30 min, Terminal 10 min",
+        f"Top apps, {yesterday:%a} {yesterday.day} {yesterday:%b}: "
+        "Quillwright 30 min, Terminal 10 min",
     )
     await expect(figures(page, "top-domains")).to_contain_text("docs.rhythm.example")
     timeline = page.locator("#usage-timeline")
