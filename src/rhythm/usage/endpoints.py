@@ -207,8 +207,10 @@ async def day_timeline(
     db: DbSession,
     day: Annotated[IsoDate, Query(alias="date", description=DATE_DOC)],
     timezone: Annotated[TimeZoneName | None, Query()] = None,
-) -> DayTimeline:
-    return await timeline.day_timeline(db, principal.id, day, timezone or principal.timezone)
+) -> Response:
+    found = await timeline.day_timeline(db, principal.id, day, timezone or principal.timezone)
+    # Serialized as built: FastAPI would validate thousands of intervals again.
+    return Response(found.model_dump_json(), media_type="application/json")
 
 
 @router.get(
