@@ -74,6 +74,9 @@ async def test_usage_rows_out_of_range(app, client: AsyncClient, start: str, end
         path = "/api/v1/usage/intervals" if "from" in params else "/api/v1/usage/report"
         read = await client.get(path, params=params, headers=user.headers)
         assert read.status_code == 200, read.text
+        if "date" in params:
+            shown = await client.get("/api/v1/usage/timeline", params=params, headers=user.headers)
+            assert shown.status_code == 200, shown.text
 
 
 @pytest.mark.parametrize(("start", "end"), EXTREMES)

@@ -1,5 +1,6 @@
 """WakaTime's API for wakatime-cli and the editor plugins (`compat_router`, mounted at
-/api/compat/wakatime/v1), and the editor settings under /api/v1/editors (`router`)."""
+/api/compat/wakatime/v1), and the editor settings and time summary under /api/v1/editors
+(`router`), which a device session (the dashboard) may call as well as an API key."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rhythm.editors.durations import DayTotals
 from rhythm.editors.schemas import (
     MAX_BULK,
     MAX_RANGE_DAYS,
+    MAX_SUMMARY_ITEMS,
     AllTime,
     AllTimeData,
     AllTimeRange,
@@ -28,6 +30,8 @@ from rhythm.editors.schemas import (
     DaySummary,
     EditorSettingsOut,
     EditorSettingsUpdate,
+    EditorSummary,
+    EditorTime,
     GrandTotal,
     HeartbeatCreated,
     HeartbeatData,
@@ -49,9 +53,11 @@ from rhythm.identity.dependencies import (
     admit_heartbeats,
 )
 from rhythm.identity.principal import Principal
+from rhythm.platform.bounds import DATE_DOC
 from rhythm.platform.errors import FieldError, NotFound, RhythmError, Unprocessable
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.problems import problem_doc
+from rhythm.platform.schemas import IsoDate
 from rhythm.platform.timeutil import local_date, utc_now
 from rhythm.platform.timezones import TimeZoneName
 
@@ -208,12 +214,17 @@ async def post_heartbeats_bulk(
 # Reads -----------------------------------------------------------------------------------------
 
 
-def _items(counter: Mapping[str | None, float], whole: float) -> list[SummaryItem]:
+def _ranked(counter: Mapping[str | None, float]) -> list[tuple[str, float]]:
+    """(name, seconds) with time, most first; time sent with no name is `Unknown`'s."""
     named: defaultdict[str, float] = defaultdict(float)
     for name, seconds in counter.items():
         named[name or "Unknown"] += seconds
     ordered = sorted(named.items(), key=lambda item: (-item[1], item[0]))
-    return [SummaryItem.of(name, seconds, whole) for name, seconds in ordered if seconds > 0]
+    return [(name, seconds) for name, seconds in ordered if seconds > 0]
+
+
+def _items(counter: Mapping[str | None, float], whole: float) -> list[SummaryItem]:
+    return [SummaryItem.of(name, seconds, whole) for name, seconds in _ranked(counter)]
 
 
 def _category(name: str) -> str:
@@ -414,3 +425,41 @@ async def put_settings(
 ) -> EditorSettingsOut:
     await service.set_timeout_minutes(db, principal.id, body.timeout_minutes)
     return EditorSettingsOut(timeout_minutes=body.timeout_minutes)
+
+
+def _times(counter: Mapping[str | None, float]) -> list[EditorTime]:
+    return [
+        EditorTime(name=name, seconds=round(seconds, 3))
+        for name, seconds in _ranked(counter)[:MAX_SUMMARY_ITEMS]
+    ]
+
+
+@router.get(
+    "/summary",
+    response_model=EditorSummary,
+    responses=problem_doc(422),
+    summary="Your editor time from one local day to another, by project and language",
+    description=f"`from` to `to`, both included, at most {MAX_RANGE_DAYS} days, in the days of "
+    "`timezone` (default: your profile's). The time WakaTime's summaries give for those days "
+    "(heartbeats less than your `timeout_minutes` apart join), summed over the range.",
+)
+async def summary(
+    principal: ReadUser,
+    db: DbSession,
+    first: Annotated[IsoDate, Query(alias="from", description=DATE_DOC)],
+    last: Annotated[IsoDate, Query(alias="to", description=DATE_DOC)],
+    timezone: Annotated[TimeZoneName | None, Query()] = None,
+) -> EditorSummary:
+    zone = timezone or principal.timezone
+    spans = service.day_spans(first, last, zone, ("from", "to"))
+    totals = await service.range_totals(db, principal.id, spans)
+    return EditorSummary.model_validate(
+        {
+            "from": first,
+            "to": last,
+            "timezone": zone,
+            "total_seconds": round(totals.total, 3),
+            "projects": _times(totals.by["project"]),
+            "languages": _times(totals.by["language"]),
+        }
+    )

@@ -285,3 +285,28 @@ class EditorSettingsOut(BaseModel):
 
 class EditorSettingsUpdate(RequestModel):
     timeout_minutes: int = Field(ge=1, le=120, strict=True, description="1 to 120 minutes.")
+
+
+# The dashboard's editor time (GET /api/v1/editors/summary) -------------------------------------
+
+MAX_SUMMARY_ITEMS = 100
+
+
+class EditorTime(BaseModel):
+    name: str = Field(description="`Unknown` for time sent without one.")
+    seconds: float
+
+
+class EditorSummary(BaseModel):
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    total_seconds: float
+    projects: list[EditorTime] = Field(
+        description=f"Most time first, at most {MAX_SUMMARY_ITEMS}; time with no project is "
+        "`Unknown`."
+    )
+    languages: list[EditorTime] = Field(
+        description=f"Most time first, at most {MAX_SUMMARY_ITEMS}; time with no language is "
+        "`Unknown`."
+    )

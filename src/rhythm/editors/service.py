@@ -85,14 +85,19 @@ class DaySpan:
     end: datetime
 
 
-def day_spans(first: date, last: date, zone: str) -> list[DaySpan]:
-    """The local days first..last (at most MAX_RANGE_DAYS; 422 otherwise) as UTC spans."""
+def day_spans(
+    first: date, last: date, zone: str, names: tuple[str, str] = ("start", "end")
+) -> list[DaySpan]:
+    """The local days first..last (at most MAX_RANGE_DAYS; 422 otherwise, naming the query's
+    `names` for them) as UTC spans."""
     if last < first:
-        raise Unprocessable("`end` must not be before `start`.", field="query.end")
+        raise Unprocessable(
+            f"`{names[1]}` must not be before `{names[0]}`.", field=f"query.{names[1]}"
+        )
     count = (last - first).days + 1
     if count > MAX_RANGE_DAYS:
         raise Unprocessable(
-            f"At most {MAX_RANGE_DAYS} days at once ({count} asked).", field="query.end"
+            f"At most {MAX_RANGE_DAYS} days at once ({count} asked).", field=f"query.{names[1]}"
         )
     days = [first + timedelta(days=i) for i in range(count)]
     starts = [local_day_start(d, zone) for d in [*days, last + timedelta(days=1)]]
@@ -116,6 +121,16 @@ async def daily_totals(
     bounds = [s.start.timestamp() for s in spans] + [spans[-1].end.timestamp()]
     days = [s.day for s in spans]
     return by_day(beats, timeout.total_seconds(), days, bounds, project), minutes
+
+
+async def range_totals(
+    session: AsyncSession, user_id: uuid.UUID, spans: Sequence[DaySpan]
+) -> DayTotals:
+    """The time of the whole range of consecutive days, as one total (split at its edges only:
+    the same seconds as the days' totals summed)."""
+    whole = DaySpan(spans[0].day, spans[0].start, spans[-1].end)
+    (totals,), _ = await daily_totals(session, user_id, [whole])
+    return totals
 
 
 async def all_time(

@@ -26,12 +26,14 @@ from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
-from rhythm.usage import category_rules, reports, service
+from rhythm.usage import category_rules, reports, service, timeline
 from rhythm.usage.merge import Event
 from rhythm.usage.repository import CategoryRow
 from rhythm.usage.schemas import (
     CATEGORIES_DOC,
     MAX_BULK,
+    MAX_TIMELINE_INTERVALS,
+    TIMELINE_TITLE_MAX,
     Accepted,
     AfkIn,
     CategoryIdPath,
@@ -40,6 +42,7 @@ from rhythm.usage.schemas import (
     CategoryRule,
     CountMode,
     DayReport,
+    DayTimeline,
     GroupBy,
     HeartbeatIn,
     IntervalOut,
@@ -182,6 +185,32 @@ async def report(
             ],
         }
     )
+
+
+@router.get(
+    "/timeline",
+    response_model=DayTimeline,
+    responses=problem_doc(422),
+    summary="A local day's window intervals and AFK periods, per device",
+    description="For the local `date` in `timezone` (default: your profile's), each host's "
+    "window intervals (app, title) and AFK status periods (`afk` or `not-afk`), as recorded "
+    "(the v1 API's sources and `POST /usage/afk`, or ActivityWatch's `currentwindow` and "
+    "`afkstatus` buckets), cut to the day; hosts by name, each list oldest first. A host is "
+    "the hostname a device's buckets share.\n\n"
+    f"At most {MAX_TIMELINE_INTERVALS:,} window intervals and {MAX_TIMELINE_INTERVALS:,} AFK "
+    "periods: on a day with more, the longest are listed and `truncated` is true "
+    "(`windows_total` and `afk_total` say how many there are). Titles are cut to "
+    f"{TIMELINE_TITLE_MAX} characters. Time counted in reports is `GET /usage/report`'s.",
+)
+async def day_timeline(
+    principal: ReadUser,
+    db: DbSession,
+    day: Annotated[IsoDate, Query(alias="date", description=DATE_DOC)],
+    timezone: Annotated[TimeZoneName | None, Query()] = None,
+) -> Response:
+    found = await timeline.day_timeline(db, principal.id, day, timezone or principal.timezone)
+    # Serialized as built: FastAPI would validate thousands of intervals again.
+    return Response(found.model_dump_json(), media_type="application/json")
 
 
 @router.get(

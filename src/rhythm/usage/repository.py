@@ -706,3 +706,79 @@ async def day_events(
             data.append(value)
         out[row["day"]] = (row["starts"], row["ends"], data)
     return out
+
+
+# A day's timeline: the window and AFK status events of the user's buckets of those types
+# reaching into [$3, $4), clipped to it, with the bucket's host. Per kind (window or AFK), the
+# longest $6 are kept, ranked on narrow rows (their text is read for the kept ones only), and
+# each kind's count is given beside every row. Zero-length events (an unmerged heartbeat)
+# cover nothing and are left out, as are AFK events of another status.
+_TIMELINE = """
+WITH buckets AS (
+    SELECT id, hostname, type = $5 AS afk FROM usage_buckets
+    WHERE user_id = $1 AND type = ANY($2::text[])
+),
+spans AS (
+    SELECT e.id, b.hostname, b.afk, greatest(e.starts_at, $3) AS s, least(e.ends_at, $4) AS e
+    FROM usage_events AS e JOIN buckets AS b ON b.id = e.bucket_pk
+    WHERE e.user_id = $1
+      AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange($3, $4, '[)')
+      AND (NOT b.afk OR e.data->>'status' IN ('afk', 'not-afk'))
+),
+totals AS MATERIALIZED (
+    SELECT count(*) FILTER (WHERE NOT afk) AS windows, count(*) FILTER (WHERE afk) AS afk
+    FROM spans
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY afk ORDER BY e - s DESC, s, hostname, id) AS n
+    FROM spans
+)
+SELECT r.hostname, r.afk, r.s, r.e,
+       CASE WHEN r.afk THEN ev.data->>'status' ELSE left(ev.app, 512) END AS label,
+       CASE WHEN r.afk THEN NULL ELSE left(ev.title, $7) END AS title,
+       t.windows, t.afk AS afk_total
+FROM ranked AS r JOIN usage_events AS ev ON ev.id = r.id CROSS JOIN totals AS t
+WHERE r.n <= $6
+ORDER BY r.hostname, r.afk, r.s
+"""
+
+
+@dataclass(frozen=True)
+class TimelineSpan:
+    host: str
+    afk: bool
+    start: datetime
+    end: datetime
+    label: str | None  # a window's app, or an AFK period's status
+    title: str | None
+
+
+async def timeline(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    window_types: Sequence[str],
+    afk_type: str,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    title_max: int,
+) -> tuple[list[TimelineSpan], int, int]:
+    """The spans (by host, then kind, then start) and how many window and AFK spans there are
+    in all; at most `limit` of each kind, the longest."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _TIMELINE,
+        user_id,
+        [*window_types, afk_type],
+        start,
+        end,
+        afk_type,
+        limit,
+        title_max,
+    )
+    spans = [
+        TimelineSpan(r["hostname"], r["afk"], r["s"], r["e"], r["label"], r["title"]) for r in rows
+    ]
+    if not rows:
+        return spans, 0, 0
+    return spans, int(rows[0]["windows"]), int(rows[0]["afk_total"])

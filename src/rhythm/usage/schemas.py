@@ -153,6 +153,48 @@ class IntervalOut(BaseModel):
     data: dict[str, Any]
 
 
+# A day's timeline (GET /usage/timeline): at most this many window intervals and as many AFK
+# periods, the longest kept (shorter ones are below a pixel at a day's scale); titles are cut.
+MAX_TIMELINE_INTERVALS = 2000
+TIMELINE_TITLE_MAX = 256
+
+
+class TimelineWindow(BaseModel):
+    start: datetime
+    end: datetime
+    app: str | None
+    title: str | None = Field(description=f"At most {TIMELINE_TITLE_MAX} characters (cut).")
+
+
+class TimelineAfk(BaseModel):
+    start: datetime
+    end: datetime
+    status: Literal["afk", "not-afk"]
+
+
+class TimelineHost(BaseModel):
+    host: str
+    windows: list[TimelineWindow] = Field(description="Its window intervals, oldest first.")
+    afk: list[TimelineAfk] = Field(description="Its AFK status periods, oldest first.")
+
+
+class DayTimeline(BaseModel):
+    date: date
+    timezone: str
+    start: datetime = Field(description="The local day's first instant.")
+    end: datetime = Field(description="The next local day's first instant.")
+    hosts: list[TimelineHost] = Field(description="The devices with events that day, by name.")
+    max_intervals: int = Field(
+        description="The most window intervals, and the most AFK periods, one answer holds."
+    )
+    windows_total: int = Field(description="How many window intervals the day has.")
+    afk_total: int = Field(description="How many AFK status periods the day has.")
+    truncated: bool = Field(
+        description="Whether the day has more of either than `max_intervals`: then only the "
+        "longest are listed."
+    )
+
+
 GroupBy = Literal["app", "domain", "title", "category"]
 CountMode = Literal["active", "all"]
 
