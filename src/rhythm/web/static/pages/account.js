@@ -26,10 +26,11 @@ const SCOPES = [
 const DEFAULT_SCOPES = ["usage", "read"];
 const WAKATIME_URL = "/api/compat/wakatime/v1/users/current/heartbeats.bulk";
 
-function zones() {
+// The browser's IANA zones, suggested by the time zone field (the server checks the name).
+const ZONES = (() => {
   const listed = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
   return ["UTC", ...listed.filter((z) => z !== "UTC")];
-}
+})();
 
 // A button that copies `text` and says whether it could.
 function CopyButton({ text, what }) {
@@ -69,7 +70,7 @@ function Profile({ me, setMe }) {
       setBusy(false);
     }
   };
-  const useBrowserZone = () => {
+  const takeBrowserZone = () => {
     document.getElementById("profile-timezone").value = browserZone;
   };
   return html`<form onSubmit=${submit}>
@@ -94,10 +95,10 @@ function Profile({ me, setMe }) {
         defaultValue=${me.timezone}
       />
     <//>
-    <datalist id="timezones">${zones().map((z) => html`<option key=${z} value=${z} />`)}</datalist>
+    <datalist id="timezones">${ZONES.map((z) => html`<option key=${z} value=${z} />`)}</datalist>
     ${browserZone && browserZone !== me.timezone
       ? html`<p>
-          <button type="button" class="link" onClick=${useBrowserZone}>
+          <button type="button" class="link" onClick=${takeBrowserZone}>
             Use this browser's time zone (${browserZone})
           </button>
         </p>`
@@ -190,8 +191,8 @@ function NewKeyForm({ onCreated }) {
 }
 
 function NewKey({ created }) {
-  return html`<div class="notice new-key" role="status">
-    <p>
+  return html`<div class="notice new-key">
+    <p role="status">
       Your new key <strong>${created.name}</strong> (${created.scopes.join(", ")}):
     </p>
     <p><code class="secret" id="new-key">${created.key}</code></p>
