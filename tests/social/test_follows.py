@@ -83,6 +83,49 @@ async def test_lists_are_newest_first_and_paginated(app, client: AsyncClient) ->
     }
 
 
+async def test_which_of_some_users_you_follow(app, client: AsyncClient) -> None:
+    viewer = await create_user(app)
+    followed = [await create_user(app, name=f"In{i}") for i in range(3)]
+    strangers = [await create_user(app, name=f"Out{i}") for i in range(2)]
+    for other in followed:
+        await client.put(f"/api/v1/users/me/following/{other.id}", headers=viewer.headers)
+    asked = [followed[0], strangers[0], followed[2], strangers[1]]
+    response = await client.get(
+        "/api/v1/users/me/following",
+        params=[("user_id", str(u.id)) for u in asked],
+        headers=viewer.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert [e["id"] for e in response.json()["data"]] == [str(followed[2].id), str(followed[0].id)]
+    # Paginated like the whole list, in the same order.
+    first = await client.get(
+        "/api/v1/users/me/following",
+        params=[("limit", "1"), *(("user_id", str(u.id)) for u in asked)],
+        headers=viewer.headers,
+    )
+    cursor = first.json()["next_cursor"]
+    assert [e["id"] for e in first.json()["data"]] == [str(followed[2].id)] and cursor
+    rest = await client.get(
+        "/api/v1/users/me/following",
+        params=[("cursor", cursor), *(("user_id", str(u.id)) for u in asked)],
+        headers=viewer.headers,
+    )
+    assert [e["id"] for e in rest.json()["data"]] == [str(followed[0].id)]
+    assert rest.json()["next_cursor"] is None
+    # Bounded: at most 100 ids, each a UUID.
+    too_many = [("user_id", str(uuid.uuid4())) for _ in range(101)]
+    problem(
+        await client.get("/api/v1/users/me/following", params=too_many, headers=viewer.headers),
+        422,
+    )
+    problem(
+        await client.get(
+            "/api/v1/users/me/following", params={"user_id": "nope"}, headers=viewer.headers
+        ),
+        422,
+    )
+
+
 async def test_lists_of_unknown_user_are_404(app, client: AsyncClient) -> None:
     user = await create_user(app)
     for suffix in ["", "/following", "/followers"]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from rhythm.identity.dependencies import OptionalUser, ReadUser, WriteUser
@@ -12,7 +13,7 @@ from rhythm.identity.schemas import PublicProfile, UserSummary
 from rhythm.platform.http.dependencies import DbSession, RedisDep
 from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
-from rhythm.platform.pagination import Page
+from rhythm.platform.pagination import MAX_LIMIT, Page
 from rhythm.social import service
 from rhythm.social.schemas import FollowListItem, FollowOut
 
@@ -67,11 +68,19 @@ async def unfollow(
     response_model=Page[FollowListItem],
     responses=problem_doc(422),
     summary="Who you follow, newest first",
+    description="With `user_id` (repeated, up to 100), only those of these users you follow: "
+    "which of a page of search results you follow already, in one request.",
 )
 async def my_following(
-    principal: ReadUser, page: PageParams, db: DbSession
+    principal: ReadUser,
+    page: PageParams,
+    db: DbSession,
+    user_id: Annotated[
+        list[uuid.UUID] | None,
+        Query(max_length=MAX_LIMIT, description="Keep only these users (up to 100)."),
+    ] = None,
 ) -> Page[FollowListItem]:
-    return _page(await service.following(db, principal.id, page))
+    return _page(await service.following(db, principal.id, page, user_id))
 
 
 @router.get(

@@ -69,14 +69,18 @@ async def list_follows(
     side: FollowSide,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    among: Sequence[uuid.UUID] | None = None,
 ) -> Sequence[tuple[uuid.UUID, datetime]]:
     """(user, followed at) of who the user follows (`following`) or who follows them
-    (`followers`), newest first, after the position `after`."""
+    (`followers`), newest first, after the position `after`; only those of `among` when it is
+    given."""
     if side == "following":
         own, other = Follow.follower_id, Follow.followee_id
     else:
         own, other = Follow.followee_id, Follow.follower_id
     stmt = select(other, Follow.created_at).where(own == user_id)
+    if among is not None:
+        stmt = stmt.where(other.in_(among))
     if after is not None:
         stmt = stmt.where(tuple_(Follow.created_at, other) < tuple_(*after))
     stmt = stmt.order_by(Follow.created_at.desc(), other.desc()).limit(limit)

@@ -103,10 +103,14 @@ async def _entries(
 
 
 async def following(
-    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    page: PageRequest,
+    among: Sequence[uuid.UUID] | None = None,
 ) -> tuple[list[FollowEntry], str | None]:
-    """Who the user follows, newest first."""
-    return await _follow_list(session, user_id, page, "following")
+    """Who the user follows, newest first; only those of `among` when it is given (which of
+    a few people the user follows)."""
+    return await _follow_list(session, user_id, page, "following", among)
 
 
 async def followers(
@@ -117,11 +121,15 @@ async def followers(
 
 
 async def _follow_list(
-    session: AsyncSession, user_id: uuid.UUID, page: PageRequest, kind: repository.FollowSide
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    page: PageRequest,
+    kind: repository.FollowSide,
+    among: Sequence[uuid.UUID] | None = None,
 ) -> tuple[list[FollowEntry], str | None]:
     await identity_service.ensure_user_exists(session, user_id)
     after = page.instant_position(kind)
-    rows = await repository.list_follows(session, user_id, kind, after, page.limit + 1)
+    rows = await repository.list_follows(session, user_id, kind, after, page.limit + 1, among)
     kept, cursor = page.instant_page(kind, list(rows), lambda r: (r[1], r[0]))
     return await _entries(session, kept), cursor
 

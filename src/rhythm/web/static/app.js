@@ -310,3 +310,51 @@ export function zonedInstant(local, timeZone) {
   const guess = wall - offset(wall);
   return new Date(wall - offset(guess));
 }
+// "3 Mar 2025, 14:02" for an instant, in a time zone (the browser's when none is given).
+export function dateTime(iso, timeZone) {
+  return new Intl.DateTimeFormat("en-GB", {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZone: timeZone || undefined,
+  }).format(new Date(iso));
+}
+
+// The pages of a cursor-paginated list ({data, next_cursor}) as one growing list:
+// { data, cursor, error, loading, more, reload }. The first page is read again when `path` or
+// `query` change and on reload(); a null path reads nothing.
+export function usePaged(path, query) {
+  const key = path === null ? null : path + JSON.stringify(query || {});
+  const [state, setState] = useState({ data: [], cursor: null, error: null, loading: key !== null });
+  const [tick, setTick] = useState(0);
+  const latest = useRef(0);
+  const load = (cursor) => {
+    const run = ++latest.current;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    api(path, { query: { ...query, cursor } })
+      .then((page) => {
+        if (run !== latest.current) return;
+        setState((s) => ({
+          data: cursor ? [...s.data, ...page.data] : page.data,
+          cursor: page.next_cursor,
+          error: null,
+          loading: false,
+        }));
+      })
+      .catch((error) => {
+        if (run !== latest.current) return;
+        // A failed first page leaves nothing of the previous list; a failed next page keeps it.
+        setState((s) => ({ ...s, data: cursor ? s.data : [], error, loading: false }));
+      });
+  };
+  useEffect(() => {
+    if (key !== null) load(null);
+  }, [key, tick]);
+  return {
+    ...state,
+    more: () => load(state.cursor),
+    reload: useCallback(() => setTick((t) => t + 1), []),
+  };
+}
