@@ -22,6 +22,7 @@ from rhythm.web.pages import PAGES
 from tests.web.browser import (
     DESKTOP,
     PASSWORD,
+    PHONE,
     axe_violations,
     load_figures,
     new_email,
@@ -124,9 +125,10 @@ async def year(live_server: str) -> str:
     return email
 
 
+@pytest.mark.parametrize("size", ["desktop", "phone"])
 @pytest.mark.parametrize("page_path", [page.path for page in PAGES if not page.public])
 async def test_first_load_with_a_year_of_data(
-    live_server: str, browser: Browser, year: str, page_path: str
+    live_server: str, browser: Browser, year: str, page_path: str, size: str
 ) -> None:
     signing = await browser.new_context(viewport=DESKTOP, locale="en-GB", timezone_id=ZONE)
     await sign_in(await signing.new_page(), live_server, year)
@@ -134,7 +136,10 @@ async def test_first_load_with_a_year_of_data(
     await signing.close()
     # A cold cache, signed in: a new context holding only the session cookies.
     context = await browser.new_context(
-        viewport=DESKTOP, locale="en-GB", timezone_id=ZONE, storage_state=state
+        viewport=DESKTOP if size == "desktop" else PHONE,
+        locale="en-GB",
+        timezone_id=ZONE,
+        storage_state=state,
     )
     try:
         page = await context.new_page()
@@ -143,7 +148,7 @@ async def test_first_load_with_a_year_of_data(
         await page.goto(live_server + page_path, wait_until="networkidle")
         figures = await load_figures(page)
         name = next(p.name for p in PAGES if p.path == page_path)
-        record_figures(name, figures)
+        record_figures(f"{name} ({size})", figures)
         assert errors == []
         assert "Loading…" not in await page.locator("#app").inner_text()
         assert figures["cls"] < CLS_LIMIT, figures

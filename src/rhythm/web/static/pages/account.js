@@ -112,7 +112,7 @@ function Profile({ me, setMe }) {
 function Sessions({ timeZone }) {
   const sessions = usePaged("/api/v1/auth/sessions", PAGE);
   return html`<${Loading} state=${sessions} what="list the sessions">
-    ${() => html`<ul class="list sessions" aria-label="Device sessions">
+    ${() => html`<ul class="list sessions" aria-label="Device sessions" tabindex="0">
         ${sessions.data.map(
           (s) => html`<li key=${s.id}>
             <span class="device">
