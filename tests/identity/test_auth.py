@@ -320,6 +320,20 @@ async def test_last_used_at_is_written_in_batches(app, client: AsyncClient) -> N
     assert sessions[0]["last_used_at"] > "2026-01-01"
 
 
+async def test_an_api_keys_last_use_is_written_too(app, client: AsyncClient) -> None:
+    user = await create_user(app)
+    made = await client.post("/api/v1/auth/api-keys", json={"name": "w"}, headers=user.headers)
+    key = made.json()["key"]
+    listed = (await client.get("/api/v1/auth/api-keys", headers=user.headers)).json()["data"]
+    assert listed[0]["last_used_at"] is None
+    app.state.services[Authenticator]._touched.clear()
+    used = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {key}"})
+    assert used.status_code == 200
+    await app.state.services[Authenticator].flush_touches()
+    listed = (await client.get("/api/v1/auth/api-keys", headers=user.headers)).json()["data"]
+    assert listed[0]["last_used_at"] > "2026-01-01"
+
+
 async def test_concurrent_touch_flushes_of_shared_sessions_never_deadlock(app) -> None:
     """Each API worker flushes its own batch; batches that share sessions, in opposite orders,
     once deadlocked. Now they lock in id order and skip what the other holds."""

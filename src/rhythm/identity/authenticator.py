@@ -75,6 +75,7 @@ class Authenticator:
         self.limits = limits
         self._touched: dict[uuid.UUID, float] = {}
         self._unwritten: dict[uuid.UUID, datetime] = {}
+        self._unwritten_keys: dict[uuid.UUID, datetime] = {}
 
     async def authenticate(self, authorization: str, ip: str, heartbeat: bool = False) -> Principal:
         """The caller, with one hit counted against their per-user rate limit (or, for a
@@ -111,7 +112,7 @@ class Authenticator:
             await self.limits.heartbeats.settle(hit, count)
         else:
             await self.limits.settle(hit, count)
-        await self._touch(claims.session_id)
+        self._touch(claims.session_id)
         return Principal(
             id=claims.user_id,
             email=data["email"],
@@ -147,6 +148,7 @@ class Authenticator:
             await self.cache.fill_api_key(key_hash, cached)
         key_id, uid, scopes = parse_api_key_value(cached)
         data = await self._profile(uid, await self.cache.profiles.read(uid))
+        self._touch(key_id, api_key=True)
         return Principal(
             id=uid,
             email=data["email"],
@@ -182,26 +184,29 @@ class Authenticator:
         async with self.session_factory() as session:
             return await repository.session_is_active(session, session_id, user_id)
 
-    async def _touch(self, session_id: uuid.UUID) -> None:
-        """Note the session's use; `flush_touches` writes it, at most once a minute each."""
+    def _touch(self, row_id: uuid.UUID, api_key: bool = False) -> None:
+        """Note the use of a device session (or an API key); `flush_touches` writes it, at most
+        once a minute each."""
         now = time.monotonic()
-        if now - self._touched.get(session_id, 0.0) < TOUCH_INTERVAL:
+        if now - self._touched.get(row_id, 0.0) < TOUCH_INTERVAL:
             return
-        self._touched[session_id] = now
+        self._touched[row_id] = now
         if len(self._touched) > 100_000:
             self._touched.clear()
-        self._unwritten[session_id] = datetime.now(UTC)
+        (self._unwritten_keys if api_key else self._unwritten)[row_id] = datetime.now(UTC)
 
     async def flush_touches(self) -> None:
         """Write the noted last-use times in one statement (a batch, not one per request)."""
-        if not self._unwritten:
+        if not self._unwritten and not self._unwritten_keys:
             return
         batch, self._unwritten = self._unwritten, {}
+        keys, self._unwritten_keys = self._unwritten_keys, {}
         try:
             async with self.session_factory() as session, session.begin():
                 await repository.touch_sessions(session, batch)
+                await repository.touch_api_keys(session, keys)
         except Exception as exc:  # last_used_at is informational: log, never fail a request
-            log.warning("touch_flush_failed", error=str(exc), sessions=len(batch))
+            log.warning("touch_flush_failed", error=str(exc), sessions=len(batch), keys=len(keys))
 
     async def run_touch_writer(self, interval: float = TOUCH_FLUSH_SECONDS) -> None:
         """Flush noted session uses every `interval` seconds until cancelled, then once more."""

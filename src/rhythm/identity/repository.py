@@ -131,6 +131,24 @@ async def touch_sessions(session: AsyncSession, used: dict[uuid.UUID, datetime])
     )
 
 
+async def touch_api_keys(session: AsyncSession, used: dict[uuid.UUID, datetime]) -> None:
+    """Set last_used_at of many API keys at once, as touch_sessions does for sessions."""
+    if not used:
+        return
+    await session.execute(
+        text(
+            "WITH u AS (SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]))"
+            " AS u(id, at)),"
+            " locked AS (SELECT k.id, u.at FROM api_keys AS k JOIN u ON k.id = u.id"
+            " WHERE k.last_used_at IS NULL OR k.last_used_at < u.at"
+            " ORDER BY k.id FOR UPDATE OF k SKIP LOCKED)"
+            " UPDATE api_keys AS k SET last_used_at = locked.at"
+            " FROM locked WHERE k.id = locked.id"
+        ),
+        {"ids": list(used), "ats": list(used.values())},
+    )
+
+
 async def add_refresh_token(
     session: AsyncSession, token_hash: bytes, session_id: uuid.UUID, expires_at: datetime
 ) -> None:
