@@ -227,6 +227,7 @@ function ApiKeys({ timeZone, created, setCreated }) {
                     <th scope="col">Starts with</th>
                     <th scope="col">Scopes</th>
                     <th scope="col">Created</th>
+                    <th scope="col">Last used</th>
                     <th scope="col"><span class="sr-only">Action</span></th>
                   </tr>
                 </thead>
@@ -237,6 +238,7 @@ function ApiKeys({ timeZone, created, setCreated }) {
                       <td><code>${k.prefix}…</code></td>
                       <td>${k.scopes.join(", ")}</td>
                       <td>${dateTime(k.created_at, timeZone)}</td>
+                      <td>${k.last_used_at ? dateTime(k.last_used_at, timeZone) : "Never"}</td>
                       <td>
                         <${Action}
                           label=${html`Revoke<span class="sr-only"> ${k.name}</span>`}
