@@ -355,7 +355,7 @@ function LeaderboardCard({ state, by, setBy, me }) {
       )}
     </fieldset>
     <${Problem} error=${state.error} what="load the leaderboard" />
-    <div class="table-wrap" tabindex="0" role="region" aria-label="Leaderboard">
+    <div class="table-wrap" tabindex="0" role="region" aria-label="Leaderboard table">
       <table id="focus-leaderboard-table">
         <caption class="muted">
           ${board

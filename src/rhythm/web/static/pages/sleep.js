@@ -270,7 +270,7 @@ function Ranking({ me, version }) {
     <${Loading} state=${state} what="load the ranking">
       ${(ranking) =>
         ranking.data.length
-          ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Weekly ranking">
+          ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Weekly ranking table">
               <table id="ranking-table">
                 <caption class="sr-only">You and the people you follow, by total sleep in ${ranking.week}</caption>
                 <thead>

@@ -94,7 +94,7 @@ function Friends({ nights, more, zone }) {
       <a href="/people">People page</a> to see how they slept.
     </p>`;
   }
-  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Friends' nights">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Friends' nights table">
       <table>
         <caption class="sr-only">Nights of the people you follow that ended today</caption>
         <thead>
