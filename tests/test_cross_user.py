@@ -83,6 +83,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/0/buckets/{bucket_id}"): {"type": "currentwindow", "client": "b"},
     ("POST", "/api/0/buckets/{bucket_id}/heartbeat"): "aw_event",
     ("POST", "/api/0/buckets/{bucket_id}/events"): "aw_event",
+    ("PATCH", "/api/v1/sleep/records/{record_id}"): {"rating": 1, "note": "not yours"},
     ("PUT", "/api/v1/usage/categories/{category_id}"): {
         "name": ["Taken"],
         "rule": {"type": "regex", "regex": "b"},

@@ -77,6 +77,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/sleep/records"): WRITE,
     ("DELETE", "/api/v1/sleep/records/{record_id}"): WRITE,
     ("GET", "/api/v1/sleep/records/{record_id}"): READ,
+    ("PATCH", "/api/v1/sleep/records/{record_id}"): WRITE,
     ("POST", "/api/v1/usage/heartbeats"): USAGE,
     ("POST", "/api/v1/usage/heartbeats/bulk"): USAGE,
     ("POST", "/api/v1/usage/afk"): USAGE,

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 from httpx import AsyncClient
 
 from rhythm.app import create_app
 from rhythm.jobs import run_worker
 from rhythm.platform.resources import Resources
-from rhythm.sleep.feed_cache import FeedCache, feed_key, pending_key, popular_key
+from rhythm.sleep.feed_cache import (
+    FeedCache,
+    feed_key,
+    item_key,
+    pending_key,
+    popular_key,
+    pv_key,
+)
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 from tests.sleep.test_feed import WEEK, feed, follow, night
@@ -225,3 +233,17 @@ async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
     rest = await feed(client, viewer, limit=3, cursor=warm["next_cursor"])
     assert [item["user"]["name"] for item in rest["data"]] == names[::-1][3:]
     assert rest["next_cursor"] is None
+
+
+async def test_an_item_read_before_a_change_is_not_cached(app, redis) -> None:  # type: ignore[no-untyped-def]
+    """A reader that loaded a night's JSON from PostgreSQL before an edit was queued does not
+    cache it: the edit's fan-out deletes the item, and a late write must not bring it back."""
+    feeds = app.state.services[FeedCache]
+    record, owner = uuid.uuid4(), uuid.uuid4()
+    seen = (await redis.get(pv_key(WEEK)) or b"0").decode()
+    await feeds.mark_pending(WEEK, owner, 1)  # an edit of a night of this week is queued
+    assert not await feeds.store_items(WEEK, seen, {record: '{"as":"it was"}'})
+    assert not await redis.exists(item_key(record))
+    now = (await redis.get(pv_key(WEEK))).decode()
+    assert await feeds.store_items(WEEK, now, {record: '{"as":"it is"}'})
+    assert await redis.get(item_key(record)) == b'{"as":"it is"}'

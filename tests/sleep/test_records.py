@@ -64,7 +64,11 @@ async def test_record_shape(app, client: AsyncClient) -> None:
         "status",
         "week",
         "created_at",
+        "rating",
+        "tags",
+        "note",
     }
+    assert (record["rating"], record["tags"], record["note"]) == (None, [], None)
     assert record["sleep_at_local"] == "2026-11-02T07:30:00+09:00"
     assert record["wake_at_local"] == "2026-11-02T01:45:00-05:00"
     assert record["duration_seconds"] == 8 * 3600 + 15 * 60

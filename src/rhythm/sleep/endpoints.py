@@ -30,6 +30,7 @@ from rhythm.sleep.schemas import (
     RankingRow,
     RecordOut,
     SleepRecordOut,
+    SleepRecordPatch,
     WeeklyRanking,
     WeekParam,
     feed_item_json,
@@ -65,13 +66,14 @@ async def clock_in(
     responses=problem_doc(409, 422),
     summary="Wake up",
     description="409 `not-clocked-in` when no night is open; 422 when the wake time is at or "
-    "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime.",
+    "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime. "
+    "`rating`, `tags` and `note` are yours alone: followers never see them.",
 )
 async def clock_out(
     body: ClockOut, principal: WriteUser, db: DbSession, request: Request
 ) -> RecordOut:
     record = await records.clock_out(
-        db, shared(request, FeedCache), principal, body.at, body.timezone
+        db, shared(request, FeedCache), principal, body.at, body.timezone, body
     )
     return RecordOut(record=record_out(record))
 
@@ -82,6 +84,9 @@ async def clock_out(
     response_model=RecordOut,
     responses=problem_doc(409, 422),
     summary="Backfill a completed night",
+    description="409 `overlap` when it overlaps another of your nights; 422 when the wake time "
+    "is at or before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime. "
+    "`rating`, `tags` and `note` are yours alone: followers never see them.",
 )
 async def backfill(
     body: Backfill, principal: WriteUser, db: DbSession, request: Request
@@ -94,6 +99,7 @@ async def backfill(
         wake_at=body.wake_at,
         sleep_timezone=body.sleep_timezone,
         wake_timezone=body.wake_timezone,
+        details=body,
     )
     return RecordOut(record=record_out(record))
 
@@ -122,6 +128,30 @@ async def delete_record(
 ) -> Response:
     await records.delete_record(db, shared(request, FeedCache), principal.id, record_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch(
+    "/records/{record_id}",
+    response_model=RecordOut,
+    responses=problem_doc(404, 409, 422),
+    summary="Correct one of your nights",
+    description="Moves bedtime or wake time (each with its zone) under the rules of creation: "
+    "409 `overlap` when the night would overlap another of yours; 422 `invalid-night` when the "
+    "wake time would be at or before bedtime, more than 5 minutes ahead, or more than 24 hours "
+    "after bedtime. A `wake_at` on an open night closes it (its zone defaults to yours). "
+    "Omitted fields are kept; `rating`, `tags` and `note` may be null, which clears them. The "
+    "followings feed and the rankings show the change from the next request. Another user's "
+    "night is a 404.",
+)
+async def edit_record(
+    record_id: uuid.UUID,
+    body: SleepRecordPatch,
+    principal: WriteUser,
+    db: DbSession,
+    request: Request,
+) -> RecordOut:
+    record = await records.edit_record(db, shared(request, FeedCache), principal, record_id, body)
+    return RecordOut(record=record_out(record))
 
 
 @router.get(

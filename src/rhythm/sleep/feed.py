@@ -2,7 +2,7 @@
 
 It is served from per-viewer feeds in Redis (see feed_cache.py) whenever the cache can prove it is
 current, and from PostgreSQL otherwise, so it is exact on the very next request after any
-follow, unfollow, clock-out, backfill, delete or account deletion. Each change of a completed
+follow, unfollow, clock-out, backfill, edit, delete or account deletion. Each change of a completed
 night is fanned out by a `sleep:fan_out` job deferred in the same transaction.
 """
 
@@ -31,30 +31,43 @@ from rhythm.social import service as social_service
 log = structlog.get_logger("rhythm.sleep")
 
 
-async def night_changed(
-    session: AsyncSession, feeds: FeedCache, record: SleepRecord, op: str
-) -> None:
-    """Queue the fan-out of a completed night's arrival or removal, in this transaction.
+@dataclass(frozen=True)
+class Night:
+    """What the feeds hold of a completed night: its place in its week's feeds."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    week: str
+    duration_seconds: int
+
+    @classmethod
+    def of(cls, record: SleepRecord) -> Night:
+        assert record.duration_seconds is not None
+        return cls(record.id, record.user_id, record.week, record.duration_seconds)
+
+
+async def night_changed(session: AsyncSession, feeds: FeedCache, night: Night, op: str) -> None:
+    """Queue the fan-out of a completed night's arrival or removal, in this transaction (an
+    edited night is the removal of the night it was, then the arrival of the night it is).
 
     The pending marker goes to Redis before the commit, so from the moment the change is
     visible in PostgreSQL, readers who follow the owner are answered from PostgreSQL until the
     job has applied it.
     """
-    assert record.duration_seconds is not None
     job_id = await defer(
         session,
         "sleep:fan_out",
         queue="feeds",
         # One owner's changes are applied in order, even when one is retried (a worker died
         # under it): a night's removal never runs before its arrival.
-        lock=f"sleep:{record.user_id}",
-        owner_id=str(record.user_id),
-        week=record.week,
+        lock=f"sleep:{night.user_id}",
+        owner_id=str(night.user_id),
+        week=night.week,
         op=op,
-        value=member(record.duration_seconds, record.id, record.user_id),
+        value=member(night.duration_seconds, night.id, night.user_id),
     )
     try:
-        await feeds.mark_pending(record.week, record.user_id, job_id)
+        await feeds.mark_pending(night.week, night.user_id, job_id)
     except RedisError as exc:
         log.warning("feed_cache_unavailable", error=str(exc))
 
@@ -68,7 +81,10 @@ async def apply_fan_out(
     op: str,
     value: str,
 ) -> int:
-    """The job's work: apply one change to every affected feed, then clear its marker."""
+    """The job's work: apply one change to every affected feed, drop the night's cached JSON
+    (an edit changed it; readers who follow the owner read PostgreSQL until the marker goes,
+    and no reader stores an item read before the change, FeedCache.store_items), then clear
+    its marker."""
     popular = await social_service.follower_count(session, owner_id) > feeds.fanout_threshold
     followers: list[uuid.UUID] | None = None
     if await feeds.swap_class(owner_id, popular):
@@ -81,6 +97,7 @@ async def apply_fan_out(
         if followers is None:
             followers = await social_service.follower_ids(session, owner_id)
         applied = await feeds.fan_out(week, op, value, followers)
+    await feeds.forget_item(parse_member(value)[0])
     await feeds.clear_pending(week, [f"{owner_id}:{job_id}"])
     return applied
 
@@ -161,7 +178,11 @@ async def following_feed(
         found = CachedPage(1, [], "", "", members, [], [None] * len(members), [])
         texts: list[str | None] = list(items)
     else:
-        texts = [] if found.data is not None else await _fill_items(db, feeds, found, page.limit)
+        texts = (
+            []
+            if found.data is not None
+            else await _fill_items(db, feeds, week.name, found, page.limit)
+        )
     cursor = None
     members = found.members
     if len(members) > page.limit:
@@ -196,17 +217,18 @@ async def _from_cache(
 
 
 async def _fill_items(
-    db: ReadSession, feeds: FeedCache, cached: CachedPage, limit: int
+    db: ReadSession, feeds: FeedCache, week: str, cached: CachedPage, limit: int
 ) -> list[str | None]:
     """The page's records' JSON, loading and caching the ones Redis no longer holds (None for a
-    record deleted meanwhile)."""
+    record deleted meanwhile); not cached if a change to `week` was queued since the page was
+    read (the JSON may be the night's before an edit)."""
     items = [value.decode() if isinstance(value, bytes) else value for value in cached.items]
     missing = [i for i, value in enumerate(items) if value is None]
     if missing:
         ids = [parse_member(cached.members[i])[0] for i in missing]
         found = await repository.by_ids(await db(), ids)
         texts = {r.id: record_json(r) for r in found}
-        await feeds.store_items(texts)
+        await feeds.store_items(week, cached.pv, texts)
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
     return items[:limit]

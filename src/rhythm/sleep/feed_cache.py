@@ -12,8 +12,8 @@ Keys, for viewer V, week W, owner O:
 - `sleep:gv:{V}`        V's graph version, bumped by every follow and unfollow of V.
 - `sleep:pop:{O}:{W}`   ZSET of a popular owner's nights in W (fan-out on read), with the
   sentinel member `~` so that an empty set still exists.
-- `sleep:item:{S}:{R}`  the JSON of record R (completed records never change) in shape S
-  (schemas.RECORD_SHAPE).
+- `sleep:item:{S}:{R}`  the JSON of record R in shape S (schemas.RECORD_SHAPE). An edit of a
+  completed night is a removal and an arrival: their fan-out jobs delete it.
 - `sleep:class:{O}`     `popular` or `ordinary`, as the last fan-out job saw O. When it flips,
   the job bumps every follower's graph version once, so feeds built under the old class (with
   O's nights in the feed, or in O's popular set) are rebuilt.
@@ -163,6 +163,14 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
 """
 
+# Store items only if no change was queued for the week since the reader looked (same pv): an
+# item read before an edit's commit must not outlive the edit's fan-out, which deletes it.
+_STORE_ITEMS = """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
+return 1
+"""
+
 _STORE_POPULAR = """
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -218,6 +226,7 @@ class FeedCache:
         self._read = redis.register_script(_READ)
         self._store_feed = redis.register_script(_STORE_FEED)
         self._store_popular = redis.register_script(_STORE_POPULAR)
+        self._store_items = redis.register_script(_STORE_ITEMS)
         self._fan_out = redis.register_script(_FAN_OUT)
         self._apply_popular = redis.register_script(_APPLY_POPULAR)
 
@@ -279,13 +288,16 @@ class FeedCache:
         )
         return bool(stored)
 
-    async def store_items(self, items: dict[uuid.UUID, str]) -> None:
+    async def store_items(self, week: str, pv: str, items: dict[uuid.UUID, str]) -> bool:
+        """Cache the JSON of records of `week`'s feeds, read when the week's pv was `pv`."""
         if not items:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for record_id, text in items.items():
-                pipe.set(item_key(record_id), text, ex=ITEM_TTL)
-            await pipe.execute()
+            return True
+        pairs = [part for record_id, text in items.items() for part in (item_key(record_id), text)]
+        stored = await self._store_items(keys=[pv_key(week)], args=[pv, ITEM_TTL, *pairs])
+        return bool(stored)
+
+    async def forget_item(self, record_id: uuid.UUID) -> None:
+        await self.redis.delete(item_key(record_id))
 
     async def mark_pending(self, week: str, owner: uuid.UUID, job_id: int) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -59,9 +59,7 @@ class SleepRecord(Base):
         CheckConstraint(
             "wake_at IS NULL OR wake_at - sleep_at <= interval '24 hours'", name="at_most_a_day"
         ),
-        CheckConstraint(
-            f"rating BETWEEN {LOWEST_RATING} AND {HIGHEST_RATING}", name="rating"
-        ),
+        CheckConstraint(f"rating BETWEEN {LOWEST_RATING} AND {HIGHEST_RATING}", name="rating"),
         CheckConstraint(f"cardinality(tags) <= {MAX_TAGS}", name="tags"),
         ExcludeConstraint(
             (user_id, "="),

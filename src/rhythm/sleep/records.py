@@ -1,12 +1,13 @@
-"""Sleep records: one open night at a time, no overlaps, nights of at most 24 hours; and the
-weekly ranking, computed from PostgreSQL. A change of a completed night is handed to the
-followings feed (feed.night_changed) in the same transaction.
+"""Sleep records: one open night at a time, no overlaps, nights of at most 24 hours, whether
+created or edited; the owner's private rating, tags and note on a night; and the weekly ranking,
+computed from PostgreSQL. A change of a completed night is handed to the followings feed
+(feed.night_changed) in the same transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,9 +21,10 @@ from rhythm.platform.pagination import PageRequest
 from rhythm.platform.ranking import ranked
 from rhythm.platform.timeutil import InvalidWeek, Week, iso_week, local_date, previous_week, utc_now
 from rhythm.sleep import repository
-from rhythm.sleep.feed import night_changed
+from rhythm.sleep.feed import Night, night_changed
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.models import LONGEST_NIGHT, SleepRecord
+from rhythm.sleep.schemas import NightDetails, SleepRecordPatch
 from rhythm.social import service as social_service
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -69,11 +71,14 @@ def _check_night(sleep_at: datetime, wake_at: datetime, wake_field: str) -> int:
     return int((wake_at - sleep_at).total_seconds())
 
 
-async def _insert(session: AsyncSession, record: SleepRecord) -> SleepRecord:
-    """Insert; the database's constraints decide overlaps and double clock-ins under races."""
+async def _written(
+    session: AsyncSession, record: SleepRecord, write: Callable[[], Awaitable[SleepRecord]]
+) -> SleepRecord:
+    """Insert or update `record`; the database's constraints decide overlaps and double
+    clock-ins under races."""
     try:
         async with session.begin_nested():
-            return await repository.insert(session, record)
+            return await write()
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
         text = str(exc.orig)
@@ -107,7 +112,18 @@ async def clock_in(
         sleep_timezone=zone,
         week=iso_week(local_date(sleep_at, zone)),
     )
-    return await _insert(session, record)
+    return await _written(session, record, lambda: repository.insert(session, record))
+
+
+def _with_details(record: SleepRecord, details: NightDetails, given: set[str]) -> None:
+    """Set the `given` fields of the owner's notes on a night (null clears one)."""
+    if "rating" in given:
+        record.rating = details.rating
+    if "tags" in given:
+        record.tags = details.tags or []
+    if "note" in given:
+        # A blank note is no note.
+        record.note = details.note if details.note and details.note.strip() else None
 
 
 async def clock_out(
@@ -116,6 +132,7 @@ async def clock_out(
     principal: Principal,
     at: datetime | None,
     timezone: str | None,
+    details: NightDetails,
 ) -> SleepRecord:
     record = await repository.open_record(session, principal.id, for_update=True)
     if record is None:
@@ -123,6 +140,7 @@ async def clock_out(
     wake_at = at or utc_now()
     _not_in_future(wake_at, "at")
     duration = _check_night(record.sleep_at, wake_at, "at")
+    _with_details(record, details, details.model_fields_set)
     completed = await repository.complete(
         session,
         record,
@@ -130,7 +148,7 @@ async def clock_out(
         wake_timezone=timezone or principal.timezone,
         duration_seconds=duration,
     )
-    await night_changed(session, feeds, completed, "add")
+    await night_changed(session, feeds, Night.of(completed), "add")
     return completed
 
 
@@ -143,6 +161,7 @@ async def backfill(
     wake_at: datetime,
     sleep_timezone: str | None,
     wake_timezone: str | None,
+    details: NightDetails,
 ) -> SleepRecord:
     _not_in_future(wake_at, "wake_at")
     duration = _check_night(sleep_at, wake_at, "wake_at")
@@ -156,10 +175,61 @@ async def backfill(
         wake_timezone=wake_timezone or principal.timezone,
         duration_seconds=duration,
         week=iso_week(local_date(sleep_at, zone)),
+        tags=[],
     )
-    inserted = await _insert(session, record)
-    await night_changed(session, feeds, inserted, "add")
+    _with_details(record, details, details.model_fields_set)
+    inserted = await _written(session, record, lambda: repository.insert(session, record))
+    await night_changed(session, feeds, Night.of(inserted), "add")
     return inserted
+
+
+async def edit_record(
+    session: AsyncSession,
+    feeds: FeedCache,
+    principal: Principal,
+    record_id: uuid.UUID,
+    patch: SleepRecordPatch,
+) -> SleepRecord:
+    """Move a night's bedtime or wake time (or their zones), close an open night, or change
+    the owner's notes on it. The times obey the rules of creation; the feeds see an edited
+    completed night leave as it was and arrive as it is."""
+    record = await repository.get_own(session, principal.id, record_id, for_update=True)
+    if record is None:
+        raise RecordNotFound(f"No sleep record {record_id}.")
+    before = Night.of(record) if record.wake_at is not None else None
+    if before is None and patch.wake_at is None and patch.wake_timezone is not None:
+        raise InvalidNight(
+            "An open night takes a wake time zone only with its wake time.", field="wake_timezone"
+        )
+    sleep_at = patch.sleep_at or record.sleep_at
+    sleep_zone = patch.sleep_timezone or record.sleep_timezone
+    wake_at = patch.wake_at or record.wake_at
+    wake_zone = patch.wake_timezone or record.wake_timezone
+    if wake_at is not None and wake_zone is None:  # closing an open night, as clock-out does
+        wake_zone = principal.timezone
+    times = (sleep_at, sleep_zone, wake_at, wake_zone)
+    moved = times != (record.sleep_at, record.sleep_timezone, record.wake_at, record.wake_timezone)
+    if moved:
+        # The rules of creation: clock-in's for an open night, backfill's for a completed one.
+        duration = None
+        if wake_at is None:
+            _not_in_future(sleep_at, "sleep_at")
+        else:
+            _not_in_future(wake_at, "wake_at")
+            duration = _check_night(
+                sleep_at, wake_at, "wake_at" if patch.wake_at is not None else "sleep_at"
+            )
+        record.sleep_at, record.sleep_timezone = sleep_at, sleep_zone
+        record.wake_at, record.wake_timezone = wake_at, wake_zone
+        record.duration_seconds = duration
+        record.week = iso_week(local_date(sleep_at, sleep_zone))
+    _with_details(record, patch, patch.model_fields_set)
+    edited = await _written(session, record, lambda: repository.save(session, record))
+    if moved and before is not None:
+        await night_changed(session, feeds, before, "remove")
+    if moved and edited.wake_at is not None:
+        await night_changed(session, feeds, Night.of(edited), "add")
+    return edited
 
 
 async def get_record(
@@ -178,7 +248,7 @@ async def delete_record(
     if deleted is None:
         raise RecordNotFound(f"No sleep record {record_id}.")
     if deleted.wake_at is not None:
-        await night_changed(session, feeds, deleted, "remove")
+        await night_changed(session, feeds, Night.of(deleted), "remove")
 
 
 async def list_records(

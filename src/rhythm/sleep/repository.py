@@ -64,13 +64,20 @@ async def complete(
     return record
 
 
+async def save(session: AsyncSession, record: SleepRecord) -> SleepRecord:
+    """Write the changes made to a loaded record, and read it back as stored (instants in UTC)."""
+    await session.flush()
+    await session.refresh(record)
+    return record
+
+
 async def get_own(
-    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, for_update: bool = False
 ) -> SleepRecord | None:
-    result = await session.execute(
-        select(SleepRecord).where(SleepRecord.id == record_id, SleepRecord.user_id == user_id)
-    )
-    return result.scalar_one_or_none()
+    stmt = select(SleepRecord).where(SleepRecord.id == record_id, SleepRecord.user_id == user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def delete_own(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.http.params import Cursor, Limit
@@ -17,7 +18,103 @@ from rhythm.platform.pagination import DEFAULT_LIMIT
 from rhythm.platform.schemas import IsoDatetime, IsoWeek, RequestModel
 from rhythm.platform.timeutil import local_iso
 from rhythm.platform.timezones import TimeZoneName
-from rhythm.sleep.models import SleepRecord
+from rhythm.sleep.models import (
+    HIGHEST_RATING,
+    LOWEST_RATING,
+    MAX_TAGS,
+    NOTE_LENGTH,
+    TAG_LENGTH,
+    SleepRecord,
+)
+
+# Text that ends a line, or is not text at all: never in a tag. A note keeps tabs and new lines.
+_LINE_BREAKS = {"\u2028", "\u2029"}
+_NOTE_WHITESPACE = {"\t", "\n", "\r"}
+
+
+def _control(text: str, allowed: set[str]) -> bool:
+    return any(
+        (unicodedata.category(c) == "Cc" or c in _LINE_BREAKS) and c not in allowed for c in text
+    )
+
+
+def _tag(value: str) -> str:
+    """A tag trimmed and in NFC (so that two spellings of one word are one tag)."""
+    tag = unicodedata.normalize("NFC", value.strip())
+    if not tag:
+        raise ValueError("must not be blank")
+    if len(tag) > TAG_LENGTH:  # NFC may lengthen a few rare characters
+        raise ValueError(f"must be at most {TAG_LENGTH} characters")
+    if _control(tag, set()):
+        raise ValueError("must not contain control characters or line breaks")
+    return tag
+
+
+def _distinct(tags: list[str]) -> list[str]:
+    """The first spelling of each tag, ignoring case, in the order given."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        seen.setdefault(tag.casefold(), tag)
+    return list(seen.values())
+
+
+def _note(value: str) -> str:
+    if _control(value, _NOTE_WHITESPACE):
+        raise ValueError("must not contain control characters other than tabs and new lines")
+    return value
+
+
+Rating = Annotated[
+    int,
+    Field(
+        ge=LOWEST_RATING,
+        le=HIGHEST_RATING,
+        strict=True,
+        description=f"How the night felt, {LOWEST_RATING} (bad) to {HIGHEST_RATING} (great).",
+    ),
+]
+Tag = Annotated[
+    str,
+    Field(min_length=1, max_length=TAG_LENGTH),
+    AfterValidator(_tag),
+]
+Tags = Annotated[
+    list[Tag],
+    Field(
+        max_length=MAX_TAGS,
+        description=f"At most {MAX_TAGS} tags of 1 to {TAG_LENGTH} characters (surrounding "
+        "spaces are trimmed; no control characters or line breaks). Repeats, ignoring case, "
+        "are kept once, as first written.",
+    ),
+    AfterValidator(_distinct),
+]
+Note = Annotated[
+    str,
+    Field(
+        max_length=NOTE_LENGTH,
+        description=f"At most {NOTE_LENGTH} characters; tabs and new lines but no other control "
+        "characters. A blank note is stored as none (null).",
+    ),
+    AfterValidator(_note),
+]
+
+
+class NightDetails(RequestModel):
+    """The owner's private notes on a night: only the owner's own reads return them, never
+    the followings feed, the rankings or Today's friends' nights."""
+
+    rating: Rating | None = None
+    tags: Tags | None = None
+    note: Note | None = None
+
+
+def _unchanged(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _kept(description: str) -> Any:
+    """A field a PATCH may omit (it is kept) but never set to null."""
+    return Field(default=None, description=description, json_schema_extra=_unchanged)
 
 
 class ClockIn(RequestModel):
@@ -31,7 +128,7 @@ class ClockIn(RequestModel):
     )
 
 
-class ClockOut(RequestModel):
+class ClockOut(NightDetails):
     at: IsoDatetime | None = Field(
         default=None,
         description="Wake time with an offset, from 1970-01-01T00:00:00Z to at most 5 minutes "
@@ -42,14 +139,30 @@ class ClockOut(RequestModel):
     )
 
 
-class Backfill(RequestModel):
+class Backfill(NightDetails):
     sleep_at: IsoDatetime
     wake_at: IsoDatetime
     sleep_timezone: TimeZoneName | None = None
     wake_timezone: TimeZoneName | None = None
 
 
-class SleepRecordOut(BaseModel):
+class SleepRecordPatch(NightDetails):
+    """Omitted fields are kept. Times are checked as on creation; `rating`, `tags` and `note`
+    may be null, which clears them."""
+
+    sleep_at: IsoDatetime = _kept("New bedtime, with an offset; not null.")
+    sleep_timezone: TimeZoneName = _kept("IANA zone of the bedtime; not null.")
+    wake_at: IsoDatetime = _kept(
+        "New wake time, with an offset; not null. On an open night, closes it."
+    )
+    wake_timezone: TimeZoneName = _kept(
+        "IANA zone of the wake time; not null. Closing an open night without it takes yours."
+    )
+
+
+class SharedSleepRecord(BaseModel):
+    """A night as the owner's followers see it: without its rating, tags and note."""
+
     id: uuid.UUID
     user_id: uuid.UUID
     sleep_at: datetime
@@ -64,8 +177,16 @@ class SleepRecordOut(BaseModel):
     created_at: datetime
 
 
-def record_out(record: SleepRecord) -> SleepRecordOut:
-    return SleepRecordOut(
+class SleepRecordOut(SharedSleepRecord):
+    """One of your nights, with your private notes on it."""
+
+    rating: int | None = Field(description="1 to 5, or null.")
+    tags: list[str]
+    note: str | None
+
+
+def shared_record(record: SleepRecord) -> SharedSleepRecord:
+    return SharedSleepRecord(
         id=record.id,
         user_id=record.user_id,
         sleep_at=record.sleep_at,
@@ -85,6 +206,16 @@ def record_out(record: SleepRecord) -> SleepRecordOut:
     )
 
 
+def record_out(record: SleepRecord) -> SleepRecordOut:
+    """A night as its owner reads it."""
+    return SleepRecordOut(
+        **shared_record(record).model_dump(),
+        rating=record.rating,
+        tags=record.tags,
+        note=record.note,
+    )
+
+
 class ClockInOut(BaseModel):
     record: SleepRecordOut
     records: list[SleepRecordOut] = Field(description="First page of your records, newest first.")
@@ -95,14 +226,14 @@ class RecordOut(BaseModel):
     record: SleepRecordOut
 
 
-class FeedItem(SleepRecordOut):
+class FeedItem(SharedSleepRecord):
     user: UserSummary
 
 
 def feed_item(record: SleepRecord, name: str) -> FeedItem:
     """A night of someone the viewer follows, as the followings feed shows it."""
     return FeedItem(
-        **record_out(record).model_dump(), user=UserSummary(id=record.user_id, name=name)
+        **shared_record(record).model_dump(), user=UserSummary(id=record.user_id, name=name)
     )
 
 
@@ -132,18 +263,18 @@ class WeeklyRanking(WeekPage):
 
 # The followings feed is served from JSON kept in Redis (sleep.feed_cache), assembled without
 # re-validation. Each piece's shape is written once, here; the cache's script joins the same
-# pieces. RECORD_SHAPE is part of the cached records' keys: it follows SleepRecordOut's schema,
+# pieces. RECORD_SHAPE is part of the cached records' keys: it follows SharedSleepRecord's schema,
 # so a changed shape reads new keys and never serves JSON cached in the old one (bump
 # RECORD_REVISION when record_json changes what it writes without changing the schema).
 RECORD_REVISION = 1
 RECORD_SHAPE = hashlib.sha256(
-    json.dumps([RECORD_REVISION, SleepRecordOut.model_json_schema()], sort_keys=True).encode()
+    json.dumps([RECORD_REVISION, SharedSleepRecord.model_json_schema()], sort_keys=True).encode()
 ).hexdigest()[:12]
 
 
 def record_json(record: SleepRecord) -> str:
-    """A record's JSON as the feed caches it (SleepRecordOut)."""
-    return record_out(record).model_dump_json()
+    """A record's JSON as the feed caches it (SharedSleepRecord: nothing private)."""
+    return shared_record(record).model_dump_json()
 
 
 # A feed item (FeedItem) is its record's JSON with the owner appended:

@@ -28,6 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "ALTER TABLE sleep_records DROP COLUMN note, DROP COLUMN tags, DROP COLUMN rating"
-    )
+    op.execute("ALTER TABLE sleep_records DROP COLUMN note, DROP COLUMN tags, DROP COLUMN rating")
