@@ -13,6 +13,7 @@ from fastapi import Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
+from rhythm.platform.bounds import INSTANT_WINDOW
 from rhythm.platform.http.params import Cursor, Limit
 from rhythm.platform.pagination import DEFAULT_LIMIT
 from rhythm.platform.schemas import IsoDatetime, IsoWeek, RequestModel
@@ -40,13 +41,14 @@ def _control(text: str, allowed: set[str]) -> bool:
 
 def _tag(value: str) -> str:
     """A tag trimmed and in NFC (so that two spellings of one word are one tag)."""
+    # Checked before trimming: Python counts some control characters as spaces.
+    if _control(value, set()):
+        raise ValueError("must not contain control characters or line breaks")
     tag = unicodedata.normalize("NFC", value.strip())
     if not tag:
         raise ValueError("must not be blank")
     if len(tag) > TAG_LENGTH:  # NFC may lengthen a few rare characters
         raise ValueError(f"must be at most {TAG_LENGTH} characters")
-    if _control(tag, set()):
-        raise ValueError("must not contain control characters or line breaks")
     return tag
 
 
@@ -147,16 +149,16 @@ class Backfill(NightDetails):
 
 
 class SleepRecordPatch(NightDetails):
-    """Omitted fields are kept. Times are checked as on creation; `rating`, `tags` and `note`
-    may be null, which clears them."""
+    """Omitted fields are kept. Times and zones are never null, and are checked as on creation;
+    `rating`, `tags` and `note` may be null, which clears them."""
 
-    sleep_at: IsoDatetime = _kept("New bedtime, with an offset; not null.")
-    sleep_timezone: TimeZoneName = _kept("IANA zone of the bedtime; not null.")
+    sleep_at: IsoDatetime = _kept(f"New bedtime, ISO 8601 with an offset, {INSTANT_WINDOW}.")
+    sleep_timezone: TimeZoneName = _kept("IANA zone of the bedtime.")
     wake_at: IsoDatetime = _kept(
-        "New wake time, with an offset; not null. On an open night, closes it."
+        f"New wake time, ISO 8601 with an offset, {INSTANT_WINDOW}. On an open night, closes it."
     )
     wake_timezone: TimeZoneName = _kept(
-        "IANA zone of the wake time; not null. Closing an open night without it takes yours."
+        "IANA zone of the wake time. Closing an open night without it takes yours."
     )
 
 
