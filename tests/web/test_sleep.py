@@ -1,6 +1,8 @@
 """The Sleep page in a real browser: clocking in and out through its buttons, the last 8 weeks
 of nights in the chart's accessible figures (and the clocked night on Today), a followed
-friend's night in the weekly ranking, and the backfill form's refusals read as messages."""
+friend's night in the weekly ranking, the backfill form's refusals read as messages, and the
+recent nights' form: closing a forgotten night, moving a bedtime, rating, tagging and noting
+a night, and its refusals read as messages."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.web.browser import (
+    DESKTOP,
     PHONE,
     api_account,
     as_browser,
@@ -191,3 +194,120 @@ async def test_the_backfill_form_reads_refusals_as_messages(live_server: str, pa
     await form.get_by_role("button", name="Add night").click()
     await expect(form.get_by_role("alert")).to_contain_text("overlaps another of your")
     assert await axe_violations(page) == []
+
+
+def day_label(moment: datetime) -> str:
+    """As the page writes a day (app.js `dayLabel`): "Mon 3 Mar"."""
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
+async def recent_rows(page: Page) -> list[str]:
+    rows = page.locator("#recent-nights tbody tr")
+    return [" | ".join(await row.locator("th, td").all_inner_texts()) for row in await rows.all()]
+
+
+async def test_correct_a_night_and_close_a_forgotten_one(
+    live_server: str, page: Page, context: BrowserContext, screenshot_folder: Path
+) -> None:
+    await register(page, live_server)
+    travel = night(4, time(23, 0), time(7, 0))
+    short = night(3, time(22, 30), time(6, 30))
+    forgotten = night(1, time(23, 15), time(7, 15))
+    async with as_browser(context, live_server) as me:
+        for span, notes in (
+            (travel, {"rating": 3, "tags": ["travel"], "note": "Hotel bed."}),
+            (short, {}),
+        ):
+            added = await me.post("/api/v1/sleep/records", json={**as_json(span), **notes})
+            assert added.status_code == 201, added.text
+        opened = await me.post("/api/v1/sleep/clock-in", json={"at": forgotten[0].isoformat()})
+        assert opened.status_code == 201, opened.text
+        forgotten_id = opened.json()["record"]["id"]
+
+    await page.goto(live_server + "/sleep")
+    recent = page.get_by_role("region", name="Your recent nights")
+    await expect(recent.locator("#recent-nights tbody tr")).to_have_count(3)
+    assert await recent_rows(page) == [
+        f"Edit | {day_label(forgotten[0])} | 23:15 | — | In bed | — | —",
+        f"Edit | {day_label(short[0])} | 22:30 | 06:30 | {slept(short)} | — | —",
+        f"Edit | {day_label(travel[0])} | 23:00 | 07:00 | {slept(travel)} | 3/5 | "
+        "travel\nHotel bed.",
+    ]
+    bed = page.get_by_role("region", name="Bedtime")
+    await expect(bed).to_contain_text("In bed since 23:15")
+
+    # Close the forgotten night at the time it ended, with a rating, tags and a note.
+    await recent.get_by_role("button", name=f"Edit the night of {day_label(forgotten[0])}").click()
+    editor = recent.get_by_role("form", name=f"Edit the night of {day_label(forgotten[0])}")
+    await expect(editor.get_by_role("heading")).to_be_focused()
+    await expect(editor.get_by_label("Bedtime")).to_have_value(f"{forgotten[0]:%Y-%m-%dT%H:%M}")
+    await editor.get_by_label("Wake time").fill(f"{forgotten[1]:%Y-%m-%dT%H:%M}")
+    await editor.get_by_label("Rating").select_option("4")
+    await editor.get_by_label("Tags").fill("late, coffee, Late")
+    await editor.get_by_label("Note").fill("Forgot to clock out.")
+    await editor.get_by_role("button", name="Save night").click()
+    await expect(recent.get_by_role("status")).to_have_text(
+        f"Night of {day_label(forgotten[0])} saved: {slept(forgotten)}."
+    )
+    await expect(editor).to_have_count(0)
+    await expect(bed).to_contain_text("Awake")
+    await expect(recent.locator("#recent-nights tbody tr").first).to_contain_text("07:15")
+    assert (await recent_rows(page))[0] == (
+        f"Edit | {day_label(forgotten[0])} | 23:15 | 07:15 | {slept(forgotten)} | 4/5 | "
+        "late, coffee\nForgot to clock out."
+    )
+    await expect(page.locator("#nights-table tbody tr")).to_have_count(3)
+    async with as_browser(context, live_server) as me:
+        record = (await me.get(f"/api/v1/sleep/records/{forgotten_id}")).json()
+    assert (record["status"], record["wake_timezone"]) == ("completed", ZONE)
+    assert (record["rating"], record["tags"], record["note"]) == (
+        4,
+        ["late", "coffee"],
+        "Forgot to clock out.",
+    )
+
+    # Refusals read as messages, and change nothing.
+    edit_short = recent.get_by_role("button", name=f"Edit the night of {day_label(short[0])}")
+    await edit_short.click()
+    editor = recent.get_by_role("form", name=f"Edit the night of {day_label(short[0])}")
+    await editor.get_by_label("Wake time").fill(f"{short[0]:%Y-%m-%d}T22:00")
+    await editor.get_by_role("button", name="Save night").click()
+    alert = editor.get_by_role("alert")
+    await expect(alert).to_contain_text("Could not save the night.")
+    await expect(alert).to_contain_text("The wake time must be after bedtime.")
+    onto_travel = travel[1] - timedelta(minutes=15)
+    await editor.get_by_label("Bedtime").fill(f"{onto_travel:%Y-%m-%dT%H:%M}")
+    await editor.get_by_label("Wake time").fill(f"{short[1]:%Y-%m-%dT%H:%M}")
+    await editor.get_by_role("button", name="Save night").click()
+    await expect(alert).to_contain_text("overlaps another of your sleep records")
+    assert "{" not in await alert.inner_text()
+    assert await axe_violations(page) == []
+    for shot in await screenshots(page, "sleep-edit", screenshot_folder):
+        assert shot.stat().st_size > 0
+    await page.set_viewport_size(PHONE)
+    await page.wait_for_timeout(150)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.set_viewport_size(DESKTOP)
+    await editor.get_by_role("button", name="Cancel").click()
+    await expect(editor).to_have_count(0)
+    assert (await recent_rows(page))[1] == (
+        f"Edit | {day_label(short[0])} | 22:30 | 06:30 | {slept(short)} | — | —"
+    )
+
+    # An earlier bedtime, and the notes cleared.
+    await recent.get_by_role("button", name=f"Edit the night of {day_label(travel[0])}").click()
+    editor = recent.get_by_role("form", name=f"Edit the night of {day_label(travel[0])}")
+    earlier = travel[0] - timedelta(minutes=45)
+    await editor.get_by_label("Bedtime").fill(f"{earlier:%Y-%m-%dT%H:%M}")
+    await editor.get_by_label("Rating").select_option("")
+    await editor.get_by_label("Tags").fill("")
+    await editor.get_by_label("Note").fill("")
+    await editor.get_by_role("button", name="Save night").click()
+    await expect(recent.get_by_role("status")).to_contain_text("saved")
+    await expect(recent.locator("#recent-nights tbody tr").nth(2)).to_contain_text("22:15")
+    assert (await recent_rows(page))[2] == (
+        f"Edit | {day_label(earlier)} | 22:15 | 07:00 | {slept((earlier, travel[1]))} | — | —"
+    )
+    # The chart's figures follow.
+    await expect(page.locator("#nights-table tbody tr").first).to_contain_text("22:15")
+    assert (await nights_table(page))[0].endswith(f"22:15 | 07:00 | {slept((earlier, travel[1]))}")

@@ -1,6 +1,8 @@
 // The Sleep page: going to bed and waking up (clock in and out), the last 8 weeks of nights as
 // a chart with their bed and wake times (and the same figures as a table), the weekly ranking
-// of the people followed, and a form to add a past night. Days and times are the user's zone's.
+// of the people followed, a form to add a past night, and the latest nights with a form to
+// correct one (its times, or closing a forgotten night) and to rate, tag and annotate it (the
+// owner's alone: followers never see them). Days and times are the user's zone's.
 import {
   Action,
   Card,
@@ -13,6 +15,7 @@ import {
   dayLabel,
   duration,
   html,
+  localInput,
   mount,
   palette,
   todayIn,
@@ -20,6 +23,7 @@ import {
   useCallback,
   useEffect,
   useMe,
+  useRef,
   useState,
   zonedInstant,
 } from "../app.js";
@@ -28,6 +32,9 @@ const DAYS = 56; // the chart's 8 weeks
 const PAGE = 100; // records per request (the API's maximum)
 const MAX_PAGES = 5; // enough for 8 weeks of nights and naps; the chart says when it stops short
 const WEEKS_LISTED = 8; // weeks offered in the ranking's picker
+const RECENT = 10; // nights listed for correcting
+const MAX_TAGS = 10; // the API's bounds on a night's notes
+const NOTE_LENGTH = 1000;
 
 // Calendar dates (YYYY-MM-DD) are computed at UTC noon, where no DST change moves a day.
 function shiftDay(iso, days) {
@@ -352,6 +359,154 @@ function Backfill({ zone, onAdded }) {
   </form>`;
 }
 
+const nightOf = (record, zone) => dayLabel(localDay(record.sleep_at, zone));
+
+// "late, coffee" in the form; the API trims, drops repeats and bounds them.
+const tagsOf = (text) =>
+  text
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+
+// The latest nights, newest first, each with a button opening the form below the table (first
+// in its row, so that a phone shows it without scrolling the table).
+function RecentNights({ records, zone, onChanged }) {
+  const [editing, setEditing] = useState(null);
+  const [saved, setSaved] = useState(null);
+  const recent = records.slice(0, RECENT);
+  if (!recent.length) {
+    return html`<p class="muted empty">No nights yet: they are listed here to correct or annotate.</p>`;
+  }
+  const current = recent.find((r) => r.id === editing);
+  const done = (record) => {
+    setEditing(null);
+    setSaved(record);
+    onChanged();
+  };
+  return html`<div class="table-wrap">
+      <table id="recent-nights">
+        <caption class="sr-only">Your latest nights, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col"><span class="sr-only">Change</span></th>
+            <th scope="col">Night of</th><th scope="col">Bedtime</th><th scope="col">Woke up</th>
+            <th scope="col" class="num">Slept</th><th scope="col">Rating</th>
+            <th scope="col">Tags and note</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${recent.map(
+            (r) => html`<tr key=${r.id}>
+              <td>
+                <button type="button" onClick=${() => { setSaved(null); setEditing(r.id); }}
+                  aria-label=${`Edit the night of ${nightOf(r, zone)}`} aria-expanded=${editing === r.id}>Edit</button>
+              </td>
+              <th scope="row">${nightOf(r, zone)}</th>
+              <td>${clock(r.sleep_at, zone)}</td>
+              <td>${r.wake_at ? clock(r.wake_at, zone) : "—"}</td>
+              <td class="num">${r.wake_at ? duration(r.duration_seconds) : "In bed"}</td>
+              <td>${r.rating ? `${r.rating}/5` : "—"}</td>
+              <td class="notes">
+                ${r.tags.length ? html`<span class="tags">${r.tags.join(", ")}</span>` : null}
+                ${r.note ? html`<span class="note">${r.note}</span>` : null}
+                ${r.tags.length || r.note ? null : "—"}
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    ${saved
+      ? html`<p class="notice" role="status">
+          Night of ${nightOf(saved, zone)} saved${saved.wake_at ? `: ${duration(saved.duration_seconds)}` : ""}.
+        </p>`
+      : null}
+    ${current
+      ? html`<${NightEditor} key=${current.id} record=${current} zone=${zone} onSaved=${done}
+          onCancel=${() => setEditing(null)} />`
+      : null}`;
+}
+
+// Times are shown and typed in the user's zone; each is sent only if it was changed (the form
+// holds minutes, the night may hold seconds), and the night keeps the zones it was recorded in.
+function NightEditor({ record, zone, onSaved, onCancel }) {
+  const start = {
+    sleep: localInput(record.sleep_at, zone),
+    wake: record.wake_at ? localInput(record.wake_at, zone) : "",
+  };
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const heading = useRef(null);
+  // Keyboard and screen-reader users land on the form they opened.
+  useEffect(() => {
+    if (heading.current) heading.current.focus();
+  }, []);
+  const submit = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const body = {
+      rating: form.get("rating") ? Number(form.get("rating")) : null,
+      tags: tagsOf(form.get("tags")),
+      note: form.get("note").trim() ? form.get("note") : null,
+    };
+    if (form.get("sleep_at") !== start.sleep) body.sleep_at = zonedInstant(form.get("sleep_at"), zone).toISOString();
+    if (form.get("wake_at") && form.get("wake_at") !== start.wake) {
+      body.wake_at = zonedInstant(form.get("wake_at"), zone).toISOString();
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const { record: saved } = await api(`/api/v1/sleep/records/${record.id}`, { method: "PATCH", body });
+      onSaved(saved);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const open = record.status === "sleeping";
+  const title = `Edit the night of ${nightOf(record, zone)}`;
+  return html`<form id="night-editor" class="night-editor" onSubmit=${submit} aria-labelledby="night-editor-title">
+    <h3 id="night-editor-title" tabindex="-1" ref=${heading}>${title}</h3>
+    <p class="muted">
+      Times in your time zone (${zone}).${open ? " A wake time closes this night." : ""} The rating,
+      tags and note are yours alone: the people who follow you never see them.
+    </p>
+    <div class="row">
+      <${Field} label="Bedtime" id="edit-sleep">
+        <input id="edit-sleep" name="sleep_at" type="datetime-local" required defaultValue=${start.sleep} />
+      <//>
+      <${Field} label="Wake time" id="edit-wake" hint=${open ? "Empty while you are still in bed." : null}>
+        <input id="edit-wake" name="wake_at" type="datetime-local" required=${!open} defaultValue=${start.wake}
+          aria-describedby=${open ? "edit-wake-hint" : undefined} />
+      <//>
+      <${Field} label="Rating" id="edit-rating">
+        <select id="edit-rating" name="rating" defaultValue=${record.rating ? String(record.rating) : ""}>
+          <option value="">No rating</option>
+          <option value="1">1 – bad</option>
+          <option value="2">2</option>
+          <option value="3">3</option>
+          <option value="4">4</option>
+          <option value="5">5 – great</option>
+        </select>
+      <//>
+    </div>
+    <${Field} label="Tags" id="edit-tags" hint=${`Separated by commas: up to ${MAX_TAGS}, each up to 32 characters.`}>
+      <input id="edit-tags" name="tags" type="text" defaultValue=${record.tags.join(", ")}
+        aria-describedby="edit-tags-hint" />
+    <//>
+    <${Field} label="Note" id="edit-note" hint=${`Up to ${NOTE_LENGTH} characters.`}>
+      <textarea id="edit-note" name="note" rows="3" maxLength=${NOTE_LENGTH} defaultValue=${record.note || ""}
+        aria-describedby="edit-note-hint"></textarea>
+    <//>
+    <${Problem} error=${error} what="save the night" />
+    <div class="row">
+      <button type="submit" class="primary" disabled=${busy}>Save night</button>
+      <button type="button" onClick=${onCancel}>Cancel</button>
+    </div>
+  </form>`;
+}
+
 function Page() {
   const me = useMe();
   const records = useRecords();
@@ -377,6 +532,9 @@ function Page() {
     <//>
     <${Card} title="Weekly ranking" id="ranking" wide>
       ${me ? html`<${Ranking} me=${me} version=${version} />` : html`<p class="muted">Loading…</p>`}
+    <//>
+    <${Card} title="Your recent nights" id="recent" wide>
+      ${ready((data) => html`<${RecentNights} records=${data} zone=${zone} onChanged=${changed} />`)}
     <//>
   </div>`;
 }
