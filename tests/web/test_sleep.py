@@ -60,10 +60,15 @@ def slept(*spans: tuple[datetime, datetime]) -> str:
     return hours_minutes(sum(elapsed(bed, wake) for bed, wake in spans))
 
 
+async def table_rows(page: Page, table: str) -> list[str]:
+    """The body rows of the table of id `table`, as the user reads them: cells joined by " | "."""
+    rows = page.locator(f"#{table} tbody tr")
+    return [" | ".join(await row.locator("th, td").all_inner_texts()) for row in await rows.all()]
+
+
 async def nights_table(page: Page) -> list[str]:
     """The chart's figures as the page gives them to screen readers: one row per day."""
-    rows = page.locator("#nights-table tbody tr")
-    return [" | ".join(await row.locator("th, td").all_inner_texts()) for row in await rows.all()]
+    return await table_rows(page, "nights-table")
 
 
 async def test_clock_in_and_out_and_see_the_night(
@@ -201,11 +206,6 @@ def day_label(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b}"
 
 
-async def recent_rows(page: Page) -> list[str]:
-    rows = page.locator("#recent-nights tbody tr")
-    return [" | ".join(await row.locator("th, td").all_inner_texts()) for row in await rows.all()]
-
-
 async def test_correct_a_night_and_close_a_forgotten_one(
     live_server: str, page: Page, context: BrowserContext, screenshot_folder: Path
 ) -> None:
@@ -227,7 +227,7 @@ async def test_correct_a_night_and_close_a_forgotten_one(
     await page.goto(live_server + "/sleep")
     recent = page.get_by_role("region", name="Your recent nights")
     await expect(recent.locator("#recent-nights tbody tr")).to_have_count(3)
-    assert await recent_rows(page) == [
+    assert await table_rows(page, "recent-nights") == [
         f"Edit | {day_label(forgotten[0])} | 23:15 | — | In bed | — | —",
         f"Edit | {day_label(short[0])} | 22:30 | 06:30 | {slept(short)} | — | —",
         f"Edit | {day_label(travel[0])} | 23:00 | 07:00 | {slept(travel)} | 3/5 | "
@@ -252,7 +252,7 @@ async def test_correct_a_night_and_close_a_forgotten_one(
     await expect(editor).to_have_count(0)
     await expect(bed).to_contain_text("Awake")
     await expect(recent.locator("#recent-nights tbody tr").first).to_contain_text("07:15")
-    assert (await recent_rows(page))[0] == (
+    assert (await table_rows(page, "recent-nights"))[0] == (
         f"Edit | {day_label(forgotten[0])} | 23:15 | 07:15 | {slept(forgotten)} | 4/5 | "
         "late, coffee\nForgot to clock out."
     )
@@ -290,7 +290,7 @@ async def test_correct_a_night_and_close_a_forgotten_one(
     await page.set_viewport_size(DESKTOP)
     await editor.get_by_role("button", name="Cancel").click()
     await expect(editor).to_have_count(0)
-    assert (await recent_rows(page))[1] == (
+    assert (await table_rows(page, "recent-nights"))[1] == (
         f"Edit | {day_label(short[0])} | 22:30 | 06:30 | {slept(short)} | — | —"
     )
 
@@ -305,7 +305,7 @@ async def test_correct_a_night_and_close_a_forgotten_one(
     await editor.get_by_role("button", name="Save night").click()
     await expect(recent.get_by_role("status")).to_contain_text("saved")
     await expect(recent.locator("#recent-nights tbody tr").nth(2)).to_contain_text("22:15")
-    assert (await recent_rows(page))[2] == (
+    assert (await table_rows(page, "recent-nights"))[2] == (
         f"Edit | {day_label(earlier)} | 22:15 | 07:00 | {slept((earlier, travel[1]))} | — | —"
     )
     # The chart's figures follow.
