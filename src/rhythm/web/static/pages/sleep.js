@@ -383,7 +383,7 @@ function RecentNights({ records, zone, onChanged }) {
     setSaved(record);
     onChanged();
   };
-  return html`<div class="table-wrap">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Recent nights table">
       <table id="recent-nights">
         <caption class="sr-only">Your latest nights, newest first</caption>
         <thead>
