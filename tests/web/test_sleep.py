@@ -156,7 +156,7 @@ async def test_a_followed_friend_in_the_weekly_ranking(
 
     await page.goto(live_server + "/sleep")
     ranking = page.get_by_role("region", name="Weekly ranking")
-    await ranking.get_by_label("Week").select_option(week)
+    await ranking.get_by_label("Week", exact=True).select_option(week)
     table = ranking.get_by_role("table")
     await expect(table.locator("tbody tr")).to_have_count(2)
     rows = [
