@@ -66,8 +66,7 @@ async def clock_in(
     responses=problem_doc(409, 422),
     summary="Wake up",
     description="409 `not-clocked-in` when no night is open; 422 when the wake time is at or "
-    "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime. "
-    "`rating`, `tags` and `note` are yours alone: followers never see them.",
+    "before bedtime, more than 5 minutes ahead, or more than 24 hours after bedtime.",
 )
 async def clock_out(
     body: ClockOut, principal: WriteUser, db: DbSession, request: Request

@@ -66,13 +66,15 @@ def _note(value: str) -> str:
     return value
 
 
+PRIVATE = "Yours alone: never shown to the people who follow you."
 Rating = Annotated[
     int,
     Field(
         ge=LOWEST_RATING,
         le=HIGHEST_RATING,
         strict=True,
-        description=f"How the night felt, {LOWEST_RATING} (bad) to {HIGHEST_RATING} (great).",
+        description=f"How the night felt, {LOWEST_RATING} (bad) to {HIGHEST_RATING} (great). "
+        + PRIVATE,
     ),
 ]
 Tag = Annotated[
@@ -86,7 +88,7 @@ Tags = Annotated[
         max_length=MAX_TAGS,
         description=f"At most {MAX_TAGS} tags of 1 to {TAG_LENGTH} characters (surrounding "
         "spaces are trimmed; no control characters or line breaks). Repeats, ignoring case, "
-        "are kept once, as first written.",
+        "are kept once, as first written. " + PRIVATE,
     ),
     AfterValidator(_distinct),
 ]
@@ -95,7 +97,7 @@ Note = Annotated[
     Field(
         max_length=NOTE_LENGTH,
         description=f"At most {NOTE_LENGTH} characters; tabs and new lines but no other control "
-        "characters. A blank note is stored as none (null).",
+        "characters. A blank note is stored as none (null). " + PRIVATE,
     ),
     AfterValidator(_note),
 ]
@@ -182,9 +184,11 @@ class SharedSleepRecord(BaseModel):
 class SleepRecordOut(SharedSleepRecord):
     """One of your nights, with your private notes on it."""
 
-    rating: int | None = Field(description="1 to 5, or null.")
-    tags: list[str]
-    note: str | None
+    # Defaults only so that the schema adds them without making them required (they are
+    # always written).
+    rating: int | None = Field(default=None, description="1 to 5, or null.")
+    tags: list[str] = Field(default_factory=list)
+    note: str | None = None
 
 
 def shared_record(record: SleepRecord) -> SharedSleepRecord:
