@@ -201,10 +201,15 @@ class Authenticator:
             return
         batch, self._unwritten = self._unwritten, {}
         keys, self._unwritten_keys = self._unwritten_keys, {}
+        # One transaction per table: one that locked rows of both could deadlock with a
+        # statement locking the two tables in the other order (a TRUNCATE of both, say).
         try:
-            async with self.session_factory() as session, session.begin():
-                await repository.touch_sessions(session, batch)
-                await repository.touch_api_keys(session, keys)
+            if batch:
+                async with self.session_factory() as session, session.begin():
+                    await repository.touch_sessions(session, batch)
+            if keys:
+                async with self.session_factory() as session, session.begin():
+                    await repository.touch_api_keys(session, keys)
         except Exception as exc:  # last_used_at is informational: log, never fail a request
             log.warning("touch_flush_failed", error=str(exc), sessions=len(batch), keys=len(keys))
 
