@@ -42,7 +42,10 @@ async def test_export_then_import_through_the_command(
     done = rhythm(database_url, redis_url, "users", "export", ada.email.upper())
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert records == await export(client, ada)
+    by_api = await export(client, ada)
+    # An API key's last use may be written in between: the records are the API's otherwise.
+    assert [r["kind"] for r in records] == [r["kind"] for r in by_api]
+    assert comparable(records) == comparable(by_api)
     (summary,) = done.stderr.strip().splitlines()
     assert summary.startswith(f"Exported {ada.email.upper()}: "), summary
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -75,14 +75,11 @@ class Kind:
     restore: Callable[[Restoring, Items], Awaitable[int]] | None = None  # how many stored
     batch: int = 1000  # records stored at once
     most: int | None = None  # records one import may hold
-    _columns: tuple[str, ...] = field(default=(), init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_columns", self.fields or tuple(self.record.model_fields))
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self._columns
+        """The record's fields, in the order of the rows (a JSON line's keys, a CSV's header)."""
+        return self.fields or tuple(self.record.model_fields)
 
 
 async def _profile(to: Restoring, items: Items) -> int:
