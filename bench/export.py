@@ -95,10 +95,21 @@ def account(conn: psycopg.Connection) -> uuid.UUID:
     return user_id
 
 
+def _cpu(process: psutil.Process) -> float:
+    """CPU seconds (user and system) of the process and its children so far."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
 @contextmanager
-def peak_rss(process: psutil.Process) -> Iterator[dict[str, int]]:
-    """The peak RSS of the process and of its children while the block runs."""
-    peak = {"worker": 0, "total": 0}
+def peak_rss(process: psutil.Process) -> Iterator[dict[str, float]]:
+    """The peak RSS of the process and of its children while the block runs, and the CPU
+    seconds they spent in it."""
+    peak: dict[str, float] = {"worker": 0, "total": 0, "cpu": 0.0}
+    cpu_before = _cpu(process)
     done = threading.Event()
 
     def sample() -> None:
@@ -120,6 +131,7 @@ def peak_rss(process: psutil.Process) -> Iterator[dict[str, int]]:
     finally:
         done.set()
         sampler.join()
+        peak["cpu"] = _cpu(process) - cpu_before
 
 
 def _server() -> psutil.Process:
@@ -176,28 +188,39 @@ def run(rounds: int = 3, seconds: int = 10, processes: object = None) -> None:
                     base + "/api/v1/users/me/export?format=csv", token
                 ),
             }
-            results: dict[str, list[tuple[float, int, int, int]]] = {k: [] for k in subjects}
+            results: dict[str, list[tuple[float, int, float, float, float]]] = {
+                k: [] for k in subjects
+            }
+            loads: list[float] = []
             for round_ in range(rounds):
                 for label, subject in subjects.items():
                     with peak_rss(server) as peak:
                         elapsed, size = subject()
-                    results[label].append((elapsed, size, peak["worker"], peak["total"]))
+                    results[label].append(
+                        (elapsed, size, peak["worker"], peak["total"], peak["cpu"])
+                    )
+                    loads.append(psutil.getloadavg()[0])
                     print(
                         f"  round {round_ + 1}: {label}: {elapsed:.1f} s, {size / 1e6:.0f} MB,"
                         f" server peak {peak['worker'] / 2**20:.0f} MiB worker,"
-                        f" {peak['total'] / 2**20:.0f} MiB in all",
+                        f" {peak['total'] / 2**20:.0f} MiB in all, server CPU"
+                        f" {peak['cpu']:.1f} s, load {loads[-1]:.1f}",
                         file=sys.stderr,
                     )
     base_time = statistics.median(r[0] for r in results[next(iter(subjects))])
-    print(f"{INTERVALS:,} usage intervals; server idle: {idle / 2**20:.0f} MiB in all\n")
+    print(
+        f"{INTERVALS:,} usage intervals; server idle: {idle / 2**20:.0f} MiB in all; load"
+        f" average (1 min) {min(loads):.1f} to {max(loads):.1f} over the rounds\n"
+    )
     columns = ["what", "time (median)", "vs baseline", "bytes", "server worker peak RSS"]
-    print("| " + " | ".join([*columns, "server peak RSS in all"]) + " |")
-    print("|---|---|---|---|---|---|")
+    print("| " + " | ".join([*columns, "server peak RSS in all", "server CPU"]) + " |")
+    print("|---|---|---|---|---|---|---|")
     for label, found in results.items():
         elapsed = statistics.median(r[0] for r in found)
         print(
             f"| {label} | {elapsed:.1f} s | {elapsed / base_time:.2f}x"
             f" | {statistics.median(r[1] for r in found) / 1e6:.0f} MB"
             f" | {max(r[2] for r in found) / 2**20:.0f} MiB"
-            f" | {max(r[3] for r in found) / 2**20:.0f} MiB |"
+            f" | {max(r[3] for r in found) / 2**20:.0f} MiB"
+            f" | {statistics.median(r[4] for r in found):.1f} s |"
         )

@@ -346,6 +346,24 @@ async def _restoring(resources: Resources, session: AsyncSession, user_id: uuid.
     )
 
 
+IMPORT_CHUNK = 1024 * 1024
+
+
+def _opened(file: Path) -> BinaryIO:
+    """A file to import, open; a RhythmError saying why it cannot be read."""
+    from rhythm.platform.errors import RhythmError
+
+    try:
+        return file.open("rb")
+    except OSError as exc:
+        raise RhythmError(f"cannot read it ({exc.strerror})") from None
+
+
+async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
+        yield block
+
+
 async def _account(session: AsyncSession, email: str) -> uuid.UUID:
     from rhythm.identity import service as identity_service
     from rhythm.platform.errors import RhythmError
@@ -406,24 +424,16 @@ def users_import(
     from rhythm.platform.errors import RhythmError
     from rhythm.portability import service
 
-    async def chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
-        while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
-            yield block
-
     def progress(records: int) -> None:
         typer.echo(f"  {records:,} records read", err=True)
 
     async def run(resources):  # type: ignore[no-untyped-def]
         began = time.perf_counter()
-        try:
-            handle = file.open("rb")
-        except OSError as exc:
-            raise RhythmError(f"cannot read it ({exc.strerror})") from None
-        with handle:
+        with _opened(file) as handle:
             async with resources.session_factory() as session:
                 user_id = await _account(session, email)
                 to = await _restoring(resources, session, user_id)
-                summary = await service.import_records(to, chunks(handle), progress)
+                summary = await service.import_records(to, _chunks(handle), progress)
                 await commit(session)
         return summary, time.perf_counter() - began
 
@@ -441,38 +451,24 @@ def users_import(
     )
 
 
-IMPORT_CHUNK = 1024 * 1024
-
-
 @usage_cli.command("import")
 def usage_import(
     file: Annotated[Path, typer.Argument(help="An ActivityWatch export (aw-server's JSON).")],
     user: Annotated[str, typer.Option("--user", help="The account's email.")],
 ) -> None:
     """Import an ActivityWatch export into an account, as POST /api/0/import does."""
-    from rhythm.identity import service as identity_service
     from rhythm.platform.database import commit
     from rhythm.platform.errors import RhythmError
     from rhythm.usage import history
-
-    async def chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
-        while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
-            yield block
 
     def progress(events: int) -> None:
         typer.echo(f"  {events:,} events read", err=True)
 
     async def run(resources):  # type: ignore[no-untyped-def]
-        try:
-            handle = file.open("rb")
-        except OSError as exc:
-            raise RhythmError(f"cannot read it ({exc.strerror})") from None
-        with handle:
+        with _opened(file) as handle:
             async with resources.session_factory() as session:
-                user_id = await identity_service.user_id_by_email(session, user)
-                if user_id is None:
-                    raise RhythmError(f"no account has the email {user}")
-                summary = await history.import_document(session, user_id, chunks(handle), progress)
+                user_id = await _account(session, user)
+                summary = await history.import_document(session, user_id, _chunks(handle), progress)
                 await commit(session)
                 return summary
 
