@@ -353,6 +353,10 @@ async def test_a_refused_line_is_a_422_that_names_it(app: FastAPI, client: Async
     found = await refused(client, ada, header + '{"kind": "dream", "x": 1}\n', 2)
     assert "dream" in found["detail"] and "sleep_night" in found["detail"]
     await refused(client, ada, '{"name": "no kind"}\n', 1)
+    bom = (
+        b"\xef\xbb\xbf" + header.encode() + b'{"kind": "profile", "name": "Bom", "timezone": "UTC"}'
+    )
+    assert (await ok(await import_(client, ada, bom))).json()["imported"]["profile"] == 1
     await refused(client, ada, '{"kind": "export", "version": 2}\n', 1)
     # Invalid records, as the API would refuse them.
     backwards = {**NIGHT, "wake_at": "2026-01-10T22:00:00+01:00"}

@@ -177,6 +177,8 @@ async def import_records(
     records = 0
     try:
         async for number, raw in lines(chunks, LINE_LIMIT):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark some editors write
             if not raw.strip():
                 continue
             value = _decode(number, raw)
