@@ -348,6 +348,8 @@ async def refused(client: AsyncClient, user: TestUser, body: str, line: int) -> 
 async def test_a_refused_line_is_a_422_that_names_it(app: FastAPI, client: AsyncClient) -> None:
     ada = await create_user(app)
     header = '{"kind": "export", "version": 1}\n'
+    for empty in ("", "\n\n", header):
+        assert problem(await import_(client, ada, empty), 422)["errors"][0]["field"] == "body"
     await refused(client, ada, header + "\n{not json\n", 3)
     await refused(client, ada, header + "[1, 2]\n", 2)
     found = await refused(client, ada, header + '{"kind": "dream", "x": 1}\n', 2)

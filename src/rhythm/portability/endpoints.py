@@ -58,7 +58,8 @@ Each is validated as the API validates what it stores (the same request models a
 night at most 24 hours long and not in the future, no overlapping nights or intervals of one
 bucket, at most 500 category rules...). The first invalid line is a 422 `invalid-line` naming
 it (`line` and `kind` in the body, and the fields in `errors`); lines are at most
-{LINE_LIMIT // 2**20} MiB, the body at most {IMPORT_BODY_LIMIT // 2**30} GiB (413).
+{LINE_LIMIT // 2**20} MiB, the body at most {IMPORT_BODY_LIMIT // 2**30} GiB (413). A body
+without records is a 422 too.
 
 A kind is brought only into an account that has none of it: follows, sleep nights, focus
 sessions, usage buckets and intervals, changed category rules (aw-webui's defaults are

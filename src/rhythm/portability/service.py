@@ -22,7 +22,7 @@ import msgspec
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.platform.errors import Conflict, FieldError, ItemRefused, RhythmError
+from rhythm.platform.errors import Conflict, FieldError, ItemRefused, RhythmError, Unprocessable
 from rhythm.portability import repository
 from rhythm.portability.formats import LineTooLong, csv_writer, line_writer, lines, zip_stream
 from rhythm.portability.kinds import BY_NAME, KINDS, Kind, Restoring
@@ -218,6 +218,10 @@ async def import_records(
                 progress(records)
     except LineTooLong as exc:
         raise InvalidLine(exc.number, f"longer than {LINE_LIMIT:,} bytes.") from None
+    if current is None and not records:
+        raise Unprocessable(
+            "The body holds no records: send an export (GET /users/me/export).", field="body"
+        )
     if current is not None:
         stored[current.name] += await _store(to, current, pending)
     return ImportSummary(
