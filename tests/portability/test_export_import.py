@@ -70,6 +70,8 @@ async def fill(app: FastAPI, client: AsyncClient, user: TestUser) -> list[TestUs
             "wake_at": iso(bed + timedelta(hours=hours)),
             "sleep_timezone": "Europe/Paris",
             "wake_timezone": "America/New_York",
+            # The owner's private notes on the night go with it.
+            **({"rating": 4, "tags": ["late", "café"], "note": "Slept well."} if days == 3 else {}),
         }
         await ok(await client.post("/api/v1/sleep/records", json=body, headers=h), 201)
     await ok(
@@ -226,6 +228,10 @@ async def test_round_trip_into_a_fresh_account(app: FastAPI, client: AsyncClient
         str(o.id) for o in others[:2]
     }
     assert [r["user_id"] for r in first if r["kind"] == "follower"] == [str(others[2].id)]
+    noted = [r for r in first if r["kind"] == "sleep_night" and r["rating"] is not None]
+    assert [(r["rating"], r["tags"], r["note"]) for r in noted] == [
+        (4, ["late", "café"], "Slept well.")
+    ]
 
     fresh = await create_user(app, name="Fresh")
     answer = (

@@ -39,7 +39,8 @@ As JSON Lines (`{NDJSON}`, the default): a first line `{{"kind": "export", "vers
 `profile` is the account's name, email, timezone and creation time; `api_key` a key's name,
 prefix and scopes, never its secret; `following` who the account follows and `follower` who
 follows it (the other account's id and name, and since when); `sleep_night` a night as
-logged (the open one too, with `wake_at` null); `focus_session` a session as recorded;
+logged with its private rating, tags and note (the open one too, with `wake_at` null);
+`focus_session` a session as recorded;
 `usage_bucket` a device's or watcher's source and `usage_interval` its intervals as stored,
 AFK periods included (the `afkstatus` buckets'), each bucket's earliest first;
 `category_rule` the category rules in force (aw-webui's defaults until the account changed
