@@ -16,6 +16,7 @@ from bench import (
     aw_import,
     backlog_replay,
     catalog_scenario,
+    export,
     focus_scenario,
     mixed_scenario,
     platform_scenario,
@@ -32,11 +33,13 @@ SCENARIOS = {
     "catalog": catalog_scenario.run,
 }
 # Run only when named: they take several minutes (mixed recreates its own database; aw_import
-# writes a 170 MB export and imports it; backlog replays a day of three watchers).
+# writes a 170 MB export and imports it; backlog replays a day of three watchers; export
+# exports an account of a million usage intervals).
 ON_REQUEST = {
     "mixed": mixed_scenario.run,
     "aw_import": aw_import.run,
     "backlog": backlog_replay.run,
+    "export": export.run,
 }
 
 

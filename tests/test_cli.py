@@ -30,6 +30,8 @@ OPERATING = [
     ["users", "promote", "nobody@example.com"],
     ["catalog", "sync", "--file", "absent.xml"],
     ["usage", "import", "absent.json", "--user", "nobody@example.com"],
+    ["users", "export", "nobody@example.com"],
+    ["users", "import", "nobody@example.com", "absent.ndjson"],
 ]
 
 

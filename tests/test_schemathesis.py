@@ -212,6 +212,11 @@ def hostile(value: Any, strings: list[str], rng: random.Random) -> Any:
     return _controlled(value, rng.choice(CONTROL))
 
 
+# POST /users/me/import takes an export's JSON Lines: sent as the bytes generated, as any
+# binary body is.
+schemathesis.serializer.alias("application/x-ndjson", "application/octet-stream")
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Puts the edges into the case just before it is sent.

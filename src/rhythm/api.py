@@ -21,6 +21,8 @@ from rhythm.focus.endpoints import users_router as focus_users_router
 from rhythm.identity.endpoints import auth_router, me, users_router
 from rhythm.platform.http.fastroute import FastRoute
 from rhythm.platform.http.problems import render_error
+from rhythm.portability.endpoints import router as portability_router
+from rhythm.portability.schemas import IMPORT_BODY_LIMIT as ACCOUNT_IMPORT_BODY_LIMIT
 from rhythm.sleep.endpoints import following
 from rhythm.sleep.endpoints import router as sleep_router
 from rhythm.social.endpoints import router as social_router
@@ -37,6 +39,7 @@ API_PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [
     auth_router,
     users_router,
+    portability_router,
     social_router,
     sleep_router,
     focus_router,
@@ -68,6 +71,8 @@ LARGE_BODY_ROUTES = {
     ("POST", API_PREFIX + "/usage/heartbeats/bulk"): BULK_BODY_LIMIT,
     ("POST", "/api/0/buckets/{bucket_id}/events"): BULK_BODY_LIMIT,
     ("POST", "/api/0/import"): IMPORT_BODY_LIMIT,
+    # An account's export brought back: a million usage intervals take ~200 MB.
+    ("POST", API_PREFIX + "/users/me/import"): ACCOUNT_IMPORT_BODY_LIMIT,
     (
         "POST",
         "/api/compat/wakatime/v1/users/{user_id}/heartbeats.bulk",

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO, cast
 
 import structlog
 import typer
@@ -24,6 +24,15 @@ from rhythm.platform.observability import configure_logging
 from rhythm.platform.preflight import check_redis, explain
 from rhythm.platform.process import granian_argv, spawn_child
 from rhythm.platform.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from rhythm.platform.resources import Resources
+    from rhythm.portability.kinds import Restoring
+    from rhythm.portability.schemas import ImportSummary
 
 cli = typer.Typer(
     help="rhythm: personal time tracking with a social layer.",
@@ -314,7 +323,132 @@ def users_promote(email: str) -> None:
     typer.echo(f"{email} is an administrator.")
 
 
+async def _restoring(resources: Resources, session: AsyncSession, user_id: uuid.UUID) -> Restoring:
+    """What an import writes with, outside a request: the contexts' caches on these servers."""
+    from rhythm.focus.standings_cache import Standings
+    from rhythm.identity import service as identity_service
+    from rhythm.identity.cache import AuthCache
+    from rhythm.platform.ratelimit import RateLimits
+    from rhythm.portability.kinds import Restoring
+    from rhythm.sleep.feed_cache import FeedCache
+
+    settings = resources.settings
+    user = await identity_service.get_user(session, user_id)
+    return Restoring(
+        session=session,
+        user_id=user_id,
+        timezone=user.timezone,
+        redis=resources.redis,
+        auth=AuthCache(resources.redis, RateLimits(settings, resources.redis_url)),
+        feeds=FeedCache(resources.redis, settings.sleep_fanout_threshold),
+        standings=Standings(resources.redis),
+        focus_threshold_minutes=settings.focus_qualify_minutes,
+    )
+
+
 IMPORT_CHUNK = 1024 * 1024
+
+
+def _opened(file: Path) -> BinaryIO:
+    """A file to import, open; a RhythmError saying why it cannot be read."""
+    from rhythm.platform.errors import RhythmError
+
+    try:
+        return file.open("rb")
+    except OSError as exc:
+        raise RhythmError(f"cannot read it ({exc.strerror})") from None
+
+
+async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
+        yield block
+
+
+async def _account(session: AsyncSession, email: str) -> uuid.UUID:
+    from rhythm.identity import service as identity_service
+    from rhythm.platform.errors import RhythmError
+
+    user_id = await identity_service.user_id_by_email(session, email)
+    if user_id is None:
+        raise RhythmError(f"no account has the email {email}")
+    return user_id
+
+
+@users_cli.command("export")
+def users_export(
+    email: str,
+    format: Annotated[
+        str, typer.Option(help="ndjson (JSON Lines) or csv (a ZIP of CSVs).")
+    ] = "ndjson",
+) -> None:
+    """Write everything the account owns to stdout, as GET /users/me/export does."""
+    from rhythm.platform.errors import RhythmError
+    from rhythm.portability import service
+
+    if format not in {"ndjson", "csv"}:
+        typer.echo("rhythm: --format is ndjson or csv.", err=True)
+        raise typer.Exit(2)
+    write = service.export_zip if format == "csv" else service.export_lines
+    out = sys.stdout.buffer
+
+    async def run(resources):  # type: ignore[no-untyped-def]
+        began = time.perf_counter()
+        written = reported = 0
+        async with resources.session_factory() as session:
+            await service.snapshot(session)
+            user_id = await _account(session, email)
+            async for piece in write(session, user_id):
+                await asyncio.to_thread(out.write, piece)
+                written += len(piece)
+                if written - reported >= 100 * 1024 * 1024:
+                    reported = written
+                    typer.echo(f"  {written / 1e6:,.0f} MB written", err=True)
+        await asyncio.to_thread(out.flush)
+        return written, time.perf_counter() - began
+
+    try:
+        written, seconds = cast("tuple[int, float]", _operate(run))
+    except RhythmError as exc:
+        typer.echo(f"rhythm: {email} was not exported: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Exported {email}: {written / 1e6:,.1f} MB in {seconds:.1f} s.", err=True)
+
+
+@users_cli.command("import")
+def users_import(
+    email: str,
+    file: Annotated[Path, typer.Argument(help="An export (JSON Lines), as `users export` writes.")],
+) -> None:
+    """Import an export into the account, as POST /users/me/import does: all or nothing."""
+    from rhythm.platform.database import commit
+    from rhythm.platform.errors import RhythmError
+    from rhythm.portability import service
+
+    def progress(records: int) -> None:
+        typer.echo(f"  {records:,} records read", err=True)
+
+    async def run(resources):  # type: ignore[no-untyped-def]
+        began = time.perf_counter()
+        with _opened(file) as handle:
+            async with resources.session_factory() as session:
+                user_id = await _account(session, email)
+                to = await _restoring(resources, session, user_id)
+                summary = await service.import_records(to, _chunks(handle), progress)
+                await commit(session)
+        return summary, time.perf_counter() - began
+
+    try:
+        summary, seconds = cast("tuple[ImportSummary, float]", _operate(run))
+    except RhythmError as exc:
+        typer.echo(f"rhythm: {file} was not imported: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    imported = ", ".join(f"{n:,} {kind}" for kind, n in summary.imported.items() if n)
+    skipped = ", ".join(f"{n:,} {kind}" for kind, n in summary.skipped.items() if n)
+    typer.echo(
+        f"Imported into {email}: {imported or 'nothing'}"
+        + (f" (skipped: {skipped})" if skipped else "")
+        + f" in {seconds:.1f} s."
+    )
 
 
 @usage_cli.command("import")
@@ -323,29 +457,18 @@ def usage_import(
     user: Annotated[str, typer.Option("--user", help="The account's email.")],
 ) -> None:
     """Import an ActivityWatch export into an account, as POST /api/0/import does."""
-    from rhythm.identity import service as identity_service
     from rhythm.platform.database import commit
     from rhythm.platform.errors import RhythmError
     from rhythm.usage import history
-
-    async def chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
-        while block := await asyncio.to_thread(handle.read, IMPORT_CHUNK):
-            yield block
 
     def progress(events: int) -> None:
         typer.echo(f"  {events:,} events read", err=True)
 
     async def run(resources):  # type: ignore[no-untyped-def]
-        try:
-            handle = file.open("rb")
-        except OSError as exc:
-            raise RhythmError(f"cannot read it ({exc.strerror})") from None
-        with handle:
+        with _opened(file) as handle:
             async with resources.session_factory() as session:
-                user_id = await identity_service.user_id_by_email(session, user)
-                if user_id is None:
-                    raise RhythmError(f"no account has the email {user}")
-                summary = await history.import_document(session, user_id, chunks(handle), progress)
+                user_id = await _account(session, user)
+                summary = await history.import_document(session, user_id, _chunks(handle), progress)
                 await commit(session)
                 return summary
 

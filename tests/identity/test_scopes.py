@@ -90,6 +90,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/usage/categories/{category_id}"): WRITE,
     ("GET", "/api/v1/users"): PUBLIC,
     ("DELETE", "/api/v1/users/me"): SESSION,
+    ("GET", "/api/v1/users/me/export"): SESSION,
+    ("POST", "/api/v1/users/me/import"): SESSION,
     ("GET", "/api/v1/users/me"): READ,
     ("PATCH", "/api/v1/users/me"): SESSION,
     ("GET", "/api/v1/users/me/followers"): READ,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.editors.models import EditorHeartbeat, EditorSettings
+from rhythm.platform.database import stream_rows
 
 
 async def insert_heartbeats(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -98,3 +99,27 @@ async def set_timeout_minutes(session: AsyncSession, user_id: uuid.UUID, minutes
             set_={"timeout_minutes": statement.excluded.timeout_minutes},
         )
     )
+
+
+def heartbeat_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's heartbeats, oldest first, as schemas.HEARTBEAT_RECORD_FIELDS."""
+    return stream_rows(
+        session,
+        "SELECT entity, type, category, extract(epoch FROM at)::float8, project, branch,"
+        " language, is_write, lines, lineno, cursorpos, user_agent, machine"
+        " FROM editor_heartbeats WHERE user_id = $1 ORDER BY at, id",
+        user_id,
+    )
+
+
+def settings_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    return stream_rows(
+        session, "SELECT timeout_minutes FROM editor_settings WHERE user_id = $1", user_id
+    )
+
+
+async def has_heartbeats(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(EditorHeartbeat.id).where(EditorHeartbeat.user_id == user_id).limit(1)
+    )
+    return found is not None

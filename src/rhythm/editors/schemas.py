@@ -81,6 +81,36 @@ def check_machine(value: str | None) -> str | None:
     return check_name(value)
 
 
+class HeartbeatRecord(WakaHeartbeatIn):
+    """An editor heartbeat in an export (GET /users/me/export): as a WakaTime client sent it,
+    with the machine it came from (the X-Machine-Name header)."""
+
+    machine: str | None = Field(default=None, max_length=256)
+
+    @field_validator("machine")
+    @classmethod
+    def _machine(cls, value: str | None) -> str | None:
+        return check_machine(value)
+
+
+# The fields an export gives of a heartbeat, in order (`dependencies` is never stored).
+HEARTBEAT_RECORD_FIELDS = (
+    "entity",
+    "type",
+    "category",
+    "time",
+    "project",
+    "branch",
+    "language",
+    "is_write",
+    "lines",
+    "lineno",
+    "cursorpos",
+    "user_agent",
+    "machine",
+)
+
+
 class HeartbeatData(BaseModel):
     id: str
     entity: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rhythm.editors import repository
 from rhythm.editors.agents import editor_and_os
 from rhythm.editors.durations import Attributes, DayTotals, by_day
-from rhythm.editors.schemas import DEFAULT_TIMEOUT_MINUTES, MAX_RANGE_DAYS, WakaHeartbeatIn
+from rhythm.editors.schemas import (
+    DEFAULT_TIMEOUT_MINUTES,
+    MAX_RANGE_DAYS,
+    EditorSettingsUpdate,
+    HeartbeatRecord,
+    WakaHeartbeatIn,
+)
 from rhythm.platform.errors import Unprocessable
 from rhythm.platform.timeutil import local_day_start
 
@@ -147,3 +153,35 @@ async def projects(
 ) -> list[tuple[str, datetime, datetime]]:
     rows = await repository.projects(session, user_id, MAX_PROJECTS)
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+# Export and import of an account (portability) ---------------------------------------------------
+
+
+def export_heartbeats(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's heartbeats, oldest first, as HEARTBEAT_RECORD_FIELDS."""
+    return repository.heartbeat_rows(session, user_id)
+
+
+def export_settings(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's editor settings, as EditorSettingsUpdate's fields, if they were ever set."""
+    return repository.settings_rows(session, user_id)
+
+
+async def has_heartbeats(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await repository.has_heartbeats(session, user_id)
+
+
+async def import_heartbeats(
+    session: AsyncSession, user_id: uuid.UUID, records: Sequence[HeartbeatRecord]
+) -> int:
+    """Store exported heartbeats as their client's requests would have (an exact repeat is
+    stored once); how many records were read."""
+    await store(session, [prepare(user_id, r, r.machine, None) for r in records])
+    return len(records)
+
+
+async def import_settings(
+    session: AsyncSession, user_id: uuid.UUID, record: EditorSettingsUpdate
+) -> None:
+    await set_timeout_minutes(session, user_id, record.timeout_minutes)

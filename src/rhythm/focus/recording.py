@@ -9,8 +9,10 @@ The cached standing (standings_cache.py) is dropped before the commit and stored
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -31,7 +33,7 @@ from rhythm.focus.streaks import MICROS_PER_MINUTE, Anchor, as_of, summarize
 from rhythm.identity.principal import Principal
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.database import after_commit
-from rhythm.platform.errors import Conflict, NotFound, Unprocessable
+from rhythm.platform.errors import Conflict, ItemRefused, NotFound, RhythmError, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.timeutil import DayPart, local_date, split_at_local_midnight, utc_now
 
@@ -75,7 +77,8 @@ def _same(existing: repository.StoredSession, body: FocusSessionIn) -> bool:
 
 @dataclass(frozen=True)
 class _Pending:
-    principal: Principal
+    user_id: uuid.UUID
+    timezone: str  # the user's, for the streak's "today"
     body: FocusSessionIn
     parts: list[DayPart]
 
@@ -101,7 +104,7 @@ class SessionWriter:
     async def record(self, principal: Principal, body: FocusSessionIn) -> Recorded:
         _check(body, utc_now())
         parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
-        return await self._commits.submit(_Pending(principal, body, parts))
+        return await self._commits.submit(_Pending(principal.id, principal.timezone, body, parts))
 
     async def flush(self) -> None:
         await self._commits.flush()
@@ -116,14 +119,14 @@ async def _record_batch(
     session: AsyncSession, standings: Standings, batch: list[_Pending], threshold_minutes: int
 ) -> list[Recorded | Exception]:
     now = utc_now()
-    await repository.lock_users(session, [item.principal.id for item in batch])
+    await repository.lock_users(session, [item.user_id for item in batch])
     first: dict[tuple[uuid.UUID, str], int] = {}
     for index, item in enumerate(batch):
-        first.setdefault((item.principal.id, item.body.session_id), index)
+        first.setdefault((item.user_id, item.body.session_id), index)
     new = {
         index: repository.NewSession(
             uuid.uuid4(),
-            batch[index].principal.id,
+            batch[index].user_id,
             batch[index].body.session_id,
             batch[index].body.started_at,
             batch[index].body.ended_at,
@@ -138,14 +141,14 @@ async def _record_batch(
     taken = [key for key, index in first.items() if index not in inserted]
     stored = await repository.sessions_by_keys(session, taken) if taken else {}
 
-    principals = {batch[i].principal.id: batch[i].principal for i in inserted}
+    zones = {batch[i].user_id: batch[i].timezone for i in inserted}
     touched = sorted({(s.user_id, p.day) for s in inserted.values() for p in s.parts})
-    days = await repository.recompute_days(session, touched, list(principals)) if touched else {}
+    days = await repository.recompute_days(session, touched, list(zones)) if touched else {}
     anchors: dict[uuid.UUID, Anchor] = {}
     streaks: dict[uuid.UUID, StreakOut] = {}
-    for user_id, principal in principals.items():
+    for user_id, zone in zones.items():
         anchors[user_id], streaks[user_id] = _streak_after(
-            principal, days[user_id], threshold_minutes, now
+            user_id, zone, days[user_id], threshold_minutes, now
         )
     texts: dict[int, str] = {}
     for index, s in inserted.items():
@@ -161,7 +164,7 @@ async def _record_batch(
 
     outcomes: list[Recorded | Exception] = []
     for index, item in enumerate(batch):
-        key = (item.principal.id, item.body.session_id)
+        key = (item.user_id, item.body.session_id)
         origin = first[key]
         if index == origin and index in texts:
             outcomes.append(Recorded(True, texts[index]))
@@ -204,7 +207,9 @@ async def delete_session(
     days = await repository.recompute_days(
         session, [(principal.id, d) for d in dates], [principal.id]
     )
-    anchor, _ = _streak_after(principal, days[principal.id], threshold_minutes, now)
+    anchor, _ = _streak_after(
+        principal.id, principal.timezone, days[principal.id], threshold_minutes, now
+    )
     versions = await repository.save_anchors(session, {principal.id: anchor}, threshold_minutes)
     await _replace_standings(
         session, standings, versions, threshold_minutes, {principal.id: anchor}, days, now
@@ -212,15 +217,17 @@ async def delete_session(
 
 
 def _streak_after(
-    principal: Principal, days: list[tuple[date, int]], threshold_minutes: int, now: datetime
+    user_id: uuid.UUID,
+    timezone: str,
+    days: list[tuple[date, int]],
+    threshold_minutes: int,
+    now: datetime,
 ) -> tuple[Anchor, StreakOut]:
     """The streak recalculated from all of the user's daily totals."""
     minimum = threshold_minutes * MICROS_PER_MINUTE
     anchor = summarize(day for day, micros in days if micros >= minimum)
-    today = local_date(now, principal.timezone)
-    streak = streak_out(
-        principal.id, as_of(anchor, today), dict(days).get(today, 0), threshold_minutes
-    )
+    today = local_date(now, timezone)
+    streak = streak_out(user_id, as_of(anchor, today), dict(days).get(today, 0), threshold_minutes)
     return anchor, streak
 
 
@@ -292,3 +299,42 @@ async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID)
         await Standings(redis).forget(user_id)
 
     after_commit(session, forget)
+
+
+# Export and import of an account (portability) ---------------------------------------------------
+
+
+def export_sessions(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's sessions, earliest first, as FocusSessionIn's fields."""
+    return repository.session_rows(session, user_id)
+
+
+async def has_sessions(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await repository.has_sessions(session, user_id)
+
+
+async def import_sessions(
+    session: AsyncSession,
+    standings: Standings,
+    user_id: uuid.UUID,
+    timezone: str,
+    items: Sequence[tuple[int, FocusSessionIn]],
+    threshold_minutes: int,
+) -> int:
+    """Record exported sessions (keyed by the caller: an import's lines) as one batch of
+    POST /focus/sessions would, the user's streak recalculated once; how many were new (an
+    identical repeat is recorded once). The first one refused raises ItemRefused with its key."""
+    now = utc_now()
+    batch: list[_Pending] = []
+    for key, body in items:
+        try:
+            _check(body, now)
+        except RhythmError as exc:
+            raise ItemRefused(key, exc) from None
+        parts = split_at_local_midnight(body.started_at, body.ended_at, body.timezone)
+        batch.append(_Pending(user_id, timezone, body, parts))
+    outcomes = await _record_batch(session, standings, batch, threshold_minutes)
+    for (key, _), outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, RhythmError):
+            raise ItemRefused(key, outcome)
+    return sum(1 for outcome in outcomes if isinstance(outcome, Recorded) and outcome.created)

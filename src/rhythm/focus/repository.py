@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.focus.models import FocusSession, FocusStreak
 from rhythm.focus.streaks import Anchor
-from rhythm.platform.database import driver_connection
+from rhythm.platform.database import driver_connection, stream_rows
 from rhythm.platform.timeutil import DayPart
 
 # Session changes are sent straight to asyncpg (platform.database.driver_connection): focus
@@ -294,3 +295,20 @@ async def list_sessions(
         )
     stmt = stmt.order_by(FocusSession.started_at.desc(), FocusSession.id.desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()
+
+
+def session_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's sessions, earliest first, as schemas.FocusSessionIn's fields."""
+    return stream_rows(
+        session,
+        "SELECT session_id, started_at, ended_at, timezone FROM focus_sessions"
+        " WHERE user_id = $1 ORDER BY started_at, id",
+        user_id,
+    )
+
+
+async def has_sessions(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        select(FocusSession.id).where(FocusSession.user_id == user_id).limit(1)
+    )
+    return result.first() is not None

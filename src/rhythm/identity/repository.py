@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
 from rhythm.identity.models import ApiKey, DeviceSession, RefreshToken, User
+from rhythm.platform.database import stream_rows
 
 _NAME_KEY: ColumnClause[Any] = literal_column('lower(users.name) COLLATE "C"')
 
@@ -331,3 +332,21 @@ async def users_by_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> 
         return []
     result = await session.execute(select(User).where(User.id.in_(user_ids)))
     return result.scalars().all()
+
+
+# Exports: rows in the order of their records' fields (identity.schemas), through a cursor.
+
+
+def profile_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    return stream_rows(
+        session, "SELECT name, email, timezone, created_at FROM users WHERE id = $1", user_id
+    )
+
+
+def api_key_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    return stream_rows(
+        session,
+        "SELECT name, prefix, scopes, created_at, last_used_at FROM api_keys"
+        " WHERE user_id = $1 ORDER BY created_at, id",
+        user_id,
+    )

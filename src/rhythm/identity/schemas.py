@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from rhythm.identity.principal import DEFAULT_KEY_SCOPES, Scope
-from rhythm.platform.schemas import RequestModel
+from rhythm.platform.schemas import IsoDatetime, RequestModel
 from rhythm.platform.timezones import TimeZoneName
 
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
@@ -136,3 +136,27 @@ class PublicProfile(BaseModel):
 class UserSummary(BaseModel):
     id: uuid.UUID
     name: str
+
+
+# An account's export (GET /users/me/export) and import ------------------------------------------
+
+
+class ProfileRecord(RequestModel):
+    """The profile in an export. An import applies `name` and `timezone`; `email` and
+    `created_at` belong to the account that was exported and are left as they are."""
+
+    name: Name
+    email: Annotated[str, Field(max_length=320)] | None = None
+    timezone: TimeZoneName
+    created_at: IsoDatetime | None = None
+
+
+class ApiKeyRecord(RequestModel):
+    """An API key in an export: its name and scopes, never its secret, so an import cannot
+    recreate it (a new key is made with POST /auth/api-keys)."""
+
+    name: Name
+    prefix: Annotated[str, Field(max_length=16)]
+    scopes: list[Scope] = Field(max_length=len(Scope))
+    created_at: IsoDatetime
+    last_used_at: IsoDatetime | None = None

@@ -6,7 +6,7 @@ Services flush but never commit; the request's transaction commits once the endp
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.profiles import PROFILE_LUA, ProfileCache, parse_profile, profile_payload
+from rhythm.identity.schemas import ProfileRecord
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized
@@ -434,3 +435,26 @@ async def search_users(
 
 async def purge_expired_sessions(session: AsyncSession, grace_days: int = 7) -> int:
     return await repository.purge_expired(session, grace_days)
+
+
+# Export and import of an account (portability) ---------------------------------------------------
+
+
+def export_profile(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The account's profile, as ProfileRecord's fields."""
+    return repository.profile_rows(session, user_id)
+
+
+def export_api_keys(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The account's API keys, oldest first, as ApiKeyRecord's fields (no secret)."""
+    return repository.api_key_rows(session, user_id)
+
+
+async def import_profile(
+    session: AsyncSession, cache: AuthCache, user_id: uuid.UUID, record: ProfileRecord
+) -> User:
+    """Apply an exported profile's name and timezone (its email and creation time are the
+    exported account's own)."""
+    return await update_me(
+        session, cache, user_id, {"name": record.name, "timezone": record.timezone}
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -96,6 +96,17 @@ async def driver_connection(session: AsyncSession) -> Any:
     if adapted is not None and adapted._transaction is None:
         await adapted._start_transaction()
     return raw.driver_connection
+
+
+async def stream_rows(
+    session: AsyncSession, query: str, *args: Any, batch: int = 2000
+) -> AsyncIterator[list[Any]]:
+    """The rows of `query`, `batch` at a time, through a server-side cursor of the session's
+    transaction: however many rows there are, only one batch is in memory (exports)."""
+    driver = await driver_connection(session)
+    cursor = await driver.cursor(query, *args)
+    while rows := await cursor.fetch(batch):
+        yield rows
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:

@@ -158,3 +158,13 @@ def database_unavailable(exc: BaseException) -> bool:
         else:
             current = None if current.__suppress_context__ else current.__context__
     return False
+
+
+class ItemRefused(Exception):
+    """One item of a batch refused, such as a record of an import: `key` names the item as the
+    caller gave it (the import's line number), `error` says why."""
+
+    def __init__(self, key: int, error: RhythmError) -> None:
+        super().__init__(f"{key}: {error.detail}")
+        self.key = key
+        self.error = error

@@ -7,16 +7,18 @@ computed from PostgreSQL. A change of a completed night is handed to the followi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import service as identity_service
 from rhythm.identity.principal import Principal
-from rhythm.platform.errors import Conflict, NotFound, Unprocessable
+from rhythm.platform.errors import Conflict, ItemRefused, NotFound, RhythmError, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.ranking import ranked
 from rhythm.platform.timeutil import InvalidWeek, Week, iso_week, local_date, previous_week, utc_now
@@ -24,7 +26,7 @@ from rhythm.sleep import repository
 from rhythm.sleep.feed import Night, night_changed
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.models import LONGEST_NIGHT, SleepRecord
-from rhythm.sleep.schemas import NightDetails, SleepRecordPatch
+from rhythm.sleep.schemas import NightDetails, NightRecord, SleepRecordPatch
 from rhythm.social import service as social_service
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -325,3 +327,72 @@ async def friends_nights(
     names = await identity_service.user_names(session, [r.user_id for r in rows])
     nights = [FriendNight(r, names[r.user_id]) for r in rows if r.user_id in names]
     return nights[:limit], len(rows) > limit
+
+
+# Export and import of an account (portability) ---------------------------------------------------
+
+
+def export_nights(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's nights, earliest first, as NightRecord's fields."""
+    return repository.night_rows(session, user_id)
+
+
+async def has_nights(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await repository.has_nights(session, user_id)
+
+
+def _imported(user_id: uuid.UUID, night: NightRecord) -> SleepRecord:
+    """An exported night as a record, after the rules of clock-in (an open night) or of a
+    backfill (a completed one)."""
+    duration = None
+    if night.wake_at is None:
+        _not_in_future(night.sleep_at, "sleep_at")
+    else:
+        _not_in_future(night.wake_at, "wake_at")
+        duration = _check_night(night.sleep_at, night.wake_at, "wake_at")
+    return SleepRecord(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        sleep_at=night.sleep_at,
+        wake_at=night.wake_at,
+        sleep_timezone=night.sleep_timezone,
+        wake_timezone=night.wake_timezone,
+        duration_seconds=duration,
+        week=iso_week(local_date(night.sleep_at, night.sleep_timezone)),
+        rating=night.rating,
+        tags=night.tags or [],
+        note=night.note,
+    )
+
+
+async def import_nights(
+    session: AsyncSession,
+    feeds: FeedCache,
+    user_id: uuid.UUID,
+    items: Sequence[tuple[int, NightRecord]],
+) -> int:
+    """Store exported nights (keyed by the caller: an import's lines) under every rule of
+    creation; the first one refused raises ItemRefused with its key. Each completed night
+    reaches the followers' feeds as a backfilled one does (feed.night_changed)."""
+    records: list[SleepRecord] = []
+    for key, night in items:
+        try:
+            records.append(_imported(user_id, night))
+        except RhythmError as exc:
+            raise ItemRefused(key, exc) from None
+    try:
+        async with session.begin_nested():
+            await repository.insert_many(session, records)
+    except IntegrityError:
+        # One of them overlaps another night, or is a second open one: insert them one at a
+        # time (the batch was rolled back) to say which, as a backfill would.
+        for (key, _), record in zip(items, records, strict=True):
+            try:
+                await _written(session, record, partial(repository.insert, session, record))
+            except RhythmError as exc:
+                raise ItemRefused(key, exc) from None
+        raise
+    for record in records:
+        if record.wake_at is not None:
+            await night_changed(session, feeds, Night.of(record), "add")
+    return len(records)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_
+from sqlalchemy import insert as insert_statement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rhythm.platform.database import stream_rows
 from rhythm.sleep.models import LONGEST_NIGHT, SleepRecord
 
 COMPLETED = SleepRecord.wake_at.is_not(None)
@@ -200,3 +203,44 @@ async def ended_in(
         .limit(limit)
     )
     return result.scalars().all()
+
+
+def night_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's nights, earliest first, as schemas.NightRecord's fields."""
+    return stream_rows(
+        session,
+        "SELECT sleep_at, wake_at, sleep_timezone, wake_timezone, rating, tags, note"
+        " FROM sleep_records"
+        " WHERE user_id = $1 ORDER BY sleep_at, id",
+        user_id,
+    )
+
+
+async def has_nights(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        select(SleepRecord.id).where(SleepRecord.user_id == user_id).limit(1)
+    )
+    return result.first() is not None
+
+
+async def insert_many(session: AsyncSession, records: Sequence[SleepRecord]) -> None:
+    """Insert records at once (their ids are set); the constraints decide as for one."""
+    await session.execute(
+        insert_statement(SleepRecord),
+        [
+            {
+                "id": r.id,
+                "user_id": r.user_id,
+                "sleep_at": r.sleep_at,
+                "wake_at": r.wake_at,
+                "sleep_timezone": r.sleep_timezone,
+                "wake_timezone": r.wake_timezone,
+                "duration_seconds": r.duration_seconds,
+                "week": r.week,
+                "rating": r.rating,
+                "tags": r.tags,
+                "note": r.note,
+            }
+            for r in records
+        ],
+    )

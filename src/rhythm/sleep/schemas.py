@@ -7,10 +7,10 @@ import json
 import unicodedata
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from rhythm.identity.schemas import UserSummary
 from rhythm.platform.bounds import INSTANT_WINDOW
@@ -148,6 +148,27 @@ class Backfill(NightDetails):
     wake_at: IsoDatetime
     sleep_timezone: TimeZoneName | None = None
     wake_timezone: TimeZoneName | None = None
+
+
+class NightRecord(RequestModel):
+    """A night in an export (GET /users/me/export): a backfill's fields (Backfill), each zone
+    given, with its private notes (NightDetails), and the night still open (`wake_at` null) if
+    the user is asleep."""
+
+    sleep_at: IsoDatetime
+    wake_at: IsoDatetime | None = None
+    sleep_timezone: TimeZoneName
+    wake_timezone: TimeZoneName | None = None
+    # NightDetails' fields, after the times.
+    rating: Rating | None = None
+    tags: Tags | None = None
+    note: Note | None = None
+
+    @model_validator(mode="after")
+    def _woken(self) -> Self:
+        if (self.wake_at is None) != (self.wake_timezone is None):
+            raise ValueError("`wake_at` and `wake_timezone` are given together or not at all")
+        return self
 
 
 class SleepRecordPatch(NightDetails):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rhythm.platform.database import stream_rows
 from rhythm.social.models import Follow
 
 FollowSide = Literal["following", "followers"]
@@ -126,3 +127,42 @@ async def follows_any(
         .limit(1)
     )
     return result.first() is not None
+
+
+def follow_rows(
+    session: AsyncSession, user_id: uuid.UUID, side: FollowSide
+) -> AsyncIterator[list[Any]]:
+    """(other user, followed at) of all the user's follows on one side, oldest first."""
+    own, other = (
+        ("follower_id", "followee_id") if side == "following" else ("followee_id", "follower_id")
+    )
+    return stream_rows(
+        session,
+        f"SELECT {other}, created_at FROM follows WHERE {own} = $1"  # noqa: S608 (constants)
+        f" ORDER BY created_at, {other}",
+        user_id,
+    )
+
+
+async def follows_anyone(session: AsyncSession, follower_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        select(Follow.followee_id).where(Follow.follower_id == follower_id).limit(1)
+    )
+    return result.first() is not None
+
+
+async def restore_follows(
+    session: AsyncSession, follower_id: uuid.UUID, follows: Sequence[tuple[uuid.UUID, datetime]]
+) -> int:
+    """Insert the follower's follows (followee, since) that are not there yet; how many."""
+    if not follows:
+        return 0
+    result = await session.execute(
+        insert(Follow)
+        .values(
+            [{"follower_id": follower_id, "followee_id": f, "created_at": at} for f, at in follows]
+        )
+        .on_conflict_do_nothing()
+        .returning(Follow.followee_id)
+    )
+    return len(result.all())

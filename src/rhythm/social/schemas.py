@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rhythm.identity.schemas import UserSummary
+from rhythm.platform.schemas import IsoDatetime, RequestModel
 
 
 class FollowOut(BaseModel):
@@ -19,3 +20,12 @@ class FollowListItem(BaseModel):
     id: uuid.UUID
     name: str
     followed_at: datetime
+
+
+class FollowRecord(RequestModel):
+    """A follow in an export (GET /users/me/export): the other account, its name then, and
+    since when."""
+
+    user_id: uuid.UUID
+    name: str | None = Field(default=None, max_length=100)
+    followed_at: IsoDatetime

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from rhythm.identity import service as identity_service
 from rhythm.platform.errors import NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.social import repository
+from rhythm.social.schemas import FollowRecord
 
 # What other contexts do when a user's followees change (before commit; a listener may add
 # after-commit actions). Called with the follower's id. The app factory and the worker register
@@ -157,3 +159,42 @@ async def follows_any(
     session: AsyncSession, follower_id: uuid.UUID, user_ids: list[uuid.UUID]
 ) -> bool:
     return await repository.follows_any(session, follower_id, user_ids)
+
+
+# Export and import of an account (portability) ---------------------------------------------------
+
+
+async def _named(session: AsyncSession, rows: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
+    async for batch in rows:
+        names = await identity_service.user_names(session, [row[0] for row in batch])
+        # An account erased while the export runs is not in its snapshot's follows either.
+        yield [(row[0], names[row[0]], row[1]) for row in batch if row[0] in names]
+
+
+def export_following(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """Who the user follows, oldest first, as FollowRecord's fields."""
+    return _named(session, repository.follow_rows(session, user_id, "following"))
+
+
+def export_followers(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """Who follows the user, oldest first, as FollowRecord's fields."""
+    return _named(session, repository.follow_rows(session, user_id, "followers"))
+
+
+async def follows_anyone(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await repository.follows_anyone(session, user_id)
+
+
+async def import_following(
+    session: AsyncSession, redis: Redis, user_id: uuid.UUID, records: Sequence[FollowRecord]
+) -> int:
+    """Follow again the accounts of exported follows, since their time, where the account
+    still exists (and is not the user); how many follows were made. The others are skipped."""
+    names = await identity_service.user_names(session, [r.user_id for r in records])
+    wanted = {
+        r.user_id: r.followed_at for r in records if r.user_id in names and r.user_id != user_id
+    }
+    made = await repository.restore_follows(session, user_id, list(wanted.items()))
+    if made:
+        await _follows_changed(session, redis, user_id)
+    return made

@@ -11,13 +11,15 @@ changed rule changes past days too.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.platform.errors import Conflict, NotFound
+from rhythm.platform.errors import Conflict, ItemRefused, NotFound
 from rhythm.usage import repository
 from rhythm.usage.categories import (
     DEFAULT_RULES,
@@ -28,6 +30,7 @@ from rhythm.usage.categories import (
     category_usage,
 )
 from rhythm.usage.repository import CategoryRow
+from rhythm.usage.schemas import CategoryIn
 
 # The events categorized: window events, as aw-webui categorizes them.
 CATEGORY_TYPES = ("currentwindow",)
@@ -138,3 +141,54 @@ async def usage_by_category(
     """(date, total seconds, [(category key, seconds), most first]) per day."""
     rules = await rules_of(session, user_id)
     return list(by_category(await window_events(session, user_id, days), rules))
+
+
+# Export and import of an account (portability) ---------------------------------------------------
+
+
+def _rule_json(rule: Rule) -> str:
+    return json.dumps(
+        {
+            "type": "none" if rule.regex is None else "regex",
+            "regex": rule.regex,
+            "ignore_case": rule.ignore_case,
+        }
+    )
+
+
+async def export_rules(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The rules the user has, as CategoryIn's fields (the rule as JSON text): the user's in
+    creation order, or aw-webui's defaults while the account has not been given them."""
+    seeded, _ = await repository.categories(session, user_id)
+    if not seeded:
+        yield [(list(r.path), _rule_json(r)) for r in DEFAULT_RULES]
+        return
+    async for rows in repository.category_rows(session, user_id):
+        yield rows
+
+
+def _are_defaults(rows: Sequence[CategoryRow]) -> bool:
+    return [_rule(r) for r in rows] == list(DEFAULT_RULES)
+
+
+async def rules_changed(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the user's rules are other than aw-webui's defaults (an import replaces those)."""
+    seeded, rows = await repository.categories(session, user_id)
+    return seeded and not _are_defaults(rows)
+
+
+async def import_rules(
+    session: AsyncSession, user_id: uuid.UUID, items: Sequence[tuple[int, CategoryIn]]
+) -> int:
+    """Give the user exported rules, in order, instead of the defaults (or after the rules an
+    earlier batch of the same import gave); past MAX_RULES, the first one over raises
+    ItemRefused with its key."""
+    seeded, rows = await repository.categories(session, user_id)
+    kept = [] if not seeded or _are_defaults(rows) else [_rule(r) for r in rows]
+    room = MAX_RULES - len(kept)
+    if len(items) > room:
+        raise ItemRefused(items[room][0], TooManyCategories(f"At most {MAX_RULES} categories."))
+    rules = [(list(r.path), r.regex, r.ignore_case) for r in kept]
+    rules += [(c.name, c.rule.regex, c.rule.ignore_case) for _, c in items]
+    await repository.replace_categories(session, user_id, rules)
+    return len(items)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.platform.bounds import clamp_sql
-from rhythm.platform.database import driver_connection
+from rhythm.platform.database import driver_connection, stream_rows
 from rhythm.usage.merge import Event, derived
 from rhythm.usage.models import UsageBucket
 
@@ -782,3 +782,109 @@ async def timeline(
     if not rows:
         return spans, 0, 0
     return spans, int(rows[0]["windows"]), int(rows[0]["afk_total"])
+
+
+# An account's export and import (usage.portability, category_rules): rows in the order of their
+# records' fields (usage.schemas), through a cursor.
+
+EVENT_COLUMNS = (
+    "bucket_pk",
+    "user_id",
+    "starts_at",
+    "ends_at",
+    "data",
+    "app",
+    "title",
+    "url",
+    "domain",
+)
+
+
+def bucket_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's buckets by name, as BucketRecord's fields."""
+    return stream_rows(
+        session,
+        "SELECT name, type, client, hostname, created_at FROM usage_buckets"
+        " WHERE user_id = $1 ORDER BY name",
+        user_id,
+    )
+
+
+def interval_rows(
+    session: AsyncSession, bucket_pk: uuid.UUID, bucket_name: str, batch: int
+) -> AsyncIterator[list[Any]]:
+    """A bucket's intervals, earliest first, as IntervalRecord's fields (data as JSON text)."""
+    return stream_rows(
+        session,
+        f"SELECT $2::text, {_STARTS}, {_ENDS}, data::text FROM usage_events"  # noqa: S608
+        " WHERE bucket_pk = $1 ORDER BY usage_events.starts_at, id",
+        bucket_pk,
+        bucket_name,
+        batch=batch,
+    )
+
+
+async def has_buckets(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    driver = await driver_connection(session)
+    found = await driver.fetchval("SELECT 1 FROM usage_buckets WHERE user_id = $1 LIMIT 1", user_id)
+    return found is not None
+
+
+async def has_intervals(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    driver = await driver_connection(session)
+    found = await driver.fetchval(
+        "SELECT 1 FROM usage_buckets AS b"
+        " WHERE b.user_id = $1 AND EXISTS (SELECT 1 FROM usage_events WHERE bucket_pk = b.id)"
+        " LIMIT 1",
+        user_id,
+    )
+    return found is not None
+
+
+async def buckets_named(
+    session: AsyncSession, user_id: uuid.UUID, names: Sequence[str]
+) -> dict[str, BucketRef]:
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        "SELECT id, name, type FROM usage_buckets WHERE user_id = $1 AND name = ANY($2::text[])",
+        user_id,
+        list(names),
+    )
+    return {r["name"]: BucketRef(r["id"], user_id, r["name"], r["type"]) for r in rows}
+
+
+async def copy_events(session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert events, (EVENT_COLUMNS) rows, as they are, by COPY."""
+    driver = await driver_connection(session)
+    await driver.copy_records_to_table("usage_events", records=rows, columns=EVENT_COLUMNS)
+
+
+def category_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+    """The user's category rules in creation order, as CategoryIn's fields (the rule as JSON
+    text)."""
+    return stream_rows(
+        session,
+        "SELECT name, jsonb_build_object('type', rule_type, 'regex', regex,"
+        " 'ignore_case', ignore_case)::text FROM usage_categories WHERE user_id = $1 ORDER BY id",
+        user_id,
+    )
+
+
+async def replace_categories(
+    session: AsyncSession, user_id: uuid.UUID, rules: Sequence[tuple[list[str], str | None, bool]]
+) -> None:
+    """Mark the user's rules as given (the defaults no longer apply), and replace them."""
+    driver = await driver_connection(session)
+    await driver.execute(
+        "INSERT INTO usage_category_seeds (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING",
+        user_id,
+    )
+    await driver.execute(
+        "SELECT 1 FROM usage_category_seeds WHERE user_id = $1 FOR UPDATE", user_id
+    )
+    await driver.execute("DELETE FROM usage_categories WHERE user_id = $1", user_id)
+    await driver.executemany(
+        "INSERT INTO usage_categories (user_id, name, rule_type, regex, ignore_case)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        [(user_id, n, "none" if r is None else "regex", r, i) for n, r, i in rules],
+    )

@@ -278,6 +278,39 @@ class AwImportBucketIn(AwBucketIn):
         return None if value is None else check_name(value)
 
 
+# An account's export (GET /users/me/export) and import: buckets, then their intervals.
+
+BucketText = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(check_name)]
+
+
+class BucketRecord(RequestModel):
+    """A bucket in an export: a device's or watcher's source, as ActivityWatch names it."""
+
+    name: Name
+    type: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(check_name)]
+    client: BucketText
+    hostname: BucketText
+    created_at: IsoDatetime
+
+
+class IntervalRecord(RequestModel):
+    """An interval of a bucket in an export, as stored: merged heartbeats or an inserted
+    event (AFK periods are the intervals of `afkstatus` buckets)."""
+
+    bucket: Name = Field(description="The name of a bucket whose record came before.")
+    start: IsoDatetime
+    end: IsoDatetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.end < self.start:
+            raise ValueError("`end` must not be before `start`")
+        if (self.end - self.start).total_seconds() > MAX_IMPORT_DURATION:
+            raise ValueError(f"an interval lasts at most {MAX_IMPORT_DURATION:,} seconds")
+        return self
+
+
 # Category rules, in aw-webui's shape (`{"name": [...], "rule": {"type", "regex", "ignore_case"}}`).
 
 CATEGORY_NAME_MAX = 128
