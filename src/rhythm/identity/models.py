@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import ARRAY, Boolean, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,6 +21,13 @@ def user_fk(*, primary_key: bool = False, index: bool = False) -> Mapped[uuid.UU
     )
 
 
+# Who sees a user's data: everyone (`public`), or only the followers they approved (`private`).
+Visibility = Literal["public", "private"]
+PUBLIC: Visibility = "public"
+PRIVATE: Visibility = "private"
+VISIBILITIES: tuple[Visibility, ...] = get_args(Visibility)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -29,6 +37,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    visibility: Mapped[str] = mapped_column(String(16), server_default=PUBLIC)
     # Bumped on every change; the Redis profile cache never replaces a newer version.
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[CreatedAt]
@@ -38,6 +47,7 @@ class User(Base):
         Index("uq_users_email_lower", func.lower(email), unique=True),
         # Prefix search on names: byte order (COLLATE "C") lets LIKE 'q%' use the index.
         Index("ix_users_name_prefix", text('lower(name) COLLATE "C"'), "id"),
+        CheckConstraint("visibility IN ('public', 'private')", name="visibility"),
     )
 
 
