@@ -106,7 +106,9 @@ class NotOwned:
 
 
 PUBLIC_PROFILE = NotOwned(
-    "User ids are public: profiles and follow lists are public by design.", frozenset({200})
+    "User ids are public: profiles are public by design, and so are a public account's follow "
+    "lists (A's is public; tests/social/test_privacy_matrix.py covers private ones).",
+    frozenset({200}),
 )
 NOT_OWNED: dict[tuple[str, str], NotOwned] = {
     ("GET", "/api/v1/users/{user_id}"): PUBLIC_PROFILE,
@@ -124,6 +126,21 @@ NOT_OWNED: dict[tuple[str, str], NotOwned] = {
     ),
     ("DELETE", "/api/v1/users/me/following/{user_id}"): NotOwned(
         "Acts on the caller's own follow list: B unfollows A again.", frozenset({204})
+    ),
+    ("PUT", "/api/v1/users/me/blocks/{user_id}"): NotOwned(
+        "Acts on the caller's own blocks: B blocks A (A loses nothing of its own).",
+        frozenset({201}),
+    ),
+    ("DELETE", "/api/v1/users/me/blocks/{user_id}"): NotOwned(
+        "Acts on the caller's own blocks: B unblocks A again.", frozenset({204})
+    ),
+    ("POST", "/api/v1/users/me/follow-requests/{user_id}/approve"): NotOwned(
+        "Acts on the requests to follow the caller: A never asked to follow B, a 404.",
+        frozenset({404}),
+    ),
+    ("DELETE", "/api/v1/users/me/follow-requests/{user_id}"): NotOwned(
+        "Acts on the requests to follow the caller: A never asked to follow B, a 404.",
+        frozenset({404}),
     ),
     ("POST", "/api/0/buckets/{bucket_id}"): NotOwned(
         "Bucket ids are names in each user's own namespace: B creates B's own bucket of that "

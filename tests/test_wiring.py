@@ -10,6 +10,11 @@ import sys
 
 from rhythm.platform.settings import Settings
 
+NONE: dict[str, list[str]] = {
+    "account_deleted": [],
+    "follows_changed": [],
+    "visibility_changed": [],
+}
 # The listeners, by qualified name, in the order they run.
 LISTENERS = {
     "account_deleted": [
@@ -17,6 +22,7 @@ LISTENERS = {
         "rhythm.sleep.feed.erase_account",
     ],
     "follows_changed": ["rhythm.sleep.feed.graph_changed"],
+    "visibility_changed": ["rhythm.social.service.visibility_changed"],
 }
 
 REPORT = """
@@ -30,6 +36,7 @@ def report():
     print(json.dumps({
         "account_deleted": names(identity_service.account_erasers()),
         "follows_changed": names(social_service.follows_listeners()),
+        "visibility_changed": names(identity_service.visibility_listeners()),
     }))
 """
 
@@ -52,7 +59,7 @@ def test_importing_every_module_registers_nothing() -> None:
         "import rhythm.catalog.service, rhythm.sleep.tasks\n"
         "report()\n"
     )
-    assert imported == {"account_deleted": [], "follows_changed": []}
+    assert imported == NONE
 
 
 def test_the_app_factory_registers_every_listener_once() -> None:
@@ -66,7 +73,7 @@ def test_the_app_factory_registers_every_listener_once() -> None:
         "create_app(settings)\n"
         "report()\n"
     )
-    assert before == {"account_deleted": [], "follows_changed": []}
+    assert before == NONE
     assert after == LISTENERS
     assert again == LISTENERS
 
@@ -90,5 +97,5 @@ def test_the_worker_registers_every_listener(settings: Settings) -> None:
         settings.database_url,
         settings.redis_url,
     )
-    assert before == {"account_deleted": [], "follows_changed": []}
+    assert before == NONE
     assert after == LISTENERS

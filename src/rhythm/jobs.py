@@ -98,8 +98,11 @@ def connect_contexts() -> None:
     # own erasure job then deletes every Redis key and job that still names it.
     identity_service.on_account_deleted(focus_recording.erase_account)
     identity_service.on_account_deleted(sleep_feed.erase_account)
-    # Someone followed or unfollowed: the follower's feeds are rebuilt.
+    # Someone followed or unfollowed (or was approved, or a block removed follows): the
+    # followers' feeds are rebuilt.
     social_service.on_follows_changed(sleep_feed.graph_changed)
+    # An account became public: its pending follow requests are approved.
+    identity_service.on_visibility_changed(social_service.visibility_changed)
 
 
 def _connector(database_url: str) -> procrastinate.PsycopgConnector:

@@ -31,7 +31,8 @@ async def test_register_returns_user_and_tokens(client: AsyncClient) -> None:
     assert 800 <= body["expires_in"] <= 900
     assert body["user"]["email"] == "Ada@Example.com"
     assert body["user"]["timezone"] == "Europe/Paris"
-    assert {"id", "email", "name", "timezone", "created_at"} == body["user"].keys()
+    assert {"id", "email", "name", "timezone", "visibility", "created_at"} == body["user"].keys()
+    assert body["user"]["visibility"] == "public"  # RHYTHM_DEFAULT_VISIBILITY's default
     me = await client.get(
         "/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"}
     )

@@ -78,6 +78,7 @@ async def test_lists_are_newest_first_and_paginated(app, client: AsyncClient) ->
     assert profile == {
         "id": str(viewer.id),
         "name": viewer.name,
+        "visibility": "public",
         "followers_count": 5,
         "following_count": 5,
     }

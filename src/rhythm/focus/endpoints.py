@@ -163,7 +163,10 @@ async def leaderboard(
     path_params={"user_id": Annotated[uuid.UUID, Path()]},
     response_model=StreakOut,
     responses=problem_doc(404, 422),
-    summary="Anyone's focus streak (any signed-in user may look)",
+    summary="A user's focus streak (any signed-in user may look at a public account's)",
+    description="Yours, a public account's, or a private account's you follow. Any other "
+    "private account's, and between users a block stands between, it is a 404, as for an id "
+    "nobody has.",
 )
 async def user_streak(request: Request, caller: Principal, user_id: uuid.UUID) -> Response:
     """Streaks are read for every profile shown."""
@@ -171,6 +174,7 @@ async def user_streak(request: Request, caller: Principal, user_id: uuid.UUID) -
         streak = await standings.user_streak(
             db,
             shared(request, Standings),
+            caller.id,
             user_id,
             _threshold(request),
         )

@@ -19,6 +19,8 @@ from rhythm.focus.streaks import MICROS_PER_MINUTE, Anchor, Streak, as_of, summa
 from rhythm.identity import service as identity_service
 from rhythm.platform.database import ReadSession
 from rhythm.platform.timeutil import local_date, utc_now
+from rhythm.social import service as social_service
+from rhythm.social.blocks_cache import UNKNOWN
 
 log = structlog.get_logger("rhythm.focus")
 
@@ -40,9 +42,26 @@ async def standings_of(
 ) -> dict[uuid.UUID, UserStanding]:
     """Each existing user's streak on their own today, with their daily totals in
     [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached)."""
+    found, _ = await _standings(db, standings, user_ids, first, last, threshold_minutes, None)
+    return found
+
+
+async def _standings(
+    db: ReadSession,
+    standings: Standings,
+    user_ids: Sequence[uuid.UUID],
+    first: date,
+    last: date,
+    threshold_minutes: int,
+    viewer: uuid.UUID | None,
+) -> tuple[dict[uuid.UUID, UserStanding], int]:
+    """standings_of, and the block state between `viewer` and the first user as the cache
+    holds it (social_service.blocks_lua; unknown without a viewer or Redis)."""
     now = utc_now()
+    block_state = UNKNOWN
     try:
-        cached = await standings.read(user_ids, first, last)
+        cached, cached_state = await standings.read(user_ids, first, last, viewer)
+        block_state = UNKNOWN if cached_state is None else cached_state
     except RedisError as exc:
         log.warning("focus_cache_unavailable", error=str(exc))
         cached = []
@@ -71,7 +90,7 @@ async def standings_of(
         standing, days = found[user_id]
         today = local_date(now, card.timezone)
         result[user_id] = UserStanding(card, as_of(standing.anchor, today), days)
-    return result
+    return result, block_state
 
 
 async def _load_standings(
@@ -106,24 +125,29 @@ async def _load_standings(
 async def user_streak(
     db: ReadSession,
     standings: Standings,
+    viewer_id: uuid.UUID,
     user_id: uuid.UUID,
     threshold_minutes: int,
     day: date | None = None,
 ) -> StreakOut:
-    """Any user's streak figures, on their own today; `today_minutes` are those of `day`
-    (default: the user's own today; any other zone's today is within a day of UTC's too)."""
+    """A user's streak figures, on their own today, when the viewer may see them (social's
+    rules: else a 404, as for an id nobody has); `today_minutes` are those of `day` (default:
+    the user's own today; any other zone's today is within a day of UTC's too)."""
     today = utc_now().date()
     # Whatever the user's zone, their today is within a day of UTC's.
-    found = await standings_of(
+    found, block_state = await _standings(
         db,
         standings,
         [user_id],
         today - timedelta(days=2),
         today + timedelta(days=3),
         threshold_minutes,
+        viewer_id,
     )
     entry = found.get(user_id)
-    if entry is None:
+    if entry is None or not await social_service.may_see(
+        db, standings.redis, viewer_id, entry.card, block_state
+    ):
         raise identity_service.UserNotFound(f"No user {user_id}.")
     counted = day or local_date(utc_now(), entry.card.timezone)
     return streak_out(user_id, entry.streak, entry.days.get(counted, 0), threshold_minutes)

@@ -25,6 +25,7 @@ from redis.commands.core import AsyncScript
 
 from rhythm.focus.streaks import Anchor
 from rhythm.identity import service as identity_service
+from rhythm.social import service as social_service
 
 TTL = 7 * 86_400
 FLOOR_TTL = 3_600
@@ -69,9 +70,11 @@ return 1
 """
 
 # For each user: the standing, the cached profile (read with identity's fragment) and the daily
-# totals whose ordinals lie in [ARGV[1], ARGV[2]].
+# totals whose ordinals lie in [ARGV[1], ARGV[2]]; then, when a viewer is given (ARGV[3]),
+# whether a block stands between the viewer and the first user (social's fragment).
 _READ = (
     identity_service.profile_lua()
+    + social_service.blocks_lua()
     + """
 local out = {}
 for i, user in ipairs(KEYS) do
@@ -82,7 +85,9 @@ for i, user in ipairs(KEYS) do
   end
   out[i] = {standing or false, redis.call('GET', profile_key(user)) or false, days}
 end
-return out
+local blocked = false
+if ARGV[3] then blocked = block_state(ARGV[3], KEYS[1]) end
+return {out, blocked}
 """
 )
 
@@ -165,15 +170,21 @@ class Standings:
             await pipe.execute()
 
     async def read(
-        self, user_ids: Sequence[uuid.UUID], first: date, last: date
-    ) -> list[CachedStanding]:
-        """Each user's cached standing and profile, with their daily totals in [first, last]."""
+        self,
+        user_ids: Sequence[uuid.UUID],
+        first: date,
+        last: date,
+        viewer: uuid.UUID | None = None,
+    ) -> tuple[list[CachedStanding], int | None]:
+        """Each user's cached standing and profile, with their daily totals in [first, last];
+        and, given a `viewer`, the block state between the viewer and the first user (see
+        social_service.blocks_lua)."""
         if not user_ids:
-            return []
-        rows = await self._read(
-            keys=[str(u) for u in user_ids],
-            args=[first.toordinal(), last.toordinal()],
-        )
+            return [], None
+        args: list[int | str] = [first.toordinal(), last.toordinal()]
+        if viewer is not None:
+            args.append(str(viewer))
+        rows, blocked = await self._read(keys=[str(u) for u in user_ids], args=args)
         found: list[CachedStanding] = []
         for raw, profile, members in rows:
             standing = Standing.decode(raw) if raw else None
@@ -184,7 +195,7 @@ class Standings:
                 text = m.decode() if isinstance(m, bytes) else m
                 days[date.fromisoformat(text[:10])] = int(text[11:])
             found.append(CachedStanding(standing, profile or None, days))
-        return found
+        return found, None if viewer is None else int(blocked)
 
     async def forget(self, user_id: uuid.UUID) -> None:
         await self.redis.delete(standing_key(user_id), days_key(user_id), floor_key(user_id))

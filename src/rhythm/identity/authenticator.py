@@ -39,9 +39,8 @@ from rhythm.identity.cache import (
     api_key_value,
     parse_api_key_value,
 )
-from rhythm.identity.principal import (
-    Principal,
-)
+from rhythm.identity.models import PUBLIC
+from rhythm.identity.principal import Principal
 from rhythm.identity.profiles import parse_profile, profile_payload
 from rhythm.identity.tokens import (
     AccessTokenCodec,
@@ -120,6 +119,8 @@ class Authenticator:
             timezone=data["timezone"],
             created_at=datetime.fromisoformat(data["created_at"]),
             is_admin=data["is_admin"],
+            # Profiles cached before visibility existed are of public accounts (the default).
+            visibility=data.get("visibility", PUBLIC),
             session_id=claims.session_id,
         )
 
@@ -156,6 +157,7 @@ class Authenticator:
             timezone=data["timezone"],
             created_at=datetime.fromisoformat(data["created_at"]),
             is_admin=data["is_admin"],
+            visibility=data.get("visibility", PUBLIC),
             api_key_id=key_id,
             scopes=scopes,
         )

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from rhythm.identity import service
 from rhythm.identity.cache import AuthCache
 from rhythm.identity.dependencies import (
     AuthRateLimit,
-    OptionalUser,
     PasswordRateLimit,
     SessionUser,
     caller,
@@ -31,7 +29,6 @@ from rhythm.identity.schemas import (
     RegisterRequest,
     TokenPair,
     UserOut,
-    UserSummary,
     UserUpdate,
 )
 from rhythm.platform.http.dependencies import DbSession
@@ -41,6 +38,7 @@ from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.ratelimit import RateLimits
+from rhythm.platform.settings import Settings
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_doc(429))
 # The routes that take credentials (register, login, refresh) are open to strangers and each
@@ -74,6 +72,7 @@ def _user_out(user: User) -> UserOut:
         email=user.email,
         name=user.name,
         timezone=user.timezone,
+        visibility=user.visibility,
         created_at=user.created_at,
     )
 
@@ -126,6 +125,7 @@ async def register(
         password=body.password,
         name=body.name,
         timezone=body.timezone,
+        visibility=body.visibility or shared(request, Settings).default_visibility,
     )
     return _auth_response(user, tokens)
 
@@ -289,13 +289,19 @@ async def me(request: Request, caller: Principal) -> Response:
         email=caller.email,
         name=caller.name,
         timezone=caller.timezone,
+        visibility=caller.visibility,
         created_at=caller.created_at,
     )
     return Response(body.model_dump_json(), media_type="application/json")
 
 
 @users_router.patch(
-    "/me", response_model=UserOut, responses=problem_doc(422), summary="Change name or timezone"
+    "/me",
+    response_model=UserOut,
+    responses=problem_doc(422),
+    summary="Change name, timezone or visibility",
+    description="Fields left out keep their values. Becoming `public` approves every pending "
+    "follow request; becoming `private` keeps your followers.",
 )
 async def update_me(
     body: UserUpdate, principal: SessionUser, request: Request, db: DbSession
@@ -344,22 +350,3 @@ async def delete_me(
     )
     await service.delete_account(db, shared(request, AuthCache), principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@users_router.get(
-    "",
-    response_model=Page[UserSummary],
-    responses=problem_doc(422),
-    summary="Search users by name prefix",
-    description="Users whose name starts with `q`, ignoring case, in the order of their names.",
-)
-async def search_users(
-    principal: OptionalUser,
-    page: PageParams,
-    db: DbSession,
-    q: Annotated[
-        str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]+$", description="Name prefix")
-    ],
-) -> Page[UserSummary]:
-    rows, cursor = await service.search_users(db, q, page)
-    return Page(data=[UserSummary(id=u.id, name=u.name) for u in rows], next_cursor=cursor)

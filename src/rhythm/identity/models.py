@@ -37,7 +37,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    visibility: Mapped[str] = mapped_column(String(16), server_default=PUBLIC)
+    visibility: Mapped[Visibility] = mapped_column(String(16), server_default=PUBLIC)
     # Bumped on every change; the Redis profile cache never replaces a newer version.
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[CreatedAt]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from rhythm.identity.models import PUBLIC, Visibility
 from rhythm.platform.errors import RhythmError
 
 
@@ -45,6 +46,7 @@ class Principal:
     timezone: str
     created_at: datetime
     is_admin: bool
+    visibility: Visibility = PUBLIC
     session_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
     scopes: frozenset[str] = DEVICE_SESSION_SCOPES

@@ -64,6 +64,7 @@ def profile_payload(user: Any) -> str:
             "timezone": user.timezone,
             "created_at": user.created_at.isoformat(),
             "is_admin": user.is_admin,
+            "visibility": user.visibility,
         },
         separators=(",", ":"),
     )

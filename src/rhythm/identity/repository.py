@@ -7,8 +7,20 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, literal_column, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Uuid,
+    all_,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -27,19 +39,53 @@ async def get_user_for_update(session: AsyncSession, user_id: uuid.UUID) -> User
     return result.scalar_one_or_none()
 
 
+async def get_user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    result = await session.execute(
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def lock_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> Sequence[User]:
+    """The users, their rows locked (FOR NO KEY UPDATE, in id order) until the transaction
+    ends."""
+    result = await session.execute(
+        select(User)
+        .where(User.id.in_(user_ids))
+        .order_by(User.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().all()
+
+
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     result = await session.execute(select(User).where(func.lower(User.email) == email.lower()))
     return result.scalar_one_or_none()
 
 
 async def insert_user(
-    session: AsyncSession, *, email: str, password_hash: str, name: str, timezone: str
+    session: AsyncSession,
+    *,
+    email: str,
+    password_hash: str,
+    name: str,
+    timezone: str,
+    visibility: str = "public",
 ) -> User | None:
     """Insert a user; None when the email (case-insensitively) is taken."""
     stmt = (
         insert(User)
         .values(
-            id=uuid.uuid4(), email=email, password_hash=password_hash, name=name, timezone=timezone
+            id=uuid.uuid4(),
+            email=email,
+            password_hash=password_hash,
+            name=name,
+            timezone=timezone,
+            visibility=visibility,
         )
         .on_conflict_do_nothing(index_elements=[text("lower(email)")])
         .returning(User)
@@ -67,15 +113,23 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> bool:
 
 
 async def search_users(
-    session: AsyncSession, prefix: str, after: tuple[str, uuid.UUID] | None, limit: int
+    session: AsyncSession,
+    prefix: str,
+    after: tuple[str, uuid.UUID] | None,
+    limit: int,
+    hidden: Sequence[uuid.UUID] = (),
 ) -> Sequence[User]:
-    """Users whose lower-cased name starts with `prefix`, in byte order of that name.
+    """Users whose lower-cased name starts with `prefix`, in byte order of that name, except
+    those `hidden`.
 
     `after` is the (name, id) of the last user of the previous page.
     """
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = func.lower(escaped).collate("C") + "%"
     stmt = select(User).where(_NAME_KEY.like(pattern, escape="\\"))
+    if hidden:
+        # One array parameter, however many are hidden.
+        stmt = stmt.where(User.id != all_(bindparam("hidden", list(hidden), ARRAY(Uuid))))
     if after is not None:
         after_key = func.lower(after[0]).collate("C")
         stmt = stmt.where(tuple_(_NAME_KEY, User.id) > tuple_(after_key, after[1]))

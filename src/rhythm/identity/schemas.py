@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from rhythm.identity.models import Visibility
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from rhythm.identity.principal import DEFAULT_KEY_SCOPES, Scope
 from rhythm.platform.schemas import IsoDatetime, RequestModel
@@ -32,11 +33,23 @@ Email = Annotated[
 DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
+VISIBILITY_DOC = (
+    "`public`: anyone signed in may follow you and see your nights, focus standing and follow "
+    "lists. `private`: following you is a request you approve; until then the requester sees "
+    "only your profile."
+)
+
+
 class RegisterRequest(RequestModel):
     email: Email
     password: Password
     name: Name
     timezone: TimeZoneName = "UTC"
+    visibility: Visibility | None = Field(
+        default=None,
+        description=VISIBILITY_DOC + " Default: the server's (RHYTHM_DEFAULT_VISIBILITY), "
+        "`public` unless its operator set it.",
+    )
 
 
 class LoginRequest(RequestModel):
@@ -54,6 +67,7 @@ class UserOut(BaseModel):
     email: str
     name: str
     timezone: str
+    visibility: Visibility
     created_at: datetime
 
 
@@ -115,6 +129,11 @@ class ApiKeyCreated(BaseModel):
 class UserUpdate(RequestModel):
     name: Name | None = None
     timezone: TimeZoneName | None = None
+    visibility: Visibility | None = Field(
+        default=None,
+        description=VISIBILITY_DOC + " Becoming public approves every pending request; "
+        "becoming private keeps your followers.",
+    )
 
 
 class PasswordChange(RequestModel):
@@ -129,6 +148,7 @@ class AccountDeletion(RequestModel):
 class PublicProfile(BaseModel):
     id: uuid.UUID
     name: str
+    visibility: Visibility
     followers_count: int
     following_count: int
 

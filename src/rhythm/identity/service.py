@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import repository
 from rhythm.identity.cache import AuthCache
-from rhythm.identity.models import ApiKey, DeviceSession, User
+from rhythm.identity.models import PUBLIC, ApiKey, DeviceSession, User, Visibility
 from rhythm.identity.passwords import hash_password, verify_password
 from rhythm.identity.principal import Principal, Scope
 from rhythm.identity.profiles import PROFILE_LUA, ProfileCache, parse_profile, profile_payload
@@ -93,6 +93,22 @@ def account_erasers() -> list[AccountEraser]:
     return list(_erasers)
 
 
+# What other contexts do when an account's visibility changes (before commit): called with the
+# user's id and the new visibility. Registered like the erasers.
+VisibilityChanged = Callable[[AsyncSession, Redis, uuid.UUID, Visibility], Awaitable[None]]
+_visibility_listeners: list[VisibilityChanged] = []
+
+
+def on_visibility_changed(listener: VisibilityChanged) -> None:
+    if listener not in _visibility_listeners:
+        _visibility_listeners.append(listener)
+
+
+def visibility_listeners() -> list[VisibilityChanged]:
+    """The registered listeners, in the order they run."""
+    return list(_visibility_listeners)
+
+
 def _cache_profile_after_commit(session: AsyncSession, cache: AuthCache, user: User) -> None:
     user_id, version, payload = user.id, user.version, profile_payload(user)
 
@@ -136,10 +152,16 @@ async def register(
     password: str,
     name: str,
     timezone: str,
+    visibility: Visibility,
 ) -> tuple[User, Tokens]:
     password_hash = await hash_password(password)
     user = await repository.insert_user(
-        session, email=email, password_hash=password_hash, name=name, timezone=timezone
+        session,
+        email=email,
+        password_hash=password_hash,
+        name=name,
+        timezone=timezone,
+        visibility=visibility,
     )
     if user is None:
         raise EmailTaken(f"An account with the email {email!r} already exists.")
@@ -270,6 +292,26 @@ async def ensure_user_exists(session: AsyncSession, user_id: uuid.UUID) -> None:
     await get_user(session, user_id)
 
 
+async def get_user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """The user, its row share-locked until the transaction ends: a change of its visibility
+    waits for the caller (who decides by it) to commit, and the caller for such a change."""
+    user = await repository.get_user_for_share(session, user_id)
+    if user is None:
+        raise UserNotFound(f"No user {user_id}.")
+    return user
+
+
+async def lock_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+    """The users by id (404 if one is missing), their rows locked until the transaction ends
+    against any change, and against `get_user_for_share`'s readers: what is decided under this
+    lock is never decided at the same time as what is decided under theirs."""
+    users = {u.id: u for u in await repository.lock_users(session, user_ids)}
+    for user_id in user_ids:
+        if user_id not in users:
+            raise UserNotFound(f"No user {user_id}.")
+    return users
+
+
 async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Display names by id; ids of deleted users are absent."""
     return await repository.user_names(session, user_ids)
@@ -289,6 +331,7 @@ class Card:
     id: uuid.UUID
     name: str
     timezone: str
+    visibility: Visibility = PUBLIC
 
 
 async def cached_cards(
@@ -306,13 +349,15 @@ async def cached_cards(
     for user_id, raw in zip(user_ids, cached, strict=True):
         profile = parse_profile(raw) if raw is not None else None
         if profile is not None:
-            cards[user_id] = Card(user_id, profile["name"], profile["timezone"])
+            # Profiles cached before visibility existed are of public accounts (the default).
+            visibility = profile.get("visibility", PUBLIC)
+            cards[user_id] = Card(user_id, profile["name"], profile["timezone"], visibility)
         elif raw is None:
             misses.append(user_id)
     if misses:
         users = await repository.users_by_ids(await db(), list(dict.fromkeys(misses)))
         for user in users:
-            cards[user.id] = Card(user.id, user.name, user.timezone)
+            cards[user.id] = Card(user.id, user.name, user.timezone, user.visibility)
         await ProfileCache(redis).store_many([(u.id, u.version, profile_payload(u)) for u in users])
     return cards
 
@@ -353,6 +398,11 @@ async def update_me(
     user = await repository.update_user(session, user_id, **values)
     if user is None:
         raise UserNotFound(f"No user {user_id}.")
+    if "visibility" in values:
+        # Told even when it did not change: what a listener does (approving the requests a
+        # public account still has) is then done again, harmlessly.
+        for listener in _visibility_listeners:
+            await listener(session, cache.redis, user_id, values["visibility"])
     _cache_profile_after_commit(session, cache, user)
     return user
 
@@ -421,14 +471,16 @@ async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.
 
 
 async def search_users(
-    session: AsyncSession, prefix: str, page: PageRequest
+    session: AsyncSession, prefix: str, page: PageRequest, hidden: Sequence[uuid.UUID] = ()
 ) -> tuple[Sequence[User], str | None]:
+    """Users whose name starts with `prefix`, except those `hidden`."""
     after = page.position("users")
     rows = await repository.search_users(
         session,
         prefix,
         (str(after[0]), uuid.UUID(after[1])) if after else None,
         page.limit + 1,
+        hidden,
     )
     return page.page("users", list(rows), lambda u: [u.name, str(u.id)])
 

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     rate_limit_heartbeats_burst: int = Field(default=50_000, ge=1, le=10_000_000)
     rate_limit_heartbeats_max_wait: float = Field(default=2.0, gt=0, le=60)
 
+    # The visibility of a new account that does not choose one: `public` keeps what clients
+    # knew before private accounts existed; `private` makes every new account ask for approval.
+    default_visibility: Literal["public", "private"] = "public"
+
     # Accounts with more followers than this are not fanned out on write; their nights are
     # merged into followers' feeds when read.
     sleep_fanout_threshold: int = Field(default=5000, ge=1)

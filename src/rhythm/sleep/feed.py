@@ -9,7 +9,7 @@ night is fanned out by a `sleep:fan_out` job deferred in the same transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -23,7 +23,7 @@ from rhythm.platform.pagination import PageRequest
 from rhythm.platform.queue import ERASURE_QUEUE, defer, unfinished
 from rhythm.platform.timeutil import Week
 from rhythm.sleep import repository
-from rhythm.sleep.feed_cache import MAX_NIGHT, CachedPage, FeedCache, gv_key, member, parse_member
+from rhythm.sleep.feed_cache import MAX_NIGHT, CachedPage, FeedCache, member, parse_member
 from rhythm.sleep.models import SleepRecord
 from rhythm.sleep.schemas import record_json
 from rhythm.social import service as social_service
@@ -125,13 +125,17 @@ async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID)
     await _now_and_after_commit(session, bump)
 
 
-async def graph_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
-    """The follower's feeds were built for other followees: bump its graph version now and
-    again after commit, so no feed built from the old follows is served afterwards."""
-    key = gv_key(follower_id)
+async def graph_changed(
+    session: AsyncSession, redis: Redis, follower_ids: Sequence[uuid.UUID]
+) -> None:
+    """The followers' feeds were built for other followees (a follow, unfollow, approved
+    request or block): bump their graph versions now and again after commit, so no feed built
+    from the old follows is served afterwards."""
+    feeds = FeedCache(redis, fanout_threshold=0)
+    followers = list(follower_ids)
 
     async def bump() -> None:
-        await redis.incr(key)
+        await feeds.bump_graph_versions(followers)
 
     await _now_and_after_commit(session, bump)
 

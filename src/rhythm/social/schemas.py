@@ -16,6 +16,16 @@ class FollowOut(BaseModel):
     followed_at: datetime
 
 
+class FollowRequestOut(BaseModel):
+    user: UserSummary
+    requested_at: datetime
+
+
+class BlockOut(BaseModel):
+    user: UserSummary
+    blocked_at: datetime
+
+
 class FollowListItem(BaseModel):
     id: uuid.UUID
     name: str

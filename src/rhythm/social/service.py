@@ -1,4 +1,15 @@
-"""Business rules of the follow graph."""
+"""Business rules of the follow graph and of privacy: who follows whom, the requests to follow
+private accounts, blocks, and who may see whose data.
+
+The rules every read of another user's data obeys (`readable_owner`, `may_see`):
+- a block, either way, hides each user from the other: their profiles, lists and data are 404s;
+- a public account's data is anyone's to see; a private account's only its approved
+  followers' (and its own). Until approved, a requester is a stranger.
+
+A follow, request or approval is decided with the followee's user row share-locked, and a block
+with both users' rows locked against that: a block never misses a follow being made, nor a
+change of visibility (which approves every pending request when it becomes public) a request.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +17,33 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import service as identity_service
-from rhythm.platform.errors import NotFound, Unprocessable
+from rhythm.identity.models import PRIVATE, PUBLIC, User, Visibility
+from rhythm.platform.database import ReadSession, after_commit
+from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.social import repository
+from rhythm.social.blocks_cache import BLOCKED, BLOCKS_LUA, NOT_BLOCKED, BlocksCache
 from rhythm.social.schemas import FollowRecord
 
-# What other contexts do when a user's followees change (before commit; a listener may add
-# after-commit actions). Called with the follower's id. The app factory and the worker register
+log = structlog.get_logger("rhythm.social")
+
+# How many users one account may block: a bound on what its blocks cost to read and cache.
+MAX_BLOCKS = 10_000
+
+# What other contexts do when users' followees change (before commit; a listener may add
+# after-commit actions). Called with the followers' ids. The app factory and the worker register
 # them (jobs.connect_contexts), never an import.
-FollowsChanged = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
+FollowsChanged = Callable[[AsyncSession, Redis, Sequence[uuid.UUID]], Awaitable[None]]
 _follow_listeners: list[FollowsChanged] = []
 
 
@@ -35,9 +57,13 @@ def follows_listeners() -> list[FollowsChanged]:
     return list(_follow_listeners)
 
 
-async def _follows_changed(session: AsyncSession, redis: Redis, follower_id: uuid.UUID) -> None:
+async def _follows_changed(
+    session: AsyncSession, redis: Redis, follower_ids: Sequence[uuid.UUID]
+) -> None:
+    if not follower_ids:
+        return
     for listener in _follow_listeners:
-        await listener(session, redis, follower_id)
+        await listener(session, redis, follower_ids)
 
 
 class CannotFollowSelf(Unprocessable):
@@ -50,93 +76,336 @@ class NotFollowing(NotFound):
     title = "Not following"
 
 
+class FollowRequestNotFound(NotFound, what="Follow request"):
+    """The user has not asked to follow the caller (or the request was answered)."""
+
+
+class CannotBlockSelf(Unprocessable):
+    slug = "cannot-block-self"
+    title = "Cannot block yourself"
+
+
+class NotBlocking(NotFound):
+    slug = "not-blocking"
+    title = "Not blocking"
+
+
+class TooManyBlocks(Conflict):
+    slug = "too-many-blocks"
+    title = "Too many blocks"
+
+
+class Followed(Enum):
+    """What following a user did."""
+
+    CREATED = "created"  # a new follow (a public account)
+    EXISTING = "existing"  # already following
+    REQUESTED = "requested"  # a private account: a request, new or pending
+
+
 @dataclass(frozen=True)
-class FollowEntry:
+class Entry:
+    """A user in one of the lists (followers, following, requests, blocks), and since when."""
+
     id: uuid.UUID
     name: str
-    followed_at: datetime
+    at: datetime
 
 
 @dataclass(frozen=True)
 class Profile:
     id: uuid.UUID
     name: str
+    visibility: Visibility
     followers_count: int
     following_count: int
 
 
+def _unknown_user(user_id: uuid.UUID) -> identity_service.UserNotFound:
+    """What a user hidden from the caller answers: the 404 of an id nobody has."""
+    return identity_service.UserNotFound(f"No user {user_id}.")
+
+
+# Following -------------------------------------------------------------------------------------
+
+
 async def follow(
     session: AsyncSession, redis: Redis, follower_id: uuid.UUID, followee_id: uuid.UUID
-) -> tuple[str, datetime, bool]:
-    """Follow a user. Returns (their name, followed_at, whether the follow is new)."""
+) -> tuple[str, datetime, Followed]:
+    """Follow a user, or ask to when their account is private. Returns (their name, when
+    followed or requested, what happened). A user a block stands between is a 404."""
     if follower_id == followee_id:
         raise CannotFollowSelf("You cannot follow yourself.", field="user_id")
-    followee = await identity_service.get_user(session, followee_id)
+    followee = await identity_service.get_user_for_share(session, followee_id)
+    blocked, followed_at = await repository.follow_state(session, follower_id, followee_id)
+    if blocked:
+        raise _unknown_user(followee_id)
+    if followed_at is not None:
+        return followee.name, followed_at, Followed.EXISTING
+    if followee.visibility == PRIVATE:
+        requested_at = await repository.request(session, follower_id, followee_id)
+        return followee.name, requested_at, Followed.REQUESTED
     try:
         async with session.begin_nested():
             followed_at, created = await repository.follow(session, follower_id, followee_id)
     except IntegrityError:
-        # The followee was deleted while we were inserting.
-        raise identity_service.UserNotFound(f"No user {followee_id}.") from None
+        # The follower was deleted while we were inserting.
+        raise _unknown_user(followee_id) from None
     if created:
-        await _follows_changed(session, redis, follower_id)
-    return followee.name, followed_at, created
+        await _follows_changed(session, redis, [follower_id])
+    return followee.name, followed_at, Followed.CREATED if created else Followed.EXISTING
 
 
 async def unfollow(
     session: AsyncSession, redis: Redis, follower_id: uuid.UUID, followee_id: uuid.UUID
 ) -> None:
-    if not await repository.unfollow(session, follower_id, followee_id):
-        raise NotFollowing(f"You are not following {followee_id}.")
-    await _follows_changed(session, redis, follower_id)
+    """Stop following a user, or cancel the request to follow them."""
+    if await repository.unfollow(session, follower_id, followee_id):
+        await _follows_changed(session, redis, [follower_id])
+    elif not await repository.delete_request(session, follower_id, followee_id):
+        raise NotFollowing(f"You are not following {followee_id}, nor asking to.")
 
 
-async def profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:
+async def approve(
+    session: AsyncSession, redis: Redis, owner_id: uuid.UUID, requester_id: uuid.UUID
+) -> tuple[str, datetime]:
+    """Turn a request to follow the owner into a follow: (the requester's name, followed at)."""
+    await identity_service.get_user_for_share(session, owner_id)
+    if not await repository.delete_request(session, requester_id, owner_id):
+        raise FollowRequestNotFound(f"{requester_id} has not asked to follow you.")
+    followed_at, _ = await repository.follow(session, requester_id, owner_id)
+    await _follows_changed(session, redis, [requester_id])
+    names = await identity_service.user_names(session, [requester_id])
+    return names[requester_id], followed_at
+
+
+async def decline(session: AsyncSession, owner_id: uuid.UUID, requester_id: uuid.UUID) -> None:
+    if not await repository.delete_request(session, requester_id, owner_id):
+        raise FollowRequestNotFound(f"{requester_id} has not asked to follow you.")
+
+
+async def visibility_changed(
+    session: AsyncSession, redis: Redis, user_id: uuid.UUID, visibility: Visibility
+) -> None:
+    """identity's listener: an account that became public has its pending requests approved
+    (one that became private keeps its followers). The account's row is locked by the change,
+    so no request is being made meanwhile."""
+    if visibility == PUBLIC:
+        await _follows_changed(session, redis, await repository.approve_all(session, user_id))
+
+
+# Blocking --------------------------------------------------------------------------------------
+
+
+async def block(
+    session: AsyncSession, redis: Redis, blocker_id: uuid.UUID, blocked_id: uuid.UUID
+) -> tuple[str, datetime, bool]:
+    """Block a user: the follows and requests between the two go, both ways, and neither sees
+    the other any more. Returns (their name, blocked at, whether the block is new)."""
+    if blocker_id == blocked_id:
+        raise CannotBlockSelf("You cannot block yourself.", field="user_id")
+    # Both rows locked: a follow, request or approval between the two (each share-locks the
+    # followee), or a change of either account's visibility (which approves its requests),
+    # waits for this block, or this block for it.
+    users = await identity_service.lock_users(session, [blocker_id, blocked_id])
+    blocked_at, created = await repository.block(session, blocker_id, blocked_id)
+    if created and await repository.block_count(session, blocker_id) > MAX_BLOCKS:
+        raise TooManyBlocks(f"An account may block at most {MAX_BLOCKS:,} users.")
+    if created:
+        severed = await repository.sever(session, blocker_id, blocked_id)
+        await _follows_changed(session, redis, severed)
+        await _blocks_changed(session, redis, blocker_id)
+    return users[blocked_id].name, blocked_at, created
+
+
+async def unblock(
+    session: AsyncSession, redis: Redis, blocker_id: uuid.UUID, blocked_id: uuid.UUID
+) -> None:
+    """Lift a block. Follows it removed are not restored."""
+    if not await repository.unblock(session, blocker_id, blocked_id):
+        raise NotBlocking(f"You are not blocking {blocked_id}.")
+    await _blocks_changed(session, redis, blocker_id)
+
+
+async def _blocks_changed(session: AsyncSession, redis: Redis, blocker_id: uuid.UUID) -> None:
+    """Drop the blocker's cached blocks now (no reader fills them from the old rows while the
+    transaction runs) and again after commit (none filled in between survives)."""
+    cache = BlocksCache(redis)
+
+    async def invalidate() -> None:
+        await cache.invalidate(blocker_id)
+
+    try:
+        await invalidate()
+    except RedisError as exc:
+        log.warning("blocks_cache_unavailable", error=str(exc))
+    after_commit(session, invalidate)
+
+
+def blocks_lua() -> str:
+    """A Lua fragment for other contexts' scripts that decide who may see whom in the same
+    round trip: it defines `block_state(a, b)`, 1 when a block stands between users a and b
+    (either way), 0 when none does, -1 when it is not cached. Hand its answer to `may_see`."""
+    return BLOCKS_LUA
+
+
+# Who sees what ---------------------------------------------------------------------------------
+
+
+async def visible_user(
+    session: AsyncSession, viewer_id: uuid.UUID | None, user_id: uuid.UUID
+) -> User:
+    """The user, unless a block stands between them and the viewer (then a 404, as for an id
+    nobody has). Their profile, not their data: see `readable_owner`."""
     user = await identity_service.get_user(session, user_id)
-    followers, following = await repository.counts(session, user_id)
-    return Profile(user.id, user.name, followers, following)
+    if (
+        viewer_id is not None
+        and viewer_id != user_id
+        and await repository.blocked_between(session, viewer_id, user_id)
+    ):
+        raise _unknown_user(user_id)
+    return user
+
+
+async def readable_owner(
+    session: AsyncSession, viewer_id: uuid.UUID | None, owner_id: uuid.UUID
+) -> User:
+    """The owner, when the viewer (None: anonymous) may see their data: not blocked either
+    way, and the account public or followed by the viewer. Else the 404 of an id nobody has."""
+    owner = await identity_service.get_user(session, owner_id)
+    if viewer_id == owner_id:
+        return owner
+    if viewer_id is None:
+        if owner.visibility == PRIVATE:
+            raise _unknown_user(owner_id)
+        return owner
+    blocked, following = await repository.relation(session, viewer_id, owner_id)
+    if blocked or (owner.visibility == PRIVATE and not following):
+        raise _unknown_user(owner_id)
+    return owner
+
+
+async def may_see(
+    db: ReadSession,
+    redis: Redis,
+    viewer_id: uuid.UUID,
+    owner: identity_service.Card,
+    block_state: int,
+) -> bool:
+    """Whether the viewer may see the owner's data, as `readable_owner` decides, for a read
+    that answers from Redis: `block_state` is what `blocks_lua`'s `block_state(viewer, owner)`
+    answered in the caller's script, and PostgreSQL is asked only when it cannot decide (a
+    private account, or blocks not cached: they are cached again)."""
+    if viewer_id == owner.id or block_state == BLOCKED:
+        return viewer_id == owner.id
+    if block_state == NOT_BLOCKED and owner.visibility == PUBLIC:
+        return True
+    session = await db()
+    if block_state != NOT_BLOCKED:
+        await _cache_blocks(session, redis, [viewer_id, owner.id])
+    blocked, following = await repository.relation(session, viewer_id, owner.id)
+    return not blocked and (owner.visibility == PUBLIC or following)
+
+
+async def _cache_blocks(session: AsyncSession, redis: Redis, user_ids: list[uuid.UUID]) -> None:
+    cache = BlocksCache(redis)
+    try:
+        versions = await cache.versions(user_ids)
+        await cache.store(versions, await repository.blocked_by_each(session, user_ids))
+    except RedisError as exc:
+        log.warning("blocks_cache_unavailable", error=str(exc))
+
+
+async def hidden_from(session: AsyncSession, viewer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The users hidden from the viewer (and the viewer from them): a block stands between."""
+    return await repository.hidden_from(session, viewer_id)
+
+
+async def profile(
+    session: AsyncSession, viewer_id: uuid.UUID | None, user_id: uuid.UUID
+) -> Profile:
+    user = await visible_user(session, viewer_id, user_id)
+    followers, following_count = await repository.counts(session, user_id)
+    return Profile(user.id, user.name, user.visibility, followers, following_count)
+
+
+# Lists -----------------------------------------------------------------------------------------
 
 
 async def _entries(
     session: AsyncSession, rows: Sequence[tuple[uuid.UUID, datetime]]
-) -> list[FollowEntry]:
+) -> list[Entry]:
     names = await identity_service.user_names(session, [r[0] for r in rows])
-    return [FollowEntry(uid, names[uid], at) for uid, at in rows if uid in names]
+    return [Entry(uid, names[uid], at) for uid, at in rows if uid in names]
 
 
 async def following(
     session: AsyncSession,
+    viewer_id: uuid.UUID | None,
     user_id: uuid.UUID,
     page: PageRequest,
     among: Sequence[uuid.UUID] | None = None,
-) -> tuple[list[FollowEntry], str | None]:
-    """Who the user follows, newest first; only those of `among` when it is given (which of
-    a few people the user follows)."""
-    return await _follow_list(session, user_id, page, "following", among)
+) -> tuple[list[Entry], str | None]:
+    """Who the user follows, newest first, as the viewer may see it; only those of `among`
+    when it is given (which of a few people the user follows)."""
+    return await _follow_list(session, viewer_id, user_id, page, "following", among)
 
 
 async def followers(
-    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
-) -> tuple[list[FollowEntry], str | None]:
-    """Who follows the user, newest first."""
-    return await _follow_list(session, user_id, page, "followers")
+    session: AsyncSession, viewer_id: uuid.UUID | None, user_id: uuid.UUID, page: PageRequest
+) -> tuple[list[Entry], str | None]:
+    """Who follows the user, newest first, as the viewer may see it."""
+    return await _follow_list(session, viewer_id, user_id, page, "followers")
 
 
 async def _follow_list(
     session: AsyncSession,
+    viewer_id: uuid.UUID | None,
     user_id: uuid.UUID,
     page: PageRequest,
     kind: repository.FollowSide,
     among: Sequence[uuid.UUID] | None = None,
-) -> tuple[list[FollowEntry], str | None]:
-    await identity_service.ensure_user_exists(session, user_id)
+) -> tuple[list[Entry], str | None]:
+    """A follow list of the user, when the viewer may see it (`readable_owner`), without the
+    users a block stands between with the viewer."""
+    await readable_owner(session, viewer_id, user_id)
     after = page.instant_position(kind)
-    rows = await repository.list_follows(session, user_id, kind, after, page.limit + 1, among)
+    rows = await repository.list_follows(
+        session, user_id, kind, after, page.limit + 1, viewer_id, among
+    )
     kept, cursor = page.instant_page(kind, list(rows), lambda r: (r[1], r[0]))
     return await _entries(session, kept), cursor
 
 
+async def requests(
+    session: AsyncSession, user_id: uuid.UUID, side: repository.RequestSide, page: PageRequest
+) -> tuple[list[Entry], str | None]:
+    """The requests to follow the user (`incoming`) or that the user made (`sent`), newest
+    first."""
+    kind = f"follow-requests-{side}"
+    after = page.instant_position(kind)
+    rows = await repository.list_requests(session, user_id, side, after, page.limit + 1)
+    kept, cursor = page.instant_page(kind, list(rows), lambda r: (r[1], r[0]))
+    return await _entries(session, kept), cursor
+
+
+async def blocks(
+    session: AsyncSession, user_id: uuid.UUID, page: PageRequest
+) -> tuple[list[Entry], str | None]:
+    """Whom the user blocks, newest first."""
+    after = page.instant_position("blocks")
+    rows = await repository.list_blocks(session, user_id, after, page.limit + 1)
+    kept, cursor = page.instant_page("blocks", list(rows), lambda r: (r[1], r[0]))
+    return await _entries(session, kept), cursor
+
+
+# For other contexts ----------------------------------------------------------------------------
+
+
 async def followee_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Whom the user follows. Followees are the only users whose data the user's feeds,
+    rankings and leaderboards show: a requester is no followee until approved, and a block
+    removes the follows between two users."""
     return await repository.followee_ids(session, user_id)
 
 
@@ -196,5 +465,5 @@ async def import_following(
     }
     made = await repository.restore_follows(session, user_id, list(wanted.items()))
     if made:
-        await _follows_changed(session, redis, user_id)
+        await _follows_changed(session, redis, [user_id])
     return made

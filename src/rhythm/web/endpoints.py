@@ -146,6 +146,7 @@ async def register(body: RegisterRequest, request: Request, db: DbSession) -> Re
         password=body.password,
         name=body.name,
         timezone=body.timezone,
+        visibility=body.visibility or shared(request, Settings).default_visibility,
     )
     return _signed_in(request, user, tokens, status.HTTP_201_CREATED)
 

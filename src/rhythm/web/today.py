@@ -35,7 +35,7 @@ async def today(
         session, principal.id, day, zone, ("app", "category"), TOP_ITEMS
     )
     focus = await focus_standings.user_streak(
-        db, standings, principal.id, focus_threshold_minutes, day
+        db, standings, principal.id, principal.id, focus_threshold_minutes, day
     )
     return Today(
         date=day,

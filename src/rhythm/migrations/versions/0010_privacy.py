@@ -27,7 +27,8 @@ def upgrade() -> None:
             CONSTRAINT pk_follow_requests PRIMARY KEY (requester_id, target_id),
             CONSTRAINT ck_follow_requests_not_self CHECK (requester_id <> target_id)
         );
-        CREATE INDEX ix_follow_requests_sent ON follow_requests (requester_id, created_at, target_id);
+        CREATE INDEX ix_follow_requests_sent
+            ON follow_requests (requester_id, created_at, target_id);
         CREATE INDEX ix_follow_requests_incoming
             ON follow_requests (target_id, created_at, requester_id);
         CREATE TABLE blocks (
