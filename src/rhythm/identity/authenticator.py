@@ -39,8 +39,7 @@ from rhythm.identity.cache import (
     api_key_value,
     parse_api_key_value,
 )
-from rhythm.identity.models import PUBLIC
-from rhythm.identity.principal import Principal
+from rhythm.identity.principal import PUBLIC, Principal
 from rhythm.identity.profiles import parse_profile, profile_payload
 from rhythm.identity.tokens import (
     AccessTokenCodec,

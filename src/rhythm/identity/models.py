@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, get_args
 
 from sqlalchemy import ARRAY, Boolean, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CheckConstraint, ForeignKey, Index
 
+from rhythm.identity.principal import PUBLIC, Visibility
 from rhythm.platform.database import Base, CreatedAt
 
 
@@ -19,13 +19,6 @@ def user_fk(*, primary_key: bool = False, index: bool = False) -> Mapped[uuid.UU
     return mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=primary_key, index=index
     )
-
-
-# Who sees a user's data: everyone (`public`), or only the followers they approved (`private`).
-Visibility = Literal["public", "private"]
-PUBLIC: Visibility = "public"
-PRIVATE: Visibility = "private"
-VISIBILITIES: tuple[Visibility, ...] = get_args(Visibility)
 
 
 class User(Base):

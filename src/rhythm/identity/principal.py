@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
-from rhythm.identity.models import PUBLIC, Visibility
 from rhythm.platform.errors import RhythmError
 
 
@@ -19,6 +19,12 @@ class Scope(StrEnum):
     USAGE = "usage"  # send usage: /usage/heartbeats, and the ActivityWatch API under /api/0
     READ = "read"  # read your own data and what any signed-in person may read (GET routes)
     WRITE = "write"  # change your own data: sleep, focus sessions, follows
+
+
+# Who sees a user's data: everyone (`public`), or only the followers they approved (`private`).
+Visibility = Literal["public", "private"]
+PUBLIC: Visibility = "public"
+PRIVATE: Visibility = "private"
 
 
 # Held only by a device session: account, password, profile, API-key and session management.

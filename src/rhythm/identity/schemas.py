@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from rhythm.identity.models import Visibility
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
-from rhythm.identity.principal import DEFAULT_KEY_SCOPES, Scope
+from rhythm.identity.principal import DEFAULT_KEY_SCOPES, Scope, Visibility
 from rhythm.platform.schemas import IsoDatetime, RequestModel
 from rhythm.platform.timezones import TimeZoneName
 

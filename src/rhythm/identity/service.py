@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import repository
 from rhythm.identity.cache import AuthCache
-from rhythm.identity.models import PUBLIC, ApiKey, DeviceSession, User, Visibility
+from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
-from rhythm.identity.principal import Principal, Scope
+from rhythm.identity.principal import PUBLIC, Principal, Scope, Visibility
 from rhythm.identity.profiles import PROFILE_LUA, ProfileCache, parse_profile, profile_payload
 from rhythm.identity.schemas import ProfileRecord
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
@@ -290,6 +290,12 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 async def ensure_user_exists(session: AsyncSession, user_id: uuid.UUID) -> None:
     await get_user(session, user_id)
+
+
+async def get_card(session: AsyncSession, user_id: uuid.UUID) -> Card:
+    """What other contexts show of a user (404 if there is none)."""
+    user = await get_user(session, user_id)
+    return Card(user.id, user.name, user.timezone, user.visibility)
 
 
 async def get_user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User:

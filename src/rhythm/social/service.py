@@ -1,7 +1,7 @@
 """Business rules of the follow graph and of privacy: who follows whom, the requests to follow
 private accounts, blocks, and who may see whose data.
 
-The rules every read of another user's data obeys (`readable_owner`, `may_see`):
+The rules every read of another user's data obeys (`ensure_readable`, `may_see`):
 - a block, either way, hides each user from the other: their profiles, lists and data are 404s;
 - a public account's data is anyone's to see; a private account's only its approved
   followers' (and its own). Until approved, a requester is a stranger.
@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import service as identity_service
-from rhythm.identity.models import PRIVATE, PUBLIC, User, Visibility
+from rhythm.identity.principal import PRIVATE, PUBLIC, Visibility
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
@@ -254,10 +254,10 @@ def blocks_lua() -> str:
 
 async def visible_user(
     session: AsyncSession, viewer_id: uuid.UUID | None, user_id: uuid.UUID
-) -> User:
+) -> identity_service.Card:
     """The user, unless a block stands between them and the viewer (then a 404, as for an id
-    nobody has). Their profile, not their data: see `readable_owner`."""
-    user = await identity_service.get_user(session, user_id)
+    nobody has). Their profile, not their data: see `ensure_readable`."""
+    user = await identity_service.get_card(session, user_id)
     if (
         viewer_id is not None
         and viewer_id != user_id
@@ -267,22 +267,22 @@ async def visible_user(
     return user
 
 
-async def readable_owner(
+async def ensure_readable(
     session: AsyncSession, viewer_id: uuid.UUID | None, owner_id: uuid.UUID
-) -> User:
-    """The owner, when the viewer (None: anonymous) may see their data: not blocked either
-    way, and the account public or followed by the viewer. Else the 404 of an id nobody has."""
-    owner = await identity_service.get_user(session, owner_id)
+) -> None:
+    """Nothing, when the viewer (None: anonymous) may see the owner's data: not blocked
+    either way, and the account public or followed by the viewer. Else the 404 of an id
+    nobody has."""
+    owner = await identity_service.get_card(session, owner_id)
     if viewer_id == owner_id:
-        return owner
+        return
     if viewer_id is None:
         if owner.visibility == PRIVATE:
             raise _unknown_user(owner_id)
-        return owner
+        return
     blocked, following = await repository.relation(session, viewer_id, owner_id)
     if blocked or (owner.visibility == PRIVATE and not following):
         raise _unknown_user(owner_id)
-    return owner
 
 
 async def may_see(
@@ -292,7 +292,7 @@ async def may_see(
     owner: identity_service.Card,
     block_state: int,
 ) -> bool:
-    """Whether the viewer may see the owner's data, as `readable_owner` decides, for a read
+    """Whether the viewer may see the owner's data, as `ensure_readable` decides, for a read
     that answers from Redis: `block_state` is what `blocks_lua`'s `block_state(viewer, owner)`
     answered in the caller's script, and PostgreSQL is asked only when it cannot decide (a
     private account, or blocks not cached: they are cached again)."""
@@ -366,9 +366,9 @@ async def _follow_list(
     kind: repository.FollowSide,
     among: Sequence[uuid.UUID] | None = None,
 ) -> tuple[list[Entry], str | None]:
-    """A follow list of the user, when the viewer may see it (`readable_owner`), without the
+    """A follow list of the user, when the viewer may see it (`ensure_readable`), without the
     users a block stands between with the viewer."""
-    await readable_owner(session, viewer_id, user_id)
+    await ensure_readable(session, viewer_id, user_id)
     after = page.instant_position(kind)
     rows = await repository.list_follows(
         session, user_id, kind, after, page.limit + 1, viewer_id, among
