@@ -11,7 +11,15 @@ from pathlib import Path
 import httpx
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.web.browser import DESKTOP, PHONE, axe_violations, register, screenshots, sign_in
+from tests.web.browser import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    axe_violations,
+    register,
+    screenshots,
+    sign_in,
+)
 
 
 async def test_profile_and_time_zone_persist_and_bad_values_read_as_messages(
@@ -160,3 +168,24 @@ async def test_a_session_revoked_here_signs_the_other_device_out(
         assert await axe_violations(page) == []
     finally:
         await other.close()
+
+
+async def test_visibility_is_chosen_on_the_profile(
+    live_server: str, http: httpx.AsyncClient, page: Page
+) -> None:
+    email = await register(page, live_server, name="Vee")
+    await page.goto(live_server + "/account")
+    profile = page.locator("#account-profile")
+    public = page.get_by_role("radio", name="Public")
+    private = page.get_by_role("radio", name="Private")
+    await expect(public).to_be_checked()
+    await private.check()
+    await page.get_by_role("button", name="Save profile").click()
+    await expect(profile.get_by_role("status")).to_have_text("Saved.")
+    await page.reload()
+    await expect(private).to_be_checked()
+    signed_in = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    token = signed_in.json()["access_token"]
+    me = await http.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["visibility"] == "private"
+    assert await axe_violations(page) == []

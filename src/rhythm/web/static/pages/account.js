@@ -1,4 +1,4 @@
-// The account page: the profile (name, time zone), the device sessions with revoke, the API
+// The account page: the profile (name, time zone, who sees your data), the device sessions with revoke, the API
 // keys with create (the secret shown once) and revoke, and the set-up snippets of README.md's
 // "Pointing an unmodified ActivityWatch watcher at rhythm" and "Point your editor at rhythm",
 // filled in with this server's address and, once created, the new key.
@@ -24,6 +24,14 @@ const SCOPES = [
   ["write", "write: change sleep, focus and follows"],
 ];
 const DEFAULT_SCOPES = ["usage", "read"];
+const VISIBILITIES = [
+  ["public", "Public", "Anyone signed in may follow you and see your nights, focus and follow lists."],
+  [
+    "private",
+    "Private",
+    "You approve each follower; others see only your name. Becoming public again approves the waiting requests.",
+  ],
+];
 const WAKATIME_URL = "/api/compat/wakatime/v1/users/current/heartbeats.bulk";
 
 // The browser's IANA zones, suggested by the time zone field (the server checks the name).
@@ -61,7 +69,11 @@ function Profile({ me, setMe }) {
     setError(null);
     setSaved(false);
     try {
-      const body = { name: form.get("name"), timezone: form.get("timezone").trim() };
+      const body = {
+        name: form.get("name"),
+        timezone: form.get("timezone").trim(),
+        visibility: form.get("visibility"),
+      };
       setMe(await api("/api/v1/users/me", { method: "PATCH", body }));
       setSaved(true);
     } catch (e) {
@@ -96,6 +108,25 @@ function Profile({ me, setMe }) {
       />
     <//>
     <datalist id="timezones">${ZONES.map((z) => html`<option key=${z} value=${z} />`)}</datalist>
+    <fieldset class="visibility">
+      <legend>Who sees your nights, focus and lists</legend>
+      ${VISIBILITIES.map(
+        ([value, label, hint]) => html`<div class="choice" key=${value}>
+          <input
+            type="radio"
+            id=${`visibility-${value}`}
+            name="visibility"
+            value=${value}
+            defaultChecked=${me.visibility === value}
+            aria-describedby=${`visibility-${value}-hint`}
+          />
+          <span>
+            <label for=${`visibility-${value}`}><strong>${label}</strong></label><br />
+            <small class="muted" id=${`visibility-${value}-hint`}>${hint}</small>
+          </span>
+        </div>`,
+      )}
+    </fieldset>
     ${browserZone && browserZone !== me.timezone
       ? html`<p>
           <button type="button" class="link" onClick=${takeBrowserZone}>

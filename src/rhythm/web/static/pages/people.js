@@ -1,6 +1,8 @@
-// The people page: find users by name, follow and unfollow them, and who you follow and who
-// follows you. After every follow or unfollow the lists, and which people you follow, are read
-// again from the API.
+// The people page: find users by name, follow and unfollow them (a private account's owner
+// approves each follow: until then it is a request you may cancel), block and unblock them, who
+// you follow and who follows you, the requests to follow you (approve or decline each) and those
+// you sent. After every action the lists, and which people you follow, are read again from the
+// API.
 import {
   Card,
   Field,
@@ -49,15 +51,15 @@ function useFollowed(people, version) {
   return state;
 }
 
-function FollowButton({ person, following, onChange }) {
+// A button acting on one person: `verb` names it, with the person's name for screen readers.
+function PersonButton({ person, verb, kind, run, onChange }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
-  const verb = following ? "Unfollow" : "Follow";
-  const toggle = async () => {
+  const click = async () => {
     setBusy(true);
     setError(null);
     try {
-      await api(`/api/v1/users/me/following/${person.id}`, { method: following ? "DELETE" : "PUT" });
+      await run();
       onChange();
     } catch (e) {
       setError(e);
@@ -66,21 +68,36 @@ function FollowButton({ person, following, onChange }) {
     }
   };
   return html`<span class="action">
-    <button
-      type="button"
-      class=${following ? "" : "primary"}
-      disabled=${busy}
-      aria-label=${`${verb} ${person.name}`}
-      onClick=${toggle}
-    >
+    <button type="button" class=${kind || ""} disabled=${busy} aria-label=${`${verb} ${person.name}`} onClick=${click}>
       ${verb}
     </button>
     <${Problem} error=${error} what=${`${verb.toLowerCase()} ${person.name}`} />
   </span>`;
 }
 
-function People({ people, label, me, followed, onChange, note }) {
-  return html`<ul class="list" aria-label=${label}>
+const following = (person) => `/api/v1/users/me/following/${person.id}`;
+
+// Follow, unfollow, or cancel the pending request (a private account's owner approves follows).
+function FollowButton({ person, followed, requested, onChange }) {
+  if (followed.has(person.id)) {
+    const run = () => api(following(person), { method: "DELETE" });
+    return html`<${PersonButton} person=${person} verb="Unfollow" run=${run} onChange=${onChange} />`;
+  }
+  if (requested.has(person.id)) {
+    const run = () => api(following(person), { method: "DELETE" });
+    return html`<${PersonButton} person=${person} verb="Cancel request to follow" run=${run} onChange=${onChange} />`;
+  }
+  const run = () => api(following(person), { method: "PUT" });
+  return html`<${PersonButton} person=${person} verb="Follow" kind="primary" run=${run} onChange=${onChange} />`;
+}
+
+function BlockButton({ person, onChange }) {
+  const run = () => api(`/api/v1/users/me/blocks/${person.id}`, { method: "PUT" });
+  return html`<${PersonButton} person=${person} verb="Block" kind="danger" run=${run} onChange=${onChange} />`;
+}
+
+function People({ people, label, me, followed, requested, onChange, note }) {
+  return html`<ul class="list people" aria-label=${label}>
     ${people.map((person) => {
       const self = me && person.id === me.id;
       return html`<li key=${person.id}>
@@ -90,10 +107,37 @@ function People({ people, label, me, followed, onChange, note }) {
         </span>
         ${self
           ? null
-          : html`<${FollowButton} person=${person} following=${followed.has(person.id)} onChange=${onChange} />`}
+          : html`<span class="buttons">
+              <${FollowButton} person=${person} followed=${followed} requested=${requested} onChange=${onChange} />
+              <${BlockButton} person=${person} onChange=${onChange} />
+            </span>`}
       </li>`;
     })}
   </ul>`;
+}
+
+// A list of people each with their own buttons (requests, blocks): `entries` are
+// {user, [when]} items; `buttons(person)` gives a person's buttons.
+function Entries({ list, label, empty, when, since, me, buttons }) {
+  return html`<${Loading} state=${list} what=${`load ${label.toLowerCase()}`}>
+    ${() =>
+      list.data.length
+        ? html`<ul class="list people" aria-label=${label}>
+              ${list.data.map(
+                (entry) => html`<li key=${entry.user.id}>
+                  <span>
+                    <strong>${entry.user.name}</strong><br />
+                    <small class="muted">${since} ${dateTime(entry[when], me?.timezone)}</small>
+                  </span>
+                  <span class="buttons">${buttons(entry.user)}</span>
+                </li>`,
+              )}
+            </ul>
+            ${list.cursor
+              ? html`<button type="button" disabled=${list.loading} onClick=${list.more}>Show more</button>`
+              : null}`
+        : html`<p class="muted">${empty}</p>`}
+  <//>`;
 }
 
 // A list of the follow graph (following or followers), its pages, or what it holds when empty.
@@ -152,16 +196,49 @@ function Page() {
   const [q, setQ] = useState(null);
   const [version, setVersion] = useState(0);
   const results = usePaged(q === null ? null : "/api/v1/users", { ...PAGE, q });
-  const following = usePaged("/api/v1/users/me/following", PAGE);
+  const followingList = usePaged("/api/v1/users/me/following", PAGE);
   const followers = usePaged("/api/v1/users/me/followers", PAGE);
+  const incoming = usePaged("/api/v1/users/me/follow-requests", PAGE);
+  const sent = usePaged("/api/v1/users/me/follow-requests/sent", PAGE);
+  const blocks = usePaged("/api/v1/users/me/blocks", PAGE);
   const checked = useFollowed([...results.data, ...followers.data], version);
   // Everyone in the following list is followed; the others on the page were asked about.
-  const followed = new Set([...checked.ids, ...following.data.map((p) => p.id)]);
+  const followed = new Set([...checked.ids, ...followingList.data.map((p) => p.id)]);
+  const requested = new Set(sent.data.map((r) => r.user.id));
+  // Any action may change every list: a block removes follows and requests both ways, an
+  // approval adds a follower, a blocked person leaves the search results.
   const changed = () => {
-    following.reload();
+    for (const list of [followingList, followers, incoming, sent, blocks]) list.reload();
+    if (q !== null) results.reload();
     setVersion((v) => v + 1);
   };
-  const shared = { me, followed, onChange: changed };
+  const shared = { me, followed, requested, onChange: changed };
+  const requestButtons = (person) => html`
+    <${PersonButton}
+      person=${person}
+      verb="Approve"
+      kind="primary"
+      run=${() => api(`/api/v1/users/me/follow-requests/${person.id}/approve`, { method: "POST" })}
+      onChange=${changed}
+    />
+    <${PersonButton}
+      person=${person}
+      verb="Decline"
+      run=${() => api(`/api/v1/users/me/follow-requests/${person.id}`, { method: "DELETE" })}
+      onChange=${changed}
+    />`;
+  const sentButtons = (person) => html`<${PersonButton}
+    person=${person}
+    verb="Cancel request to follow"
+    run=${() => api(following(person), { method: "DELETE" })}
+    onChange=${changed}
+  />`;
+  const blockButtons = (person) => html`<${PersonButton}
+    person=${person}
+    verb="Unblock"
+    run=${() => api(`/api/v1/users/me/blocks/${person.id}`, { method: "DELETE" })}
+    onChange=${changed}
+  />`;
 
   return html`<div class="grid">
     <${Card} title="Find people" id="people-search" wide>
@@ -171,7 +248,7 @@ function Page() {
     <//>
     <${Card} title="Following" id="people-following" tall>
       <${FollowList}
-        list=${following}
+        list=${followingList}
         label="People you follow"
         since="Since"
         empty="You follow nobody yet. Find people above."
@@ -185,6 +262,48 @@ function Page() {
         since="Follows you since"
         empty="Nobody follows you yet."
         ...${shared}
+      />
+    <//>
+    <${Card} title="Requests to follow you" id="people-requests">
+      <p class="muted">Your account is ${me ? me.visibility : "…"}. ${
+        me && me.visibility === "public"
+          ? "Anyone may follow you; requests wait only while your account is private."
+          : "Nobody sees your nights, focus or lists until you approve them."
+      } <a href="/account">Change it on your account.</a></p>
+      <${Entries}
+        list=${incoming}
+        label="Requests to follow you"
+        empty="Nobody is waiting for your approval."
+        when="requested_at"
+        since="Asked"
+        me=${me}
+        buttons=${requestButtons}
+      />
+    <//>
+    <${Card} title="Your requests" id="people-sent">
+      <${Entries}
+        list=${sent}
+        label="Your requests to follow"
+        empty="No request of yours is waiting. Following a private account asks its owner first."
+        when="requested_at"
+        since="Asked"
+        me=${me}
+        buttons=${sentButtons}
+      />
+    <//>
+    <${Card} title="Blocked" id="people-blocks">
+      <p class="muted">
+        You and the people you block do not see each other: no follows either way, no profile,
+        no lists.
+      </p>
+      <${Entries}
+        list=${blocks}
+        label="People you block"
+        empty="You block nobody."
+        when="blocked_at"
+        since="Blocked"
+        me=${me}
+        buttons=${blockButtons}
       />
     <//>
   </div>`;
