@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from rhythm.platform.resources import Resources
 from rhythm.platform.timeutil import iso_week
@@ -500,3 +500,30 @@ async def test_search_needs_a_signed_in_user_and_shows_private_profiles(
     problem(await client.get(f"{V1}/users", params={"q": "Quin"}), 401)
     found = await client.get(f"{V1}/users", params={"q": "Quin"}, headers=viewer.headers)
     assert found.json()["data"] == [{"id": str(hidden.id), "name": "Quincy"}]
+
+
+async def test_a_public_streak_is_read_without_postgresql_once_cached(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    """The streak route stays a Redis read: the blocks between viewer and owner come from
+    social's cache (filled by the first read), and only a private owner costs a query."""
+    owner = await create_user(app)
+    viewer = await create_user(app)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "device_sessions" not in statement:  # the batched last-use writes of sessions
+            statements.append(statement)
+
+    engine = app.state.services[Resources].engine.sync_engine
+    assert await streak_status(client, viewer, owner) == 200  # fills the caches
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert await streak_status(client, viewer, owner) == 200
+        assert statements == []
+        await set_visibility(client, owner, "private")
+        statements.clear()
+        assert await streak_status(client, viewer, owner) == 404
+        assert len(statements) == 1 and "follows" in statements[0], statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
