@@ -164,26 +164,19 @@ async def test_the_operator_chooses_the_default_visibility(
 
     async for app in started(create_app(settings)):
         async with client_for(app) as client:
-            response = await client.post(
-                f"{V1}/auth/register",
-                json={
-                    "email": f"{uuid.uuid4().hex}@example.com",
-                    "password": "correct horse battery",
-                    "name": "Default",
-                },
-            )
-            assert response.status_code == 201, response.text
-            assert response.json()["user"]["visibility"] == "private"
-            public = await client.post(
-                f"{V1}/auth/register",
-                json={
-                    "email": f"{uuid.uuid4().hex}@example.com",
-                    "password": "correct horse battery",
-                    "name": "Chosen",
-                    "visibility": "public",
-                },
-            )
-            assert public.json()["user"]["visibility"] == "public"
+            # Not chosen: the operator's default; chosen: the choice.
+            for chosen, expected in ({}, "private"), ({"visibility": "public"}, "public"):
+                response = await client.post(
+                    f"{V1}/auth/register",
+                    json={
+                        "email": f"{uuid.uuid4().hex}@example.com",
+                        "password": "correct horse battery",
+                        "name": "Vee",
+                        **chosen,
+                    },
+                )
+                assert response.status_code == 201, response.text
+                assert response.json()["user"]["visibility"] == expected
 
 
 # Follow requests -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ async def leaderboard(
     week = Week.of(local_date(utc_now(), viewer.timezone))
     kind = f"focus-leaderboard:{by}:{week.name}"
     users = [viewer.id, *await social_service.followee_ids(await db(), viewer.id)]
-    found = await standings_of(db, standings, users, week.start, week.end, threshold_minutes)
+    found, _ = await standings_of(db, standings, users, week.start, week.end, threshold_minutes)
     rows = [
         (user_id, s.card.name, s.streak.current, sum(s.days.values()) // MICROS_PER_MINUTE)
         for user_id, s in found.items()

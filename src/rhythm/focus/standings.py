@@ -39,24 +39,12 @@ async def standings_of(
     first: date,
     last: date,
     threshold_minutes: int,
-) -> dict[uuid.UUID, UserStanding]:
-    """Each existing user's streak on their own today, with their daily totals in
-    [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached)."""
-    found, _ = await _standings(db, standings, user_ids, first, last, threshold_minutes, None)
-    return found
-
-
-async def _standings(
-    db: ReadSession,
-    standings: Standings,
-    user_ids: Sequence[uuid.UUID],
-    first: date,
-    last: date,
-    threshold_minutes: int,
-    viewer: uuid.UUID | None,
+    viewer: uuid.UUID | None = None,
 ) -> tuple[dict[uuid.UUID, UserStanding], int]:
-    """standings_of, and the block state between `viewer` and the first user as the cache
-    holds it (social_service.blocks_lua; unknown without a viewer or Redis)."""
+    """Each existing user's streak on their own today, with their daily totals in
+    [first, last]: from Redis, with PostgreSQL for what it does not hold (then cached); and the
+    block state between `viewer` and the first user as the cache holds it
+    (social_service.blocks_lua; unknown without a viewer or Redis)."""
     now = utc_now()
     block_state = UNKNOWN
     try:
@@ -135,7 +123,7 @@ async def user_streak(
     the user's own today; any other zone's today is within a day of UTC's too)."""
     today = utc_now().date()
     # Whatever the user's zone, their today is within a day of UTC's.
-    found, block_state = await _standings(
+    found, block_state = await standings_of(
         db,
         standings,
         [user_id],

@@ -19,35 +19,29 @@ FollowSide = Literal["following", "followers"]
 RequestSide = Literal["incoming", "sent"]
 
 
+async def _insert_once(
+    session: AsyncSession, model: type[Follow | FollowRequest | Block], **key: uuid.UUID
+) -> tuple[datetime, bool]:
+    """Insert the row of `key` (its primary key) if absent: (its created_at, whether new)."""
+    while True:
+        inserted = await session.execute(
+            insert(model).values(**key).on_conflict_do_nothing().returning(model.created_at)
+        )
+        created_at = inserted.scalar_one_or_none()
+        if created_at is not None:
+            return created_at, True
+        existing = await session.execute(select(model.created_at).filter_by(**key))
+        found = existing.scalar_one_or_none()
+        if found is not None:
+            return found, False
+        # A concurrent delete removed it between the two statements: insert again.
+
+
 async def follow(
     session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID
 ) -> tuple[datetime, bool]:
     """Insert the follow if absent. Returns (followed_at, created)."""
-    inserted = await session.execute(
-        insert(Follow)
-        .values(follower_id=follower_id, followee_id=followee_id)
-        .on_conflict_do_nothing()
-        .returning(Follow.created_at)
-    )
-    created_at = inserted.scalar_one_or_none()
-    if created_at is not None:
-        return created_at, True
-    found = await followed_at(session, follower_id, followee_id)
-    if found is None:
-        # A concurrent unfollow removed it between the two statements: insert again.
-        return await follow(session, follower_id, followee_id)
-    return found, False
-
-
-async def followed_at(
-    session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID
-) -> datetime | None:
-    existing = await session.execute(
-        select(Follow.created_at).where(
-            Follow.follower_id == follower_id, Follow.followee_id == followee_id
-        )
-    )
-    return existing.scalar_one_or_none()
+    return await _insert_once(session, Follow, follower_id=follower_id, followee_id=followee_id)
 
 
 async def unfollow(session: AsyncSession, follower_id: uuid.UUID, followee_id: uuid.UUID) -> bool:
@@ -61,21 +55,10 @@ async def unfollow(session: AsyncSession, follower_id: uuid.UUID, followee_id: u
 
 async def request(session: AsyncSession, requester_id: uuid.UUID, target_id: uuid.UUID) -> datetime:
     """Insert the follow request if absent. Its time."""
-    inserted = await session.execute(
-        insert(FollowRequest)
-        .values(requester_id=requester_id, target_id=target_id)
-        .on_conflict_do_nothing()
-        .returning(FollowRequest.created_at)
+    requested_at, _ = await _insert_once(
+        session, FollowRequest, requester_id=requester_id, target_id=target_id
     )
-    created_at = inserted.scalar_one_or_none()
-    if created_at is not None:
-        return created_at
-    existing = await session.execute(
-        select(FollowRequest.created_at).where(
-            FollowRequest.requester_id == requester_id, FollowRequest.target_id == target_id
-        )
-    )
-    return existing.scalar_one()
+    return requested_at
 
 
 async def delete_request(
@@ -108,21 +91,7 @@ async def block(
     session: AsyncSession, blocker_id: uuid.UUID, blocked_id: uuid.UUID
 ) -> tuple[datetime, bool]:
     """Insert the block if absent. (blocked_at, created)."""
-    inserted = await session.execute(
-        insert(Block)
-        .values(blocker_id=blocker_id, blocked_id=blocked_id)
-        .on_conflict_do_nothing()
-        .returning(Block.created_at)
-    )
-    created_at = inserted.scalar_one_or_none()
-    if created_at is not None:
-        return created_at, True
-    existing = await session.execute(
-        select(Block.created_at).where(
-            Block.blocker_id == blocker_id, Block.blocked_id == blocked_id
-        )
-    )
-    return existing.scalar_one(), False
+    return await _insert_once(session, Block, blocker_id=blocker_id, blocked_id=blocked_id)
 
 
 async def unblock(session: AsyncSession, blocker_id: uuid.UUID, blocked_id: uuid.UUID) -> bool:
