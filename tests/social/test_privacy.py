@@ -234,6 +234,10 @@ async def test_decline_cancel_and_their_errors(app: FastAPI, client: AsyncClient
         await client.post(f"{V1}/users/me/follow-requests/nope/approve", headers=owner.headers),
         422,
     )
+    # The list of sent requests is not a request of a user "sent".
+    wrong = await client.delete(f"{V1}/users/me/follow-requests/sent", headers=owner.headers)
+    problem(wrong, 405)
+    assert wrong.headers["allow"] == "GET"
     assert (await follow(client, fan, owner)).status_code == 202
     # Only the owner can answer it: the requester has no request from the owner.
     problem(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
+from starlette.convertors import Convertor, register_url_convertor
 
 from rhythm.identity import service as identity_service
 from rhythm.identity.dependencies import OptionalUser, ReadUser, WriteUser
@@ -165,8 +166,25 @@ async def approve_request(
     return FollowOut(user=UserSummary(id=user_id, name=name), followed_at=followed_at)
 
 
+class _RequesterId(Convertor[str]):
+    """A requester's id segment, anything but `sent`: `…/follow-requests/sent` is its own
+    resource, so a DELETE there is a 405, not a 422 for a user id `sent`. The value is still
+    validated as a UUID by the route."""
+
+    regex = "(?!sent$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("requester_id", _RequesterId())
+
+
 @router.delete(
-    "/me/follow-requests/{user_id}",
+    "/me/follow-requests/{user_id:requester_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_doc(404, 422),
     summary="Decline a request to follow you",
