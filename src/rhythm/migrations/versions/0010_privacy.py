@@ -1,14 +1,14 @@
 """Private accounts: a profile's visibility, follow requests and blocks.
 
 Revision ID: 0010_privacy
-Revises: 0009_wakatime
+Revises: 0011_sleep_notes (main had it when this branch was rebased; 0009_wakatime before)
 Create Date: 2026-12-01
 """
 
 from alembic import op
 
 revision = "0010_privacy"
-down_revision = "0009_wakatime"
+down_revision = "0011_sleep_notes"
 branch_labels = None
 depends_on = None
 
