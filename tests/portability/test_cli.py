@@ -60,8 +60,11 @@ async def test_export_then_import_through_the_command(
     done = rhythm(database_url, redis_url, "users", "import", fresh.email, str(file))
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.strip().splitlines()
-    assert line.startswith(f"Imported into {fresh.email}: 1 profile, 2 following, 3 sleep_night")
-    assert "(skipped: 2 api_key, 1 follower)" in line
+    assert line.startswith(
+        f"Imported into {fresh.email}: 1 profile, 1 block, 2 following, 1 follow_request, "
+        "3 sleep_night"
+    )
+    assert "(skipped: 2 api_key, 1 follower, 1 follow_request_received)" in line
     assert comparable(await export(client, fresh)) == comparable(records)
 
 

@@ -23,8 +23,9 @@ from tests.factories import TestUser, create_user, problem
 NOW = datetime.now(UTC).replace(microsecond=0)
 NDJSON = {"Content-Type": "application/x-ndjson"}
 # Identity: who the account is (its profile's email and creation time, its keys) and who follows
-# it are the exported account's own; an import applies the profile's name and timezone only.
-IDENTITY = {"api_key", "follower"}
+# it or asks to are the exported account's own; an import applies the profile's name, timezone
+# and visibility only.
+IDENTITY = {"api_key", "follower", "follow_request_received"}
 
 
 def iso(at: datetime) -> str:
@@ -55,11 +56,24 @@ async def fill(app: FastAPI, client: AsyncClient, user: TestUser) -> list[TestUs
             "/api/v1/users/me", json={"name": "Ada Export", "timezone": "Europe/Paris"}, headers=h
         )
     )
-    others = [await create_user(app, name=f"Friend {i}") for i in range(3)]
+    others = [await create_user(app, name=f"Friend {i}") for i in range(6)]
     for friend in others[:2]:
         await ok(await client.put(f"/api/v1/users/me/following/{friend.id}", headers=h), 201)
     await ok(
         await client.put(f"/api/v1/users/me/following/{user.id}", headers=others[2].headers), 201
+    )
+    # Privacy: a block, a request to a private account, and (once private itself) a request
+    # to follow the account.
+    await ok(await client.put(f"/api/v1/users/me/blocks/{others[3].id}", headers=h), 201)
+    await ok(
+        await client.patch(
+            "/api/v1/users/me", json={"visibility": "private"}, headers=others[4].headers
+        )
+    )
+    await ok(await client.put(f"/api/v1/users/me/following/{others[4].id}", headers=h), 202)
+    await ok(await client.patch("/api/v1/users/me", json={"visibility": "private"}, headers=h))
+    await ok(
+        await client.put(f"/api/v1/users/me/following/{user.id}", headers=others[5].headers), 202
     )
     key = await key_of(client, user, scopes=["usage", "read", "write"])
     # Sleep: two completed nights (one with microseconds) and the open one.
@@ -211,8 +225,11 @@ async def test_round_trip_into_a_fresh_account(app: FastAPI, client: AsyncClient
         "export": 1,
         "profile": 1,
         "api_key": 2,
+        "block": 1,
         "following": 2,
         "follower": 1,
+        "follow_request": 1,
+        "follow_request_received": 1,
         "sleep_night": 3,
         "focus_session": 2,
         "usage_bucket": 3,
@@ -228,6 +245,11 @@ async def test_round_trip_into_a_fresh_account(app: FastAPI, client: AsyncClient
         str(o.id) for o in others[:2]
     }
     assert [r["user_id"] for r in first if r["kind"] == "follower"] == [str(others[2].id)]
+    assert [r["user_id"] for r in first if r["kind"] == "block"] == [str(others[3].id)]
+    assert [r["user_id"] for r in first if r["kind"] == "follow_request"] == [str(others[4].id)]
+    received = [r["user_id"] for r in first if r["kind"] == "follow_request_received"]
+    assert received == [str(others[5].id)]
+    assert next(r for r in first if r["kind"] == "profile")["visibility"] == "private"
     noted = [r for r in first if r["kind"] == "sleep_night" and r["rating"] is not None]
     assert [(r["rating"], r["tags"], r["note"]) for r in noted] == [
         (4, ["late", "café"], "Slept well.")
@@ -242,8 +264,10 @@ async def test_round_trip_into_a_fresh_account(app: FastAPI, client: AsyncClient
     assert answer["imported"]["sleep_night"] == 3
     assert answer["imported"]["usage_interval"] == counts["usage_interval"]
     assert answer["imported"]["following"] == 2
+    assert (answer["imported"]["block"], answer["imported"]["follow_request"]) == (1, 1)
     assert answer["skipped"] == {
-        k.name: {"api_key": 2, "follower": 1}.get(k.name, 0) for k in KINDS
+        k.name: {"api_key": 2, "follower": 1, "follow_request_received": 1}.get(k.name, 0)
+        for k in KINDS
     }
     assert set(answer["imported"]) == {k.name for k in KINDS}
 
@@ -261,6 +285,8 @@ async def test_round_trip_into_a_fresh_account(app: FastAPI, client: AsyncClient
         "/api/v1/usage/categories",
         "/api/v1/editors/settings",
         "/api/v1/users/me/following",
+        "/api/v1/users/me/follow-requests/sent",
+        "/api/v1/users/me/blocks",
     ):
         mine = (await client.get(path, headers=ada.headers)).json()
         theirs = (await client.get(path, headers=fresh.headers)).json()
@@ -564,3 +590,67 @@ async def test_follows_come_back_only_where_the_account_still_exists(
     assert (await client.get("/api/v1/users/me/followers", headers=ada.headers)).json()[
         "data"
     ] == []
+
+
+async def test_follows_requests_and_blocks_come_back_as_their_accounts_allow(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    """A follow comes back where the account is public; a pending request is asked again of a
+    private account and is a follow of a public one; nothing is made towards an account a
+    block stands between; blocks come back, and sever what they must."""
+    ada = await create_user(app)
+    public, private, blocker, blocked, gone = [await create_user(app) for _ in range(5)]
+    await ok(
+        await client.patch(
+            "/api/v1/users/me", json={"visibility": "private"}, headers=private.headers
+        )
+    )
+    await ok(await client.put(f"/api/v1/users/me/blocks/{ada.id}", headers=blocker.headers), 201)
+    # The account to be blocked follows Ada already: the imported block ends that.
+    await ok(await client.put(f"/api/v1/users/me/following/{ada.id}", headers=blocked.headers), 201)
+    await ok(
+        await client.request(
+            "DELETE",
+            "/api/v1/users/me",
+            json={"password": "correct horse battery"},
+            headers=gone.headers,
+        ),
+        204,
+    )
+
+    def pair(kind: str, user: TestUser, at: str) -> dict[str, Any]:
+        field = {"block": "blocked_at", "following": "followed_at"}.get(kind, "requested_at")
+        return {"kind": kind, "user_id": str(user.id), "name": "Someone", field: at}
+
+    records = [
+        pair("block", blocked, "2025-01-01T00:00:00Z"),
+        pair("block", gone, "2025-01-02T00:00:00Z"),
+        pair("following", public, "2025-02-01T00:00:00Z"),
+        pair("following", private, "2025-02-02T00:00:00Z"),  # approved for another account
+        pair("following", blocker, "2025-02-03T00:00:00Z"),
+        pair("following", blocked, "2025-02-04T00:00:00Z"),
+        pair("follow_request", private, "2025-03-01T00:00:00Z"),
+        pair("follow_request", blocker, "2025-03-02T00:00:00Z"),
+    ]
+    answer = (await ok(await import_(client, ada, ndjson(records)))).json()
+    assert answer["imported"]["block"] == 1
+    assert answer["imported"]["following"] == 1
+    assert answer["imported"]["follow_request"] == 1
+
+    async def ids(path: str) -> list[tuple[str, str]]:
+        data = (await client.get(path, headers=ada.headers)).json()["data"]
+        return [
+            (d["user"]["id"], d.get("requested_at") or d["blocked_at"])
+            if "user" in d
+            else (d["id"], d["followed_at"])
+            for d in data
+        ]
+
+    assert await ids("/api/v1/users/me/following") == [(str(public.id), "2025-02-01T00:00:00Z")]
+    assert await ids("/api/v1/users/me/follow-requests/sent") == [
+        (str(private.id), "2025-03-01T00:00:00Z")
+    ]
+    assert await ids("/api/v1/users/me/blocks") == [(str(blocked.id), "2025-01-01T00:00:00Z")]
+    assert await ids("/api/v1/users/me/followers") == []
+    # The imported block hides each from the other, as one made through the API does.
+    problem(await client.get(f"/api/v1/users/{ada.id}", headers=blocked.headers), 404)

@@ -49,14 +49,16 @@ async def get_user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User 
     return result.scalar_one_or_none()
 
 
-async def lock_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> Sequence[User]:
-    """The users, their rows locked (FOR NO KEY UPDATE, in id order) until the transaction
-    ends."""
+async def lock_users(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], *, share: bool
+) -> Sequence[User]:
+    """Those of the users that exist, their rows locked until the transaction ends (FOR SHARE
+    when `share`, else FOR NO KEY UPDATE), in id order."""
     result = await session.execute(
         select(User)
         .where(User.id.in_(user_ids))
         .order_by(User.id)
-        .with_for_update(key_share=True)
+        .with_for_update(read=share, key_share=not share)
         .execution_options(populate_existing=True)
     )
     return result.scalars().all()
@@ -393,7 +395,9 @@ async def users_by_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> 
 
 def profile_rows(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
     return stream_rows(
-        session, "SELECT name, email, timezone, created_at FROM users WHERE id = $1", user_id
+        session,
+        "SELECT name, email, timezone, created_at, visibility FROM users WHERE id = $1",
+        user_id,
     )
 
 

@@ -161,13 +161,15 @@ class UserSummary(BaseModel):
 
 
 class ProfileRecord(RequestModel):
-    """The profile in an export. An import applies `name` and `timezone`; `email` and
-    `created_at` belong to the account that was exported and are left as they are."""
+    """The profile in an export. An import applies `name`, `timezone` and `visibility`;
+    `email` and `created_at` belong to the account that was exported and are left as they
+    are."""
 
     name: Name
     email: Annotated[str, Field(max_length=320)] | None = None
     timezone: TimeZoneName
     created_at: IsoDatetime | None = None
+    visibility: Visibility | None = None  # exports made before it existed have none
 
 
 class ApiKeyRecord(RequestModel):

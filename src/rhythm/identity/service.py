@@ -307,15 +307,24 @@ async def get_user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def lock_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
-    """The users by id (404 if one is missing), their rows locked until the transaction ends
-    against any change, and against `get_user_for_share`'s readers: what is decided under this
-    lock is never decided at the same time as what is decided under theirs."""
-    users = {u.id: u for u in await repository.lock_users(session, user_ids)}
+async def locked_cards(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], *, share: bool
+) -> dict[uuid.UUID, Card]:
+    """The cards of those of the users that exist, their rows locked until the transaction
+    ends: with `share`, against any change (`get_user_for_share`, for many); without, against
+    `get_user_for_share`'s readers too, so that what is decided under this lock is never
+    decided at the same time as what is decided under theirs."""
+    users = await repository.lock_users(session, user_ids, share=share)
+    return {u.id: Card(u.id, u.name, u.timezone, u.visibility) for u in users}
+
+
+async def lock_users(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Card]:
+    """`locked_cards` without `share`, and a 404 if one of the users does not exist."""
+    cards = await locked_cards(session, user_ids, share=False)
     for user_id in user_ids:
-        if user_id not in users:
+        if user_id not in cards:
             raise UserNotFound(f"No user {user_id}.")
-    return users
+    return cards
 
 
 async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -511,8 +520,7 @@ def export_api_keys(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[
 async def import_profile(
     session: AsyncSession, cache: AuthCache, user_id: uuid.UUID, record: ProfileRecord
 ) -> User:
-    """Apply an exported profile's name and timezone (its email and creation time are the
-    exported account's own)."""
-    return await update_me(
-        session, cache, user_id, {"name": record.name, "timezone": record.timezone}
-    )
+    """Apply an exported profile's name, timezone and visibility (its email and creation time
+    are the exported account's own)."""
+    changes = {"name": record.name, "timezone": record.timezone, "visibility": record.visibility}
+    return await update_me(session, cache, user_id, changes)

@@ -36,9 +36,11 @@ EXPORT_DOC = f"""Everything the account owns, streamed as it is read from one sn
 
 As JSON Lines (`{NDJSON}`, the default): a first line `{{"kind": "export", "version":
 {FORMAT_VERSION}}}`, then one record per line, each with its `kind`, in this order: {KIND_NAMES}.
-`profile` is the account's name, email, timezone and creation time; `api_key` a key's name,
-prefix and scopes, never its secret; `following` who the account follows and `follower` who
-follows it (the other account's id and name, and since when); `sleep_night` a night as
+`profile` is the account's name, email, timezone, creation time and visibility; `api_key` a
+key's name, prefix and scopes, never its secret; `block` whom the account blocks, `following`
+whom it follows, `follower` who follows it, `follow_request` the pending requests it made and
+`follow_request_received` those made to it (each the other account's id and name, and since
+when); `sleep_night` a night as
 logged with its private rating, tags and note (the open one too, with `wake_at` null);
 `focus_session` a session as recorded;
 `usage_bucket` a device's or watcher's source and `usage_interval` its intervals as stored,
@@ -64,10 +66,13 @@ without records is a 422 too.
 
 A kind is brought only into an account that has none of it: follows, sleep nights, focus
 sessions, usage buckets and intervals, changed category rules (aw-webui's defaults are
-replaced) or editor heartbeats already there are a 409 `account-not-empty`. The profile's name
-and timezone and the editor settings are applied; its email stays the account's own. API keys
-are not recreated (an export has no secrets), nor are followers (following is their act).
-Follows are recreated, since their time, where the other account still exists.
+replaced) or editor heartbeats already there are a 409 `account-not-empty`; so are blocks and
+pending requests. The profile's name, timezone and visibility and the editor settings are
+applied; its email stays the account's own. API keys are not recreated (an export has no
+secrets), nor are followers and received requests (their act). Blocks are recreated where the
+other account still exists; follows, since their time, where it still exists, is public and no
+block stands between (a private account approved the exported account, not this one); pending
+requests are made again to private accounts, and are follows of public ones.
 
 Answers 200 with the records stored and skipped, by kind. Needs a device session."""
 

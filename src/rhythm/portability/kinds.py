@@ -30,7 +30,7 @@ from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.schemas import NightRecord
 from rhythm.social import service as social_service
-from rhythm.social.schemas import FollowRecord
+from rhythm.social.schemas import BlockRecord, FollowRecord, FollowRequestRecord
 from rhythm.usage import category_rules
 from rhythm.usage import portability as usage_portability
 from rhythm.usage.categories import MAX_RULES
@@ -90,10 +90,25 @@ async def _profile(to: Restoring, items: Items) -> int:
 
 
 async def _following(to: Restoring, items: Items) -> int:
-    # Once private accounts and blocks exist (issue 14's privacy part), social decides there
-    # which of these become follows, which requests, and which are skipped.
-    records = [record for _, record in items]
-    return await social_service.import_following(to.session, to.redis, to.user_id, records)
+    # Social decides which become follows again (public accounts) and which are skipped
+    # (private ones, gone ones, and those a block stands between).
+    pairs = [(record.user_id, record.followed_at) for _, record in items]
+    return await social_service.import_following(
+        to.session, to.redis, to.user_id, pairs, ask_private=False
+    )
+
+
+async def _requests(to: Restoring, items: Items) -> int:
+    # A pending request is made again to a private account, and is a follow of a public one.
+    pairs = [(record.user_id, record.requested_at) for _, record in items]
+    return await social_service.import_following(
+        to.session, to.redis, to.user_id, pairs, ask_private=True
+    )
+
+
+async def _blocks(to: Restoring, items: Items) -> int:
+    pairs = [(record.user_id, record.blocked_at) for _, record in items]
+    return await social_service.import_blocks(to.session, to.redis, to.user_id, pairs)
 
 
 async def _nights(to: Restoring, items: Items) -> int:
@@ -141,17 +156,41 @@ KINDS: tuple[Kind, ...] = (
     ),
     # Never recreated: their secrets are not exported.
     Kind("api_key", ApiKeyRecord, identity_service.export_api_keys, "API keys"),
+    # Blocks before follows: a follow of an account the user blocks is not made again.
+    Kind(
+        "block",
+        BlockRecord,
+        social_service.exporter("blocks"),
+        "blocks",
+        held=social_service.holds("blocks"),
+        restore=_blocks,
+        most=social_service.MAX_BLOCKS,
+    ),
     Kind(
         "following",
         FollowRecord,
-        social_service.export_following,
+        social_service.exporter("following"),
         "follows",
-        held=social_service.follows_anyone,
+        held=social_service.holds("following"),
         restore=_following,
     ),
     # Never recreated: following is the follower's own act.
-    Kind("follower", FollowRecord, social_service.export_followers, "followers"),
-    # Follow requests and blocks join here with issue 14's privacy part.
+    Kind("follower", FollowRecord, social_service.exporter("followers"), "followers"),
+    Kind(
+        "follow_request",
+        FollowRequestRecord,
+        social_service.exporter("requests-sent"),
+        "follow requests",
+        held=social_service.holds("requests-sent"),
+        restore=_requests,
+    ),
+    # Never recreated: asking is the requester's own act.
+    Kind(
+        "follow_request_received",
+        FollowRequestRecord,
+        social_service.exporter("requests-received"),
+        "follow requests received",
+    ),
     Kind(
         "sleep_night",
         NightRecord,

@@ -314,40 +314,63 @@ async def follows_any(
     return result.first() is not None
 
 
-def follow_rows(
-    session: AsyncSession, user_id: uuid.UUID, side: FollowSide
+# Exports and imports: rows of one side of the user's pairs (the other user, since when), oldest
+# first, through a cursor. (table, the user's column, the other's column) of each.
+PAIRS = {
+    "following": ("follows", "follower_id", "followee_id"),
+    "followers": ("follows", "followee_id", "follower_id"),
+    "requests-sent": ("follow_requests", "requester_id", "target_id"),
+    "requests-received": ("follow_requests", "target_id", "requester_id"),
+    "blocks": ("blocks", "blocker_id", "blocked_id"),
+}
+PairSide = Literal["following", "followers", "requests-sent", "requests-received", "blocks"]
+
+
+def pair_rows(
+    session: AsyncSession, user_id: uuid.UUID, side: PairSide
 ) -> AsyncIterator[list[Any]]:
-    """(other user, followed at) of all the user's follows on one side, oldest first."""
-    own, other = (
-        ("follower_id", "followee_id") if side == "following" else ("followee_id", "follower_id")
-    )
+    """(other user, since when) of all the user's pairs on one side, oldest first."""
+    table, own, other = PAIRS[side]
     return stream_rows(
         session,
-        f"SELECT {other}, created_at FROM follows WHERE {own} = $1"  # noqa: S608 (constants)
+        f"SELECT {other}, created_at FROM {table} WHERE {own} = $1"  # noqa: S608 (constants)
         f" ORDER BY created_at, {other}",
         user_id,
     )
 
 
-async def follows_anyone(session: AsyncSession, follower_id: uuid.UUID) -> bool:
+async def has_pairs(session: AsyncSession, user_id: uuid.UUID, side: PairSide) -> bool:
+    table, own, _ = PAIRS[side]
     result = await session.execute(
-        select(Follow.followee_id).where(Follow.follower_id == follower_id).limit(1)
+        text(f"SELECT 1 FROM {table} WHERE {own} = :user LIMIT 1"),  # noqa: S608 (constants)
+        {"user": user_id},
     )
     return result.first() is not None
 
 
-async def restore_follows(
-    session: AsyncSession, follower_id: uuid.UUID, follows: Sequence[tuple[uuid.UUID, datetime]]
-) -> int:
-    """Insert the follower's follows (followee, since) that are not there yet; how many."""
-    if not follows:
-        return 0
+MODELS: dict[str, type[Follow | FollowRequest | Block]] = {
+    "follows": Follow,
+    "follow_requests": FollowRequest,
+    "blocks": Block,
+}
+
+
+async def restore(
+    session: AsyncSession,
+    side: Literal["following", "requests-sent", "blocks"],
+    user_id: uuid.UUID,
+    pairs: Sequence[tuple[uuid.UUID, datetime]],
+) -> list[uuid.UUID]:
+    """Insert the user's follows, sent requests or blocks (other user, since) that are not
+    there yet; the other users of those inserted."""
+    if not pairs:
+        return []
+    table, own, other = PAIRS[side]
+    model = MODELS[table]
     result = await session.execute(
-        insert(Follow)
-        .values(
-            [{"follower_id": follower_id, "followee_id": f, "created_at": at} for f, at in follows]
-        )
+        insert(model)
+        .values([{own: user_id, other: o, "created_at": at} for o, at in pairs])
         .on_conflict_do_nothing()
-        .returning(Follow.followee_id)
+        .returning(getattr(model, other))
     )
-    return len(result.all())
+    return [row[0] for row in result.all()]

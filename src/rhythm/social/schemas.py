@@ -39,3 +39,20 @@ class FollowRecord(RequestModel):
     user_id: uuid.UUID
     name: str | None = Field(default=None, max_length=100)
     followed_at: IsoDatetime
+
+
+class FollowRequestRecord(RequestModel):
+    """A pending follow request in an export: the other account, its name then, and since
+    when."""
+
+    user_id: uuid.UUID
+    name: str | None = Field(default=None, max_length=100)
+    requested_at: IsoDatetime
+
+
+class BlockRecord(RequestModel):
+    """A block in an export: the blocked account, its name then, and since when."""
+
+    user_id: uuid.UUID
+    name: str | None = Field(default=None, max_length=100)
+    blocked_at: IsoDatetime

@@ -33,7 +33,6 @@ from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.social import repository
 from rhythm.social.blocks_cache import BLOCKED, BLOCKS_LUA, NOT_BLOCKED, BlocksCache
-from rhythm.social.schemas import FollowRecord
 
 log = structlog.get_logger("rhythm.social")
 
@@ -440,30 +439,77 @@ async def _named(session: AsyncSession, rows: AsyncIterator[list[Any]]) -> Async
         yield [(row[0], names[row[0]], row[1]) for row in batch if row[0] in names]
 
 
-def export_following(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
-    """Who the user follows, oldest first, as FollowRecord's fields."""
-    return _named(session, repository.follow_rows(session, user_id, "following"))
+def exporter(
+    side: repository.PairSide,
+) -> Callable[[AsyncSession, uuid.UUID], AsyncIterator[list[Any]]]:
+    """The export of one side of the user's pairs (whom they follow, who follows them, the
+    requests they sent or received, whom they block), oldest first: the other account, its
+    name and since when (FollowRecord's, FollowRequestRecord's and BlockRecord's fields)."""
+
+    def export(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
+        return _named(session, repository.pair_rows(session, user_id, side))
+
+    return export
 
 
-def export_followers(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
-    """Who follows the user, oldest first, as FollowRecord's fields."""
-    return _named(session, repository.follow_rows(session, user_id, "followers"))
+def holds(side: repository.PairSide) -> Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]:
+    """Whether the user has any pair on that side (an import into it is refused)."""
 
+    async def held(session: AsyncSession, user_id: uuid.UUID) -> bool:
+        return await repository.has_pairs(session, user_id, side)
 
-async def follows_anyone(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    return await repository.follows_anyone(session, user_id)
+    return held
 
 
 async def import_following(
-    session: AsyncSession, redis: Redis, user_id: uuid.UUID, records: Sequence[FollowRecord]
+    session: AsyncSession,
+    redis: Redis,
+    user_id: uuid.UUID,
+    pairs: Sequence[tuple[uuid.UUID, datetime]],
+    *,
+    ask_private: bool,
 ) -> int:
-    """Follow again the accounts of exported follows, since their time, where the account
-    still exists (and is not the user); how many follows were made. The others are skipped."""
-    names = await identity_service.user_names(session, [r.user_id for r in records])
-    wanted = {
-        r.user_id: r.followed_at for r in records if r.user_id in names and r.user_id != user_id
-    }
-    made = await repository.restore_follows(session, user_id, list(wanted.items()))
-    if made:
+    """Follow again the accounts of exported follows or pending requests (other account,
+    since when), as far as each allows it today: a public account is followed; a private one
+    is asked again (a request, since that time) when `ask_private` (a request was pending),
+    else skipped (its owner approved the exported account, not this one); an account that is
+    gone, the user, or one a block stands between is skipped. How many follows and requests
+    were made."""
+    wanted = dict(pairs)
+    wanted.pop(user_id, None)
+    # Share-locked, as a follow does: a change of their visibility or a block waits.
+    cards = await identity_service.locked_cards(session, list(wanted), share=True)
+    hidden = set(await repository.hidden_from(session, user_id))
+    kept = [(o, at) for o, at in wanted.items() if o in cards and o not in hidden]
+    public = [(o, at) for o, at in kept if cards[o].visibility == PUBLIC]
+    private = [(o, at) for o, at in kept if cards[o].visibility == PRIVATE and ask_private]
+    followed = await repository.restore(session, "following", user_id, public)
+    asked = await repository.restore(session, "requests-sent", user_id, private)
+    if followed:
         await _follows_changed(session, redis, [user_id])
-    return made
+    return len(followed) + len(asked)
+
+
+async def import_blocks(
+    session: AsyncSession,
+    redis: Redis,
+    user_id: uuid.UUID,
+    pairs: Sequence[tuple[uuid.UUID, datetime]],
+) -> int:
+    """Block again the accounts of exported blocks (other account, since when) that still
+    exist (not the user), as `block` does: the follows and requests between go. How many."""
+    wanted = dict(pairs)
+    wanted.pop(user_id, None)
+    users = await identity_service.locked_cards(session, [user_id, *wanted], share=False)
+    blocked = await repository.restore(
+        session, "blocks", user_id, [(o, at) for o, at in wanted.items() if o in users]
+    )
+    if await repository.block_count(session, user_id) > MAX_BLOCKS:
+        raise TooManyBlocks(f"An account may block at most {MAX_BLOCKS:,} users.")
+    severed: list[uuid.UUID] = []
+    for other in blocked:
+        severed += await repository.sever(session, user_id, other)
+    await _follows_changed(session, redis, severed)
+    if blocked:
+        await _blocks_changed(session, redis, user_id)
+    return len(blocked)
