@@ -78,6 +78,8 @@ SHOWS_OTHERS: dict[str, Shows] = {
     "/api/v1/users/me/follow-requests": Shows(frozenset()),
     "/api/v1/users/me/follow-requests/sent": Shows(frozenset({REQUESTER})),
     "/api/v1/users/me/blocks": Shows(frozenset()),
+    # The caller's own data, naming the accounts of their follows and requests (id and name).
+    "/api/v1/users/me/export": Shows(frozenset({FOLLOWER, REQUESTER, OWNER})),
 }
 
 # Routes that show the caller their own data only (or nobody's): nothing of the owner's may
