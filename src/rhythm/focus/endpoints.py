@@ -163,7 +163,7 @@ async def leaderboard(
     path_params={"user_id": Annotated[uuid.UUID, Path()]},
     response_model=StreakOut,
     responses=problem_doc(404, 422),
-    summary="A user's focus streak (any signed-in user may look at a public account's)",
+    summary="Anyone's focus streak (any signed-in user may look)",
     description="Yours, a public account's, or a private account's you follow. Any other "
     "private account's, and between users a block stands between, it is a 404, as for an id "
     "nobody has.",

@@ -299,7 +299,7 @@ async def me(request: Request, caller: Principal) -> Response:
     "/me",
     response_model=UserOut,
     responses=problem_doc(422),
-    summary="Change name, timezone or visibility",
+    summary="Change name or timezone",
     description="Fields left out keep their values. Becoming `public` approves every pending "
     "follow request; becoming `private` keeps your followers.",
 )

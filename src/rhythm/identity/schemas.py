@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
-from rhythm.identity.principal import DEFAULT_KEY_SCOPES, Scope, Visibility
+from rhythm.identity.principal import DEFAULT_KEY_SCOPES, PUBLIC, Scope, Visibility
 from rhythm.platform.schemas import IsoDatetime, RequestModel
 from rhythm.platform.timezones import TimeZoneName
 
@@ -66,7 +66,8 @@ class UserOut(BaseModel):
     email: str
     name: str
     timezone: str
-    visibility: Visibility
+    # A default only so that the schema adds it without making it required (always written).
+    visibility: Visibility = Field(default=PUBLIC, description=VISIBILITY_DOC)
     created_at: datetime
 
 
@@ -147,7 +148,8 @@ class AccountDeletion(RequestModel):
 class PublicProfile(BaseModel):
     id: uuid.UUID
     name: str
-    visibility: Visibility
+    # A default only so that the schema adds it without making it required (always written).
+    visibility: Visibility = PUBLIC
     followers_count: int
     following_count: int
 

@@ -22,8 +22,9 @@ from rhythm.social.schemas import BlockOut, FollowListItem, FollowOut, FollowReq
 router = APIRouter(prefix="/users", tags=["social"], responses=problem_doc(401, 429))
 
 PRIVATE_DATA = (
-    "A private account's list is its own and its approved followers' to see; to anyone else, "
-    "and between users a block stands between, it is a 404, as for an id nobody has."
+    "Public for a public account. A private account's list is its own and its approved "
+    "followers' to see; to anyone else, and between users a block stands between, it is a "
+    "404, as for an id nobody has."
 )
 
 
@@ -54,15 +55,14 @@ def _request_page(found: tuple[list[service.Entry], str | None]) -> Page[FollowR
         200: {"model": FollowOut, "description": "Already following"},
         202: {
             "model": FollowRequestOut,
-            "description": "The account is private: a request its owner approves or declines "
-            "(the same answer while it is pending)",
+            "description": "The account is private: a request its owner approves (then 200) "
+            "or declines, the same answer while it is pending. A user a block stands between "
+            "(either way) is a 404.",
         },
         **problem_doc(404, 422),
     },
-    summary="Follow a user, or ask to follow a private account",
-    description="A public account: 201 when the follow is new, 200 when you already follow "
-    "the user. A private account: 202 with the pending request, until its owner approves it "
-    "(then 200). A user a block stands between (either way) is a 404.",
+    summary="Follow a user",
+    description="201 when the follow is new, 200 when you already follow the user.",
 )
 async def follow(
     user_id: uuid.UUID, principal: WriteUser, db: DbSession, redis: RedisDep
@@ -85,7 +85,8 @@ async def follow(
     "/me/following/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_doc(404, 422),
-    summary="Unfollow a user, or cancel your request to follow them",
+    summary="Unfollow a user",
+    description="Cancels your pending request to follow the user, if that is what there is.",
 )
 async def unfollow(
     user_id: uuid.UUID, principal: WriteUser, db: DbSession, redis: RedisDep
@@ -253,10 +254,12 @@ async def my_blocks(principal: ReadUser, page: PageParams, db: DbSession) -> Pag
     "",
     response_model=Page[UserSummary],
     responses=problem_doc(422),
+    # Identity's users, found by social (which knows whom a block hides): listed under both.
+    tags=["users"],
     summary="Search users by name prefix",
-    description="Users whose name starts with `q`, ignoring case, in the order of their names, "
-    "private accounts included (their profiles are visible), except those a block stands "
-    "between with you.",
+    # Private accounts are found (their profiles are visible); users a block stands between
+    # with the caller are not (README's "Private accounts").
+    description="Users whose name starts with `q`, ignoring case, in the order of their names.",
 )
 async def search_users(
     principal: ReadUser,
@@ -275,7 +278,7 @@ async def search_users(
     "/{user_id}",
     response_model=PublicProfile,
     responses=problem_doc(404, 422),
-    summary="A user's profile",
+    summary="A user's public profile",
     description="Visible to anyone, private accounts included (with their `visibility`), "
     "except between users a block stands between: a 404, as for an id nobody has.",
 )
@@ -294,7 +297,7 @@ async def profile(user_id: uuid.UUID, principal: OptionalUser, db: DbSession) ->
     "/{user_id}/following",
     response_model=Page[FollowListItem],
     responses=problem_doc(404, 422),
-    summary="Who a user follows, newest first",
+    summary="Who a user follows, newest first (public)",
     description=PRIVATE_DATA,
 )
 async def user_following(
@@ -308,7 +311,7 @@ async def user_following(
     "/{user_id}/followers",
     response_model=Page[FollowListItem],
     responses=problem_doc(404, 422),
-    summary="Who follows a user, newest first",
+    summary="Who follows a user, newest first (public)",
     description=PRIVATE_DATA,
 )
 async def user_followers(
