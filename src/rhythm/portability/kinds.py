@@ -29,6 +29,7 @@ from rhythm.identity.schemas import ApiKeyRecord, ProfileRecord
 from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.schemas import NightRecord
+from rhythm.social import portability as social_portability
 from rhythm.social import service as social_service
 from rhythm.social.schemas import BlockRecord, FollowRecord, FollowRequestRecord
 from rhythm.usage import category_rules
@@ -93,7 +94,7 @@ async def _following(to: Restoring, items: Items) -> int:
     # Social decides which become follows again (public accounts) and which are skipped
     # (private ones, gone ones, and those a block stands between).
     pairs = [(record.user_id, record.followed_at) for _, record in items]
-    return await social_service.import_following(
+    return await social_portability.import_following(
         to.session, to.redis, to.user_id, pairs, ask_private=False
     )
 
@@ -101,14 +102,14 @@ async def _following(to: Restoring, items: Items) -> int:
 async def _requests(to: Restoring, items: Items) -> int:
     # A pending request is made again to a private account, and is a follow of a public one.
     pairs = [(record.user_id, record.requested_at) for _, record in items]
-    return await social_service.import_following(
+    return await social_portability.import_following(
         to.session, to.redis, to.user_id, pairs, ask_private=True
     )
 
 
 async def _blocks(to: Restoring, items: Items) -> int:
     pairs = [(record.user_id, record.blocked_at) for _, record in items]
-    return await social_service.import_blocks(to.session, to.redis, to.user_id, pairs)
+    return await social_portability.import_blocks(to.session, to.redis, to.user_id, pairs)
 
 
 async def _nights(to: Restoring, items: Items) -> int:
@@ -160,35 +161,35 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "block",
         BlockRecord,
-        social_service.exporter("blocks"),
+        social_portability.exporter("blocks"),
         "blocks",
-        held=social_service.holds("blocks"),
+        held=social_portability.holds("blocks"),
         restore=_blocks,
         most=social_service.MAX_BLOCKS,
     ),
     Kind(
         "following",
         FollowRecord,
-        social_service.exporter("following"),
+        social_portability.exporter("following"),
         "follows",
-        held=social_service.holds("following"),
+        held=social_portability.holds("following"),
         restore=_following,
     ),
     # Never recreated: following is the follower's own act.
-    Kind("follower", FollowRecord, social_service.exporter("followers"), "followers"),
+    Kind("follower", FollowRecord, social_portability.exporter("followers"), "followers"),
     Kind(
         "follow_request",
         FollowRequestRecord,
-        social_service.exporter("requests-sent"),
+        social_portability.exporter("requests-sent"),
         "follow requests",
-        held=social_service.holds("requests-sent"),
+        held=social_portability.holds("requests-sent"),
         restore=_requests,
     ),
     # Never recreated: asking is the requester's own act.
     Kind(
         "follow_request_received",
         FollowRequestRecord,
-        social_service.exporter("requests-received"),
+        social_portability.exporter("requests-received"),
         "follow requests received",
     ),
     Kind(

@@ -14,11 +14,10 @@ change of visibility (which approves every pending request when it becomes publi
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -56,9 +55,10 @@ def follows_listeners() -> list[FollowsChanged]:
     return list(_follow_listeners)
 
 
-async def _follows_changed(
+async def follows_changed(
     session: AsyncSession, redis: Redis, follower_ids: Sequence[uuid.UUID]
 ) -> None:
+    """Tell the listeners that these users' followees changed (in this transaction)."""
     if not follower_ids:
         return
     for listener in _follow_listeners:
@@ -151,7 +151,7 @@ async def follow(
         # The follower was deleted while we were inserting.
         raise _unknown_user(followee_id) from None
     if created:
-        await _follows_changed(session, redis, [follower_id])
+        await follows_changed(session, redis, [follower_id])
     return followee.name, followed_at, Followed.CREATED if created else Followed.EXISTING
 
 
@@ -160,7 +160,7 @@ async def unfollow(
 ) -> None:
     """Stop following a user, or cancel the request to follow them."""
     if await repository.unfollow(session, follower_id, followee_id):
-        await _follows_changed(session, redis, [follower_id])
+        await follows_changed(session, redis, [follower_id])
     elif not await repository.delete_request(session, follower_id, followee_id):
         raise NotFollowing(f"You are not following {followee_id}, nor asking to.")
 
@@ -173,7 +173,7 @@ async def approve(
     if not await repository.delete_request(session, requester_id, owner_id):
         raise FollowRequestNotFound(f"{requester_id} has not asked to follow you.")
     followed_at, _ = await repository.follow(session, requester_id, owner_id)
-    await _follows_changed(session, redis, [requester_id])
+    await follows_changed(session, redis, [requester_id])
     names = await identity_service.user_names(session, [requester_id])
     return names[requester_id], followed_at
 
@@ -190,7 +190,7 @@ async def visibility_changed(
     (one that became private keeps its followers). The account's row is locked by the change,
     so no request is being made meanwhile."""
     if visibility == PUBLIC:
-        await _follows_changed(session, redis, await repository.approve_all(session, user_id))
+        await follows_changed(session, redis, await repository.approve_all(session, user_id))
 
 
 # Blocking --------------------------------------------------------------------------------------
@@ -212,8 +212,8 @@ async def block(
         raise TooManyBlocks(f"An account may block at most {MAX_BLOCKS:,} users.")
     if created:
         severed = await repository.sever(session, blocker_id, blocked_id)
-        await _follows_changed(session, redis, severed)
-        await _blocks_changed(session, redis, blocker_id)
+        await follows_changed(session, redis, severed)
+        await blocks_changed(session, redis, blocker_id)
     return users[blocked_id].name, blocked_at, created
 
 
@@ -223,10 +223,10 @@ async def unblock(
     """Lift a block. Follows it removed are not restored."""
     if not await repository.unblock(session, blocker_id, blocked_id):
         raise NotBlocking(f"You are not blocking {blocked_id}.")
-    await _blocks_changed(session, redis, blocker_id)
+    await blocks_changed(session, redis, blocker_id)
 
 
-async def _blocks_changed(session: AsyncSession, redis: Redis, blocker_id: uuid.UUID) -> None:
+async def blocks_changed(session: AsyncSession, redis: Redis, blocker_id: uuid.UUID) -> None:
     """Drop the blocker's cached blocks now (no reader fills them from the old rows while the
     transaction runs) and again after commit (none filled in between survives)."""
     cache = BlocksCache(redis)
@@ -427,89 +427,3 @@ async def follows_any(
     session: AsyncSession, follower_id: uuid.UUID, user_ids: list[uuid.UUID]
 ) -> bool:
     return await repository.follows_any(session, follower_id, user_ids)
-
-
-# Export and import of an account (portability) ---------------------------------------------------
-
-
-async def _named(session: AsyncSession, rows: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
-    async for batch in rows:
-        names = await identity_service.user_names(session, [row[0] for row in batch])
-        # An account erased while the export runs is not in its snapshot's follows either.
-        yield [(row[0], names[row[0]], row[1]) for row in batch if row[0] in names]
-
-
-def exporter(
-    side: repository.PairSide,
-) -> Callable[[AsyncSession, uuid.UUID], AsyncIterator[list[Any]]]:
-    """The export of one side of the user's pairs (whom they follow, who follows them, the
-    requests they sent or received, whom they block), oldest first: the other account, its
-    name and since when (FollowRecord's, FollowRequestRecord's and BlockRecord's fields)."""
-
-    def export(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[Any]]:
-        return _named(session, repository.pair_rows(session, user_id, side))
-
-    return export
-
-
-def holds(side: repository.PairSide) -> Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]:
-    """Whether the user has any pair on that side (an import into it is refused)."""
-
-    async def held(session: AsyncSession, user_id: uuid.UUID) -> bool:
-        return await repository.has_pairs(session, user_id, side)
-
-    return held
-
-
-async def import_following(
-    session: AsyncSession,
-    redis: Redis,
-    user_id: uuid.UUID,
-    pairs: Sequence[tuple[uuid.UUID, datetime]],
-    *,
-    ask_private: bool,
-) -> int:
-    """Follow again the accounts of exported follows or pending requests (other account,
-    since when), as far as each allows it today: a public account is followed; a private one
-    is asked again (a request, since that time) when `ask_private` (a request was pending),
-    else skipped (its owner approved the exported account, not this one); an account that is
-    gone, the user, or one a block stands between is skipped. How many follows and requests
-    were made."""
-    wanted = dict(pairs)
-    wanted.pop(user_id, None)
-    # Share-locked, as a follow does: a change of their visibility or a block waits.
-    cards = await identity_service.locked_cards(session, list(wanted), share=True)
-    hidden = set(await repository.hidden_from(session, user_id))
-    kept = [(o, at) for o, at in wanted.items() if o in cards and o not in hidden]
-    public = [(o, at) for o, at in kept if cards[o].visibility == PUBLIC]
-    private = [(o, at) for o, at in kept if cards[o].visibility == PRIVATE and ask_private]
-    followed = await repository.restore(session, "following", user_id, public)
-    asked = await repository.restore(session, "requests-sent", user_id, private)
-    if followed:
-        await _follows_changed(session, redis, [user_id])
-    return len(followed) + len(asked)
-
-
-async def import_blocks(
-    session: AsyncSession,
-    redis: Redis,
-    user_id: uuid.UUID,
-    pairs: Sequence[tuple[uuid.UUID, datetime]],
-) -> int:
-    """Block again the accounts of exported blocks (other account, since when) that still
-    exist (not the user), as `block` does: the follows and requests between go. How many."""
-    wanted = dict(pairs)
-    wanted.pop(user_id, None)
-    users = await identity_service.locked_cards(session, [user_id, *wanted], share=False)
-    blocked = await repository.restore(
-        session, "blocks", user_id, [(o, at) for o, at in wanted.items() if o in users]
-    )
-    if await repository.block_count(session, user_id) > MAX_BLOCKS:
-        raise TooManyBlocks(f"An account may block at most {MAX_BLOCKS:,} users.")
-    severed: list[uuid.UUID] = []
-    for other in blocked:
-        severed += await repository.sever(session, user_id, other)
-    await _follows_changed(session, redis, severed)
-    if blocked:
-        await _blocks_changed(session, redis, user_id)
-    return len(blocked)
