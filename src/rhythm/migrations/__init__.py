@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from psycopg import sql
 from sqlalchemy import MetaData
 
 from rhythm.platform.database import Base, driver_url
@@ -58,3 +59,33 @@ def check(database_url: str, *, require_head: bool) -> None:
     if require_head and current != head:
         at = "has no migrations applied" if current is None else f"is at migration {current}"
         raise OperatorError(f"the database {at}, this rhythm needs {head}: run `rhythm migrate`.")
+
+
+# The whole instance's contents, for `rhythm demo`: it fills only a fresh instance, and its
+# --reset empties one first.
+
+
+def _tables() -> list[sql.Identifier]:
+    return [sql.Identifier(table.name) for table in metadata().sorted_tables]
+
+
+def holds_data(database_url: str) -> bool:
+    """Whether any of rhythm's tables has a row (procrastinate's queue aside: a server that ran
+    on an empty database has queued its schedules there)."""
+    query = sql.SQL("SELECT EXISTS ({})").format(
+        sql.SQL(" UNION ALL ").join(
+            sql.SQL("(SELECT 1 FROM {} LIMIT 1)").format(table) for table in _tables()
+        )
+    )
+    with connect_database(database_url) as connection:
+        return connection.execute(query).fetchone() == (True,)
+
+
+def erase_data(database_url: str) -> None:
+    """Empty every table of rhythm, and procrastinate's jobs (their arguments name users and
+    records), in one transaction. Sequences go on: a catalog version is never reused, so no
+    process's cached search answer outlives the data it came from."""
+    tables = [*_tables(), sql.Identifier("procrastinate_jobs")]
+    with connect_database(database_url) as connection:
+        connection.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(tables)))
+        connection.commit()

