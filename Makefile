@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck unit bench fuzz clean vendor screenshots
+.PHONY: run demo test lint typecheck unit bench fuzz clean vendor screenshots
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -20,6 +20,12 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/rhythm serve
+
+# A demo world in the embedded default (./.rhythm): 50 people, their nights, focus and usage,
+# and the sample catalog; it prints two logins for `make run`. Refuses a data directory that
+# holds data: `.venv/bin/rhythm demo --reset` replaces it.
+demo: $(STAMP)
+	$(BIN)/rhythm demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

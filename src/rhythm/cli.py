@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, cast
 import structlog
 import typer
 from pydantic import ValidationError
+from redis import Redis
 
 from rhythm.platform.embedded import EmbeddedServers
 from rhythm.platform.observability import configure_logging
@@ -244,9 +245,10 @@ async def _run_with_resources(settings: Settings, action):  # type: ignore[no-un
         await resources.close()
 
 
-def _operate(action) -> object:  # type: ignore[no-untyped-def]
-    """Run an async action against the configured servers, or the embedded ones."""
-    settings = _settings()
+def _operate(action, prepare=None, settings=None) -> object:  # type: ignore[no-untyped-def]
+    """Run an async action against the configured servers, or the embedded ones; `prepare`,
+    given the servers' settings, runs first."""
+    settings = settings or _settings()
     embedded = None
     if settings.embedded:
         from rhythm.migrations import upgrade
@@ -261,6 +263,8 @@ def _operate(action) -> object:  # type: ignore[no-untyped-def]
         assert settings.database_url is not None
         _check_servers(settings.database_url, settings.redis_url, require_head=True)
     try:
+        if prepare is not None:
+            prepare(settings)
         return asyncio.run(_run_with_resources(settings, action))
     finally:
         if embedded is not None:
@@ -482,3 +486,103 @@ def usage_import(
         f"into {summary.buckets:,} buckets ({summary.buckets_created:,} created) "  # type: ignore[attr-defined]
         f"in {summary.seconds:.1f} s."  # type: ignore[attr-defined]
     )
+
+
+@cli.command()
+def demo(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Empty a non-empty instance first (asks to confirm).")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before --reset empties it.")
+    ] = False,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Every demo account's password (default: a new random one)."),
+    ] = None,
+) -> None:
+    """Fill a fresh instance with a demo world and print two logins to try.
+
+    Fifty people in many time zones who follow each other, eight weeks of their nights, focus
+    histories, two computers' usage for the last week, and the catalog from the sample feed;
+    the same world every time (seeded). An instance holding data is refused unless --reset.
+    """
+    import secrets
+
+    from rhythm import migrations
+    from rhythm.demo import seed, world
+    from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
+    from rhythm.platform.preflight import shown
+    from rhythm.platform.timeutil import utc_now
+
+    began = time.perf_counter()
+    settings = _settings()
+    # Progress lines are the demo's own output; rhythm's routine logs (a server started, a
+    # feed line rejected) would only interleave with them.
+    if settings.log_level.upper() != "DEBUG":
+        configure_logging("ERROR", settings.log_json)
+    if password is None:
+        password = secrets.token_urlsafe(9)
+    elif not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        typer.echo(f"rhythm: --password needs {MIN_LENGTH} to {MAX_LENGTH} characters.", err=True)
+        raise typer.Exit(2)
+    if settings.embedded and EmbeddedServers(settings.data_dir).postgres.running_elsewhere():
+        typer.echo(
+            f"rhythm: `rhythm serve` is running on {settings.data_dir}; stop it, then run"
+            " the demo (it starts the embedded servers itself).",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    def progress(step: str) -> None:
+        typer.echo(f"  {step}", err=True)
+
+    def make_room(servers: Settings) -> None:
+        assert servers.database_url is not None and servers.redis_url is not None
+        if not migrations.holds_data(servers.database_url):
+            return
+        if not reset:
+            typer.echo(
+                "rhythm: this instance already holds data; `rhythm demo --reset` empties it"
+                " and puts the demo world in its place.",
+                err=True,
+            )
+            raise typer.Exit(1)
+        if not yes:
+            typer.confirm(
+                f"Delete every account with all its data, and the catalog, on"
+                f" {shown(servers.database_url)}?",
+                abort=True,
+                err=True,
+            )
+        typer.echo("Emptying the instance.", err=True)
+        migrations.erase_data(servers.database_url)
+        # Redis holds only what PostgreSQL can rebuild, and now nothing it could.
+        client = Redis.from_url(servers.redis_url)
+        try:
+            client.flushdb()
+        finally:
+            client.close()
+
+    def prepare(servers: Settings) -> None:
+        make_room(servers)
+        typer.echo("Building the demo world:", err=True)
+
+    async def run(resources):  # type: ignore[no-untyped-def]
+        plan = world.build(utc_now(), resources.settings.focus_qualify_minutes)
+        return await seed.populate(resources, plan, password, progress)
+
+    try:
+        summary = _operate(run, prepare, settings)
+    except seed.SyncFailed as exc:
+        typer.echo(f"rhythm: {exc}.", err=True)
+        raise typer.Exit(1) from None
+    assert isinstance(summary, seed.Summary)
+    typer.echo(
+        f"Sign in at http://{settings.host}:{settings.port}/ while `rhythm serve` runs"
+        " (make run), as either of:"
+    )
+    width = max(len(login.email) for login in summary.logins)
+    for login in summary.logins:
+        typer.echo(f"  {login.email:<{width}}  {password}  {login.story}")
+    typer.echo(f"{summary.line()} ({time.perf_counter() - began:.1f} s in all)")

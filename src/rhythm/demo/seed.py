@@ -1,0 +1,249 @@
+"""Writing the demo world (world.py) into an instance through each context's services, the way
+the API writes: accounts, the follow graph, nights, focus sessions, two computers' usage with
+category rules, and the catalog synced from the sample feed shipped beside this module.
+
+Nothing here knows a table: each step is a context's own service call, in transactions of this
+module's choosing, so every rule (overlaps, streaks, feeds, caches) applies as it does for a
+request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rhythm.catalog import service as catalog_service
+from rhythm.demo.world import LOGINS, LUCIA, Night, Usage, World
+from rhythm.focus import standings as focus_standings
+from rhythm.focus.recording import SessionWriter
+from rhythm.focus.schemas import FocusSessionIn
+from rhythm.focus.standings_cache import Standings
+from rhythm.identity import service as identity_service
+from rhythm.identity.cache import AuthCache
+from rhythm.identity.principal import Principal
+from rhythm.platform.database import ReadSession, commit
+from rhythm.platform.ratelimit import RateLimits
+from rhythm.platform.resources import Resources
+from rhythm.sleep import records as sleep_records
+from rhythm.sleep.feed_cache import FeedCache
+from rhythm.social import service as social_service
+from rhythm.usage import category_rules, history
+
+FEED = Path(__file__).parent / "feed"
+# The sample feed as the provider sent it three times: events added, changed and gone.
+FEED_FILES = ("provider_response_1.xml", "provider_response_2.xml", "provider_response_3.xml")
+# Nights are written by this many people at once (one transaction each).
+WRITERS = 8
+
+Progress = Callable[[str], None]
+
+
+class SyncFailed(Exception):
+    """The sample feed did not sync: the message says why."""
+
+
+@dataclass(frozen=True)
+class Login:
+    email: str
+    story: str  # what there is to see in this account
+
+
+@dataclass(frozen=True)
+class Summary:
+    people: int
+    zones: int
+    follows: int
+    nights: int
+    focus_sessions: int
+    usage_events: int
+    computers: int
+    catalog_events: int
+    logins: list[Login]
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"Demo world ready: {self.people} people in {self.zones} time zones,"
+            f" {self.follows:,} follows, {self.nights:,} nights, {self.focus_sessions:,} focus"
+            f" sessions, {self.usage_events:,} usage events on {self.computers} computers,"
+            f" {self.catalog_events} catalog events; written in {self.seconds:.1f} s"
+        )
+
+
+async def populate(
+    resources: Resources, world: World, password: str, progress: Progress
+) -> Summary:
+    """Write the world into an empty instance; what was written, counted."""
+    began = time.perf_counter()
+    settings = resources.settings
+    redis = resources.redis
+    cache = AuthCache(redis, RateLimits(settings, resources.redis_url))
+
+    progress(f"{len(world.people)} accounts")
+    async with resources.session_factory() as session:
+        users = await identity_service.create_accounts(
+            session,
+            cache,
+            [identity_service.NewAccount(p.email, p.name, p.timezone) for p in world.people],
+            password,
+        )
+        await commit(session)
+    ids = [user.id for user in users]
+    principals = [identity_service.principal_for(user) for user in users]
+
+    progress(f"{len(world.follows):,} follows")
+    async with resources.session_factory() as session:
+        for follower, followee in world.follows:
+            await social_service.follow(session, redis, ids[follower], ids[followee])
+        await commit(session)
+
+    progress(f"{len(world.nights):,} nights")
+    feeds = FeedCache(redis, settings.sleep_fanout_threshold)
+    by_person: dict[int, list[Night]] = {}
+    for night in world.nights:
+        by_person.setdefault(night.person, []).append(night)
+    turns = asyncio.Semaphore(WRITERS)
+
+    async def nights_of(principal: Principal, nights: list[Night]) -> None:
+        async with turns, resources.session_factory() as session:
+            for night in nights:
+                await _write_night(session, feeds, principal, night)
+            await commit(session)
+
+    await asyncio.gather(*(nights_of(principals[i], n) for i, n in by_person.items()))
+
+    progress(f"{len(world.focus):,} focus sessions")
+    writer = SessionWriter(
+        resources.session_factory, Standings(redis), settings.focus_qualify_minutes
+    )
+    await asyncio.gather(
+        *(
+            writer.record(
+                principals[s.person],
+                FocusSessionIn(
+                    session_id=s.session_id,
+                    started_at=s.started_at,
+                    ended_at=s.ended_at,
+                    timezone=world.people[s.person].timezone,
+                ),
+            )
+            for s in world.focus
+        )
+    )
+    await writer.flush()
+
+    usage_events = sum(len(b.events) for u in world.usage for b in u.buckets)
+    progress(f"{usage_events:,} usage events")
+    for usage in world.usage:
+        async with resources.session_factory() as session:
+            await _write_usage(session, ids[usage.person], usage)
+            await commit(session)
+
+    progress("the catalog, from the sample feed")
+    for name in FEED_FILES:
+        result = await catalog_service.sync(
+            resources.session_factory,
+            redis,
+            path=FEED / name,
+            max_bytes=settings.catalog_max_bytes,
+        )
+        if result.status != "succeeded":
+            raise SyncFailed(f"the sample feed {name} did not sync: {'; '.join(result.errors)}")
+    async with resources.session_factory() as session:
+        answer = await catalog_service.search(session, None, None, settings.search_max_events)
+    catalog_events = len(json.loads(answer.body)["data"]["events"])
+
+    return Summary(
+        people=len(world.people),
+        zones=len(world.zones),
+        follows=len(world.follows),
+        nights=len(world.nights),
+        focus_sessions=len(world.focus),
+        usage_events=usage_events,
+        computers=sum(len({b.hostname for b in u.buckets}) for u in world.usage),
+        catalog_events=catalog_events,
+        logins=[await _login(resources, world, ids, index) for index in LOGINS],
+        seconds=time.perf_counter() - began,
+    )
+
+
+async def _login(resources: Resources, world: World, ids: list[uuid.UUID], index: int) -> Login:
+    """What there is to see in a login, as the API tells it."""
+    user_id = ids[index]
+    person = world.people[index]
+    async with resources.session_factory() as session:
+        profile = await social_service.profile(session, user_id)
+    async with ReadSession(resources.session_factory) as db:
+        streak = await focus_standings.user_streak(
+            db, Standings(resources.redis), user_id, resources.settings.focus_qualify_minutes
+        )
+    story = [f"{profile.following_count} following, {profile.followers_count} followers"]
+    if index == LUCIA:
+        story.append(f"a focus streak of {streak.current_streak} days that a freeze saved")
+    else:
+        story.append(f"nights in {person.timezone}")
+    story.append("two computers this week")
+    return Login(person.email, "; ".join(story))
+
+
+async def _write_night(
+    session: AsyncSession, feeds: FeedCache, principal: Principal, night: Night
+) -> None:
+    if night.wake_at is None:
+        await sleep_records.clock_in(session, principal, night.sleep_at, principal.timezone)
+        return
+    await sleep_records.backfill(
+        session,
+        feeds,
+        principal,
+        sleep_at=night.sleep_at,
+        wake_at=night.wake_at,
+        sleep_timezone=principal.timezone,
+        wake_timezone=principal.timezone,
+    )
+
+
+async def _write_usage(session: AsyncSession, user_id: uuid.UUID, usage: Usage) -> None:
+    """The computers' buckets as one ActivityWatch export imported (`rhythm usage import`'s
+    path), then the person's own category rules after aw-webui's defaults."""
+    document: dict[str, Any] = {
+        "buckets": {
+            bucket.id: {
+                "id": bucket.id,
+                "type": bucket.type,
+                "client": bucket.client,
+                "hostname": bucket.hostname,
+                "created": min(e.start for e in bucket.events).isoformat()
+                if bucket.events
+                else None,
+                "data": {},
+                "events": [
+                    {
+                        "timestamp": e.start.astimezone(UTC).isoformat(),
+                        "duration": float(e.seconds),
+                        "data": e.data,
+                    }
+                    for e in bucket.events
+                ],
+            }
+            for bucket in usage.buckets
+        }
+    }
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield json.dumps(document).encode()
+
+    await history.import_document(session, user_id, chunks())
+    for rule in usage.rules:
+        await category_rules.create_category(
+            session, user_id, list(rule.path), rule.regex, ignore_case=True
+        )

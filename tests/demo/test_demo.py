@@ -1,0 +1,189 @@
+"""`rhythm demo` as an operator runs it, on a fresh database, and what a user then sees of the
+demo world through the API: the printed logins work, fifty people in many zones follow each
+other, a long streak that a freeze saved, a week of usage on two computers with AFK breaks and
+categories, the catalog; and a second run refuses unless --reset."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from redis import Redis
+from sqlalchemy.engine import make_url
+
+from rhythm.demo import world
+from rhythm.migrations import upgrade
+from rhythm.platform.database import libpq_url
+from rhythm.platform.settings import Settings
+from tests.conftest import make_settings, serving
+
+pytestmark = pytest.mark.e2e
+
+LOGIN = re.compile(r"^  (\S+@\S+)\s+(\S+)\s+(.+)$")
+
+
+@pytest.fixture
+def instance(database_url: str, redis_url: str, worker_id: str) -> Iterator[Settings]:
+    """A fresh, migrated database of its own and this worker's Redis database, emptied."""
+    namespace = os.environ.get("RHYTHM_TEST_NAMESPACE", "")
+    name = f"rhythm_demo_{namespace + '_' if namespace else ''}{worker_id}"
+    admin = libpq_url(database_url)
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    redis = Redis.from_url(redis_url)
+    redis.flushdb()
+    yield make_settings(url, redis_url)
+    redis.flushdb()
+    redis.close()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+
+
+def demo(settings: Settings, *args: str, answer: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "RHYTHM_DATABASE_URL": settings.database_url or "",
+        "RHYTHM_REDIS_URL": settings.redis_url or "",
+        "RHYTHM_SECRET_KEY": "operator-secret-key-0123456789-abcdefghij",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "rhythm", "demo", *args],
+        env=env,
+        input=answer,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def logins(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
+    """The (email, password) pairs printed, once the output is checked to be what it should:
+    progress on stderr, the logins, and a one-line summary last on stdout."""
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Building the demo world:" in result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("Demo world ready: 50 people in ")
+    found = [m.groups() for line in lines if (m := LOGIN.match(line))]
+    assert len(found) == 2, result.stdout
+    return [(email, password) for email, password, _ in found]
+
+
+def sign_in(base: str, email: str, password: str) -> dict[str, str]:
+    response = httpx.post(
+        base + "/api/v1/auth/login", json={"email": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def get(base: str, path: str, headers: dict[str, str], **params: Any) -> Any:
+    response = httpx.get(base + path, headers=headers, params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_demo_world_in_one_command(instance: Settings) -> None:
+    first = demo(instance)
+    (lucia_email, password), (kenji_email, kenji_password) = logins(first)
+    assert lucia_email == world.email_of("Lucía Fernández")
+    assert kenji_email == world.email_of("Kenji Watanabe")
+    assert password == kenji_password  # every demo account has it
+
+    with serving(instance) as (_, base):
+        lucia = sign_in(base, lucia_email, password)
+        sign_in(base, kenji_email, password)
+        me = get(base, "/api/v1/users/me", lucia)
+        assert me["timezone"] == "Europe/Madrid"
+        today = date.fromisoformat(get(base, "/api/v1/me/today", lucia)["date"])
+
+        # Fifty people: each name of the world is found by a search.
+        found = set()
+        for name, _ in world.PEOPLE:
+            page = get(base, "/api/v1/users", lucia, q=name)["data"]
+            found.update(u["id"] for u in page if u["name"] == name)
+        assert len(found) == 50
+
+        # Lucía follows people in many time zones, and sees how they slept last week.
+        following = get(base, "/api/v1/users/me/following", lucia, limit=100)["data"]
+        assert len(following) == len(world.LUCIA_FOLLOWS)
+        nights = get(base, "/api/v1/sleep/following", lucia, limit=100)["data"]
+        assert len({n["sleep_timezone"] for n in nights}) >= 6
+        assert len({n["user"]["id"] for n in nights}) >= 10
+        ranking = get(base, "/api/v1/sleep/rankings/weekly", lucia)["data"]
+        assert len(ranking) >= 10
+
+        # Her long focus streak, and the freeze that saved it.
+        streak = get(base, f"/api/v1/users/{me['id']}/streak", lucia)
+        assert streak["current_streak"] >= 79
+        assert streak["longest_streak"] == streak["current_streak"]
+        since = today - timedelta(days=streak["current_streak"])
+        days = get(base, "/api/v1/focus/days", lucia, **{"from": str(since), "to": str(today)})
+        assert [d["date"] for d in days if d["frozen"]] == [str(today - timedelta(days=40))]
+        board = get(base, "/api/v1/focus/leaderboard", lucia)["data"]
+        assert board[0]["user"]["id"] == me["id"]
+
+        # A week of two computers: categories, and active time that leaves the AFK breaks out.
+        week = {"from": str(today - timedelta(days=7)), "to": str(today)}
+        active = get(base, "/api/v1/usage/report", lucia, group_by="category", **week)["days"]
+        every = get(base, "/api/v1/usage/report", lucia, count="all", **week)["days"]
+        assert sum(d["total_seconds"] for d in active) > 20 * 3600
+        for counted, recorded in zip(active, every, strict=True):
+            assert counted["total_seconds"] <= recorded["total_seconds"]
+        assert sum(d["total_seconds"] for d in active) < sum(d["total_seconds"] for d in every)
+        categories = {item["key"] for d in active for item in d["items"]}
+        assert {"Work > Programming", "Work > Meetings", "Comms > IM", "Media > Games"} <= (
+            categories
+        )
+        busy = max(active, key=lambda d: d["total_seconds"])["date"]
+        timeline = get(base, "/api/v1/usage/timeline", lucia, date=busy)
+        assert len(timeline["hosts"]) >= 1
+        assert any(p["status"] == "afk" for h in timeline["hosts"] for p in h["afk"])
+
+        # The catalog, synced from the sample feed.
+        events = httpx.get(base + "/search").json()["data"]["events"]
+        assert {"Camela en concierto", "Los Morancos"} <= {e["title"] for e in events}
+
+    # A second run refuses, in one sentence, and changes nothing.
+    again = demo(instance)
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines() == [
+        "rhythm: this instance already holds data; `rhythm demo --reset` empties it and puts"
+        " the demo world in its place."
+    ]
+    # --reset asks first; no is no.
+    declined = demo(instance, "--reset", answer="n\n")
+    assert declined.returncode == 1
+    assert "Delete every account" in declined.stderr
+    with serving(instance) as (_, base):
+        sign_in(base, lucia_email, password)
+
+    # --reset --yes replaces the world: the same fifty people, with a new password.
+    reset = demo(instance, "--reset", "--yes", "--password", "a-password-for-scripts")
+    assert logins(reset) == [
+        (lucia_email, "a-password-for-scripts"),
+        (kenji_email, "a-password-for-scripts"),
+    ]
+    assert "Emptying the instance." in reset.stderr
+    with serving(instance) as (_, base):
+        lucia = sign_in(base, lucia_email, "a-password-for-scripts")
+        refused = httpx.post(
+            base + "/api/v1/auth/login", json={"email": lucia_email, "password": password}
+        )
+        assert refused.status_code == 401
+        assert len(get(base, "/api/v1/users", lucia, q="Lucía")["data"]) == 1
+        events = httpx.get(base + "/search").json()["data"]["events"]
+        assert {"Camela en concierto", "Los Morancos"} <= {e["title"] for e in events}
