@@ -32,6 +32,7 @@ OPERATING = [
     ["usage", "import", "absent.json", "--user", "nobody@example.com"],
     ["users", "export", "nobody@example.com"],
     ["users", "import", "nobody@example.com", "absent.ndjson"],
+    ["demo"],
 ]
 
 

@@ -291,7 +291,7 @@ def _nights(rng: random.Random, index: int, person: Person, now: datetime) -> It
     today = now.astimezone(zone).date()
     bedtime = rng.uniform(22.0, 24.75)  # hours after midnight of the evening's date
     hours = rng.uniform(6.4, 8.2)
-    logged = rng.uniform(0.75, 0.97)
+    logged = rng.uniform(0.92, 0.97) if index in LOGINS else rng.uniform(0.75, 0.97)
     rater = index in LOGINS or rng.random() < 0.35
     for back in range(SLEEP_NIGHTS, -1, -1):
         evening = today - timedelta(days=back)
