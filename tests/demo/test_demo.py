@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +28,7 @@ from rhythm.demo import world
 from rhythm.migrations import upgrade
 from rhythm.platform.database import libpq_url
 from rhythm.platform.settings import Settings
-from tests.conftest import make_settings, serving
+from tests.conftest import free_port, make_settings, serving, wait_until_up
 
 pytestmark = pytest.mark.e2e
 
@@ -83,9 +87,7 @@ def logins(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
 
 
 def sign_in(base: str, email: str, password: str) -> dict[str, str]:
-    response = httpx.post(
-        base + "/api/v1/auth/login", json={"email": email, "password": password}
-    )
+    response = httpx.post(base + "/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -187,3 +189,42 @@ def test_a_demo_world_in_one_command(instance: Settings) -> None:
         assert len(get(base, "/api/v1/users", lucia, q="Lucía")["data"]) == 1
         events = httpx.get(base + "/search").json()["data"]["events"]
         assert {"Camela en concierto", "Los Morancos"} <= {e["title"] for e in events}
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A fresh data directory. Not under pytest's tmp_path: another pytest run on the machine
+    makes that tree private to its owner again, and the embedded PostgreSQL runs as a user of
+    its own."""
+    path = Path(tempfile.mkdtemp(prefix="rhythm-demo-"))
+    yield path / "data"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_make_demo_then_make_run_in_a_fresh_data_directory(data_dir: Path) -> None:
+    """`make demo && make run` on the embedded default: the demo starts and stops the embedded
+    servers itself, and the server started next on the same data directory signs its logins in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RHYTHM_")}
+    env.update(RHYTHM_DATA_DIR=str(data_dir), RHYTHM_PORT=str(free_port()))
+    run = [sys.executable, "-m", "rhythm"]
+    made = subprocess.run([*run, "demo"], env=env, capture_output=True, text=True, timeout=600)
+    (email, password), _ = logins(made)
+    refused = subprocess.run([*run, "demo"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1, refused.stderr
+    assert "already holds data" in refused.stderr
+
+    server = subprocess.Popen(
+        [*run, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{env['RHYTHM_PORT']}"
+    try:
+        wait_until_up(base + "/ready", timeout=120, process=server)
+        lucia = sign_in(base, email, password)
+        today = get(base, "/api/v1/me/today", lucia)
+        assert today["focus"]["current_streak"] >= 79
+        assert today["screen_time"]["total_seconds"] >= 0
+        assert get(base, "/api/v1/users/me/following", lucia)["data"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    assert server.returncode == 0
