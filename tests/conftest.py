@@ -87,6 +87,21 @@ def database_url(worker_id: str) -> Iterator[str]:
         )
 
 
+@pytest.fixture
+def scratch_database(database_url: str, worker_id: str) -> Iterator[str]:
+    """An empty database of its own (not migrated), dropped after the test."""
+    namespace = os.environ.get("RHYTHM_TEST_NAMESPACE", "")
+    name = f"rhythm_scratch_{namespace + '_' if namespace else ''}{worker_id}"
+    admin = libpq_url(database_url)
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+
+
 @pytest.fixture(scope="session")
 def redis_url(worker_id: str) -> str:
     base = make_url(os.environ["RHYTHM_TEST_REDIS_URL"].replace("redis://", "postgresql://", 1))

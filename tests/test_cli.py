@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import create_engine
@@ -67,21 +65,6 @@ def sentence(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
 
 def with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def scratch_database(database_url: str, worker_id: str) -> Iterator[str]:
-    """An empty database of its own, dropped after the test."""
-    namespace = os.environ.get("RHYTHM_TEST_NAMESPACE", "")
-    name = f"rhythm_cli_{namespace + '_' if namespace else ''}{worker_id}"
-    admin = libpq_url(database_url)
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield with_database(database_url, name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(drop)
 
 
 def test_a_database_that_does_not_exist(database_url: str, redis_url: str) -> None:

@@ -18,15 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 from redis import Redis
-from sqlalchemy.engine import make_url
 
 from rhythm.demo import world
 from rhythm.migrations import upgrade
-from rhythm.platform.database import libpq_url
 from rhythm.platform.settings import Settings
 from tests.conftest import free_port, make_settings, serving, wait_until_up
 
@@ -36,24 +32,14 @@ LOGIN = re.compile(r"^  (\S+@\S+)\s+(\S+)\s+(.+)$")
 
 
 @pytest.fixture
-def instance(database_url: str, redis_url: str, worker_id: str) -> Iterator[Settings]:
+def instance(scratch_database: str, redis_url: str) -> Iterator[Settings]:
     """A fresh, migrated database of its own and this worker's Redis database, emptied."""
-    namespace = os.environ.get("RHYTHM_TEST_NAMESPACE", "")
-    name = f"rhythm_demo_{namespace + '_' if namespace else ''}{worker_id}"
-    admin = libpq_url(database_url)
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    upgrade(scratch_database)
     redis = Redis.from_url(redis_url)
     redis.flushdb()
-    yield make_settings(url, redis_url)
+    yield make_settings(scratch_database, redis_url)
     redis.flushdb()
     redis.close()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(drop)
 
 
 def demo(settings: Settings, *args: str, answer: str = "") -> subprocess.CompletedProcess[str]:
