@@ -512,6 +512,7 @@ def demo(
     from rhythm import migrations
     from rhythm.demo import seed, world
     from rhythm.identity.passwords import MAX_LENGTH, MIN_LENGTH
+    from rhythm.jobs import connect_contexts
     from rhythm.platform.preflight import shown
     from rhythm.platform.timeutil import utc_now
 
@@ -567,6 +568,9 @@ def demo(
     def prepare(servers: Settings) -> None:
         make_room(servers)
         typer.echo("Building the demo world:", err=True)
+
+    # What one context does when another changes (a follow moves feeds), as in the API.
+    connect_contexts()
 
     async def run(resources):  # type: ignore[no-untyped-def]
         plan = world.build(utc_now(), resources.settings.focus_qualify_minutes)
