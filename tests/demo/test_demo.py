@@ -114,6 +114,13 @@ def test_a_demo_world_in_one_command(instance: Settings) -> None:
         ranking = get(base, "/api/v1/sleep/rankings/weekly", lucia)["data"]
         assert len(ranking) >= 10
 
+        # Her nights, some rated (only she sees the ratings).
+        records = get(base, "/api/v1/sleep/records", lucia, limit=100)["data"]
+        assert len(records) >= 50
+        assert any(r["rating"] is not None for r in records)
+        assert any(r["tags"] for r in records)
+        assert all("rating" not in n for n in nights)
+
         # Her long focus streak, and the freeze that saved it.
         streak = get(base, f"/api/v1/users/{me['id']}/streak", lucia)
         assert streak["current_streak"] >= 79

@@ -35,6 +35,7 @@ from rhythm.platform.ratelimit import RateLimits
 from rhythm.platform.resources import Resources
 from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
+from rhythm.sleep.schemas import NightDetails
 from rhythm.social import service as social_service
 from rhythm.usage import category_rules, history
 
@@ -64,6 +65,7 @@ class Summary:
     zones: int
     follows: int
     nights: int
+    rated_nights: int
     focus_sessions: int
     usage_events: int
     computers: int
@@ -74,8 +76,9 @@ class Summary:
     def line(self) -> str:
         return (
             f"Demo world ready: {self.people} people in {self.zones} time zones,"
-            f" {self.follows:,} follows, {self.nights:,} nights, {self.focus_sessions:,} focus"
-            f" sessions, {self.usage_events:,} usage events on {self.computers} computers,"
+            f" {self.follows:,} follows, {self.nights:,} nights ({self.rated_nights:,} rated),"
+            f" {self.focus_sessions:,} focus sessions, {self.usage_events:,} usage events on"
+            f" {self.computers} computers,"
             f" {self.catalog_events} catalog events; written in {self.seconds:.1f} s"
         )
 
@@ -134,6 +137,7 @@ async def populate(
         zones=len(world.zones),
         follows=len(world.follows),
         nights=len(world.nights),
+        rated_nights=sum(n.rating is not None for n in world.nights),
         focus_sessions=len(world.focus),
         usage_events=usage_events,
         computers=sum(len({b.hostname for b in u.buckets}) for u in world.usage),
@@ -233,6 +237,7 @@ async def _write_night(
     if night.wake_at is None:
         await sleep_records.clock_in(session, principal, night.sleep_at, principal.timezone)
         return
+    notes: dict[str, Any] = {"rating": night.rating, "tags": list(night.tags), "note": night.note}
     await sleep_records.backfill(
         session,
         feeds,
@@ -241,6 +246,7 @@ async def _write_night(
         wake_at=night.wake_at,
         sleep_timezone=principal.timezone,
         wake_timezone=principal.timezone,
+        details=NightDetails(**{field: value for field, value in notes.items() if value}),
     )
 
 
