@@ -39,8 +39,9 @@ def test_fifty_people_in_at_least_six_zones_public_and_private(now: datetime) ->
 
 def test_follows_requests_and_blocks_agree(now: datetime) -> None:
     plan = world.build(now)
-    follows = set(plan.follows)
+    follows = {(f.follower, f.followee) for f in plan.follows}
     assert len(follows) == len(plan.follows)
+    assert all(now - timedelta(days=302) < f.since < now - timedelta(days=1) for f in plan.follows)
     assert all(a != b for a, b in follows)
     assert {(world.LUCIA, f) for f in world.LUCIA_FOLLOWS} <= follows
     assert (world.KENJI, world.LUCIA) in follows

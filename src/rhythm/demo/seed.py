@@ -22,21 +22,21 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.catalog import service as catalog_service
-from rhythm.demo.world import LOGINS, LUCIA, Night, Usage, World
+from rhythm.demo.world import LOGINS, LUCIA, FocusSession, Follow, Night, Usage, World
+from rhythm.focus import recording as focus_recording
 from rhythm.focus import standings as focus_standings
-from rhythm.focus.recording import SessionWriter
 from rhythm.focus.schemas import FocusSessionIn
 from rhythm.focus.standings_cache import Standings
 from rhythm.identity import service as identity_service
 from rhythm.identity.cache import AuthCache
-from rhythm.identity.principal import Principal
 from rhythm.platform.database import ReadSession, commit
 from rhythm.platform.ratelimit import RateLimits
 from rhythm.platform.resources import Resources
 from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
-from rhythm.sleep.schemas import NightDetails
+from rhythm.sleep.schemas import NightRecord
 from rhythm.social import service as social_service
+from rhythm.social.schemas import FollowRecord
 from rhythm.usage import category_rules, history
 
 FEED = Path(__file__).parent / "feed"
@@ -102,25 +102,52 @@ async def populate(
         )
         await commit(session)
     ids = [user.id for user in users]
-    principals = [identity_service.principal_for(user) for user in users]
 
+    # Each person's follows, nights and focus sessions go in as their own import would (the
+    # contexts' import services): one transaction and a few statements a person, every rule
+    # of creation checked, the feeds and streaks told as for a request.
     progress(f"{len(world.follows):,} follows")
 
-    async def follow(session: AsyncSession, edge: tuple[int, int]) -> None:
-        await social_service.follow(session, redis, ids[edge[0]], ids[edge[1]])
+    async def follow(session: AsyncSession, person: int, follows: list[Follow]) -> None:
+        records = [FollowRecord(user_id=ids[f.followee], followed_at=f.since) for f in follows]
+        await social_service.import_following(session, redis, ids[person], records)
 
-    await _each_person(resources, world.follows, lambda edge: edge[0], follow)
+    await _each_person(resources, world.follows, lambda f: f.follower, follow)
 
     progress(f"{len(world.nights):,} nights")
     feeds = FeedCache(redis, settings.sleep_fanout_threshold)
 
-    async def night(session: AsyncSession, night: Night) -> None:
-        await _write_night(session, feeds, principals[night.person], night)
+    async def sleep(session: AsyncSession, person: int, nights: list[Night]) -> None:
+        zone = world.people[person].timezone
+        records = list(enumerate(_night_record(night, zone) for night in nights))
+        await sleep_records.import_nights(session, feeds, ids[person], records)
 
-    await _each_person(resources, world.nights, lambda n: n.person, night)
+    await _each_person(resources, world.nights, lambda n: n.person, sleep)
 
     progress(f"{len(world.focus):,} focus sessions")
-    await _write_focus(resources, world, principals)
+    standings = Standings(redis)
+
+    async def focus(session: AsyncSession, person: int, sessions: list[FocusSession]) -> None:
+        zone = world.people[person].timezone
+        bodies = [
+            FocusSessionIn(
+                session_id=s.session_id,
+                started_at=s.started_at,
+                ended_at=s.ended_at,
+                timezone=zone,
+            )
+            for s in sessions
+        ]
+        await focus_recording.import_sessions(
+            session,
+            standings,
+            ids[person],
+            zone,
+            list(enumerate(bodies)),
+            settings.focus_qualify_minutes,
+        )
+
+    await _each_person(resources, world.focus, lambda s: s.person, focus)
 
     usage_events = sum(len(b.events) for u in world.usage for b in u.buckets)
     progress(f"{usage_events:,} usage events")
@@ -151,47 +178,21 @@ async def _each_person(
     resources: Resources,
     items: Sequence[Item],
     person: Callable[[Item], int],
-    write: Callable[[AsyncSession, Item], Awaitable[None]],
+    write: Callable[[AsyncSession, int, list[Item]], Awaitable[None]],
 ) -> None:
-    """Write each person's items in order, in a transaction of their own, WRITERS people at a
-    time: each write waits on PostgreSQL and Redis far more than on this process."""
+    """Write each person's items, in order, in a transaction of their own, WRITERS people at a
+    time: the writes wait on PostgreSQL and Redis more than on this process."""
     mine: dict[int, list[Item]] = {}
     for item in items:
         mine.setdefault(person(item), []).append(item)
     turns = asyncio.Semaphore(WRITERS)
 
-    async def write_all(theirs: list[Item]) -> None:
+    async def write_theirs(index: int, theirs: list[Item]) -> None:
         async with turns, resources.session_factory() as session:
-            for item in theirs:
-                await write(session, item)
+            await write(session, index, theirs)
             await commit(session)
 
-    await asyncio.gather(*(write_all(theirs) for theirs in mine.values()))
-
-
-async def _write_focus(resources: Resources, world: World, principals: list[Principal]) -> None:
-    """Every session as POST /focus/sessions records it: by group commit, a batch of many
-    sessions a transaction, each streak recalculated once a batch."""
-    writer = SessionWriter(
-        resources.session_factory,
-        Standings(resources.redis),
-        resources.settings.focus_qualify_minutes,
-    )
-    await asyncio.gather(
-        *(
-            writer.record(
-                principals[s.person],
-                FocusSessionIn(
-                    session_id=s.session_id,
-                    started_at=s.started_at,
-                    ended_at=s.ended_at,
-                    timezone=world.people[s.person].timezone,
-                ),
-            )
-            for s in world.focus
-        )
-    )
-    await writer.flush()
+    await asyncio.gather(*(write_theirs(index, theirs) for index, theirs in mine.items()))
 
 
 async def _sync_catalog(resources: Resources) -> int:
@@ -231,22 +232,15 @@ async def _login(resources: Resources, world: World, ids: list[uuid.UUID], index
     return Login(person.email, "; ".join(story))
 
 
-async def _write_night(
-    session: AsyncSession, feeds: FeedCache, principal: Principal, night: Night
-) -> None:
-    if night.wake_at is None:
-        await sleep_records.clock_in(session, principal, night.sleep_at, principal.timezone)
-        return
-    notes: dict[str, Any] = {"rating": night.rating, "tags": list(night.tags), "note": night.note}
-    await sleep_records.backfill(
-        session,
-        feeds,
-        principal,
+def _night_record(night: Night, zone: str) -> NightRecord:
+    """A night as an export holds it: open (in bed now) or woken, with its notes if any."""
+    notes = {"rating": night.rating, "tags": list(night.tags), "note": night.note}
+    return NightRecord(
         sleep_at=night.sleep_at,
         wake_at=night.wake_at,
-        sleep_timezone=principal.timezone,
-        wake_timezone=principal.timezone,
-        details=NightDetails(**{field: value for field, value in notes.items() if value}),
+        sleep_timezone=zone,
+        wake_timezone=None if night.wake_at is None else zone,
+        **{field: value for field, value in notes.items() if value},
     )
 
 

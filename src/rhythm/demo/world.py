@@ -148,6 +148,13 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Follow:
+    follower: int
+    followee: int
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Night:
     person: int
     sleep_at: datetime
@@ -199,7 +206,7 @@ class Usage:
 @dataclass(frozen=True)
 class World:
     people: list[Person]
-    follows: list[tuple[int, int]]  # (follower, followee)
+    follows: list[Follow]
     requests: list[tuple[int, int]]  # (requester, private account), pending
     blocks: list[tuple[int, int]]  # (blocker, blocked)
     nights: list[Night]
@@ -233,7 +240,7 @@ def build(now: datetime, qualify_minutes: int = 30, seed: int = SEED) -> World:
     ]
     return World(
         people=people,
-        follows=_follows(rng("follows")),
+        follows=_follows(rng("follows"), now),
         requests=list(REQUESTS),
         blocks=list(BLOCKS),
         nights=[n for i, p in enumerate(people) for n in _nights(rng("nights", i), i, p, now)],
@@ -249,9 +256,9 @@ def build(now: datetime, qualify_minutes: int = 30, seed: int = SEED) -> World:
 # The follow graph -----------------------------------------------------------------------------
 
 
-def _follows(rng: random.Random) -> list[tuple[int, int]]:
-    """Everyone follows 4 to 14 others, neighbours (by zone) and the two logins likelier; none
-    where a request waits or a block stands."""
+def _follows(rng: random.Random, now: datetime) -> list[Follow]:
+    """Everyone follows 4 to 14 others, neighbours (by zone) and the two logins likelier, since
+    a day of the last ten months; none where a request waits or a block stands."""
     barred = {*REQUESTS, *BLOCKS, *((b, a) for a, b in BLOCKS)}
     edges: list[tuple[int, int]] = [(LUCIA, f) for f in LUCIA_FOLLOWS] + [(KENJI, LUCIA)]
     for follower, (_, zone) in enumerate(PEOPLE):
@@ -269,8 +276,12 @@ def _follows(rng: random.Random) -> list[tuple[int, int]]:
         if follower == LUCIA:
             continue  # her list is above; the draws are made all the same
         edges.extend((follower, followee) for followee in sorted(chosen))
-    kept = dict.fromkeys(e for e in edges if e not in barred)
-    return list(kept)
+    # Since a moment of a past day: the same all day long.
+    midnight = now.replace(hour=0, minute=0, second=0)
+    return [
+        Follow(a, b, midnight - timedelta(days=rng.randint(2, 300), minutes=rng.randint(0, 1439)))
+        for a, b in dict.fromkeys(e for e in edges if e not in barred)
+    ]
 
 
 # Nights ---------------------------------------------------------------------------------------

@@ -200,19 +200,6 @@ async def create_accounts(
     return users
 
 
-def principal_for(user: User) -> Principal:
-    """The user as their own device session sees them: for an operator's tool that writes in
-    a user's name through the services the API uses (`rhythm demo`)."""
-    return Principal(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        timezone=user.timezone,
-        created_at=user.created_at,
-        is_admin=user.is_admin,
-    )
-
-
 async def login(
     session: AsyncSession,
     issuer: TokenIssuer,
