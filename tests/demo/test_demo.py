@@ -93,7 +93,7 @@ def test_a_demo_world_in_one_command(instance: Settings) -> None:
 
     with serving(instance) as (_, base):
         lucia = sign_in(base, lucia_email, password)
-        sign_in(base, kenji_email, password)
+        kenji = sign_in(base, kenji_email, password)
         me = get(base, "/api/v1/users/me", lucia)
         assert me["timezone"] == "Europe/Madrid"
         today = date.fromisoformat(get(base, "/api/v1/me/today", lucia)["date"])
@@ -113,6 +113,22 @@ def test_a_demo_world_in_one_command(instance: Settings) -> None:
         assert len({n["user"]["id"] for n in nights}) >= 10
         ranking = get(base, "/api/v1/sleep/rankings/weekly", lucia)["data"]
         assert len(ranking) >= 10
+
+        # Private accounts: Kenji's, whom Lucía followed before, has requests waiting and a
+        # block; Lucía has asked to follow another one.
+        kenji_id = get(base, "/api/v1/users/me", kenji)["id"]
+        assert get(base, f"/api/v1/users/{kenji_id}", lucia)["visibility"] == "private"
+        assert kenji_id in {n["user"]["id"] for n in nights}
+        waiting = get(base, "/api/v1/users/me/follow-requests", kenji)["data"]
+        assert len(waiting) == 3
+        assert len(get(base, "/api/v1/users/me/blocks", kenji)["data"]) == 1
+        sent = get(base, "/api/v1/users/me/follow-requests/sent", lucia)["data"]
+        assert [r["user"]["name"] for r in sent] == ["Hugo Moreau"]
+        # Until Kenji answers, who asked sees nothing of his; Lucía, a follower, does.
+        requester = sign_in(base, world.email_of(waiting[0]["user"]["name"]), password)
+        streak_path = f"{base}/api/v1/users/{kenji_id}/streak"
+        assert httpx.get(streak_path, headers=requester).status_code == 404
+        assert httpx.get(streak_path, headers=lucia).status_code == 200
 
         # Her nights, some rated (only she sees the ratings).
         records = get(base, "/api/v1/sleep/records", lucia, limit=100)["data"]

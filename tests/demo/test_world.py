@@ -39,21 +39,23 @@ def test_fifty_people_in_at_least_six_zones_public_and_private(now: datetime) ->
 
 def test_follows_requests_and_blocks_agree(now: datetime) -> None:
     plan = world.build(now)
-    follows = {(f.follower, f.followee) for f in plan.follows}
+    follows = {(f.source, f.target) for f in plan.follows}
+    requests = {(r.source, r.target) for r in plan.requests}
+    blocks = {(b.source, b.target) for b in plan.blocks}
     assert len(follows) == len(plan.follows)
-    assert all(now - timedelta(days=302) < f.since < now - timedelta(days=1) for f in plan.follows)
+    edges = [*plan.follows, *plan.requests, *plan.blocks]
+    assert all(now - timedelta(days=302) < e.since < now - timedelta(days=1) for e in edges)
     assert all(a != b for a, b in follows)
     assert {(world.LUCIA, f) for f in world.LUCIA_FOLLOWS} <= follows
     assert (world.KENJI, world.LUCIA) in follows
     # A request waits only where no follow is, and only for a private account.
-    assert plan.requests
-    assert all(plan.people[b].private and (a, b) not in follows for a, b in plan.requests)
-    assert len({b for _, b in plan.requests if b == world.KENJI}) == 1
-    assert sum(b == world.KENJI for _, b in plan.requests) == 3
-    assert plan.blocks
-    for a, b in plan.blocks:
+    assert requests
+    assert all(plan.people[b].private and (a, b) not in follows for a, b in requests)
+    assert sum(b == world.KENJI for _, b in requests) == 3
+    assert blocks
+    for a, b in blocks:
         assert (a, b) not in follows and (b, a) not in follows
-        assert (a, b) not in plan.requests and (b, a) not in plan.requests
+        assert (a, b) not in requests and (b, a) not in requests
     followers = {b for _, b in follows}
     assert len(followers) >= 45  # nearly everyone is followed by someone
 

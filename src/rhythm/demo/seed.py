@@ -22,13 +22,14 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.catalog import service as catalog_service
-from rhythm.demo.world import LOGINS, LUCIA, FocusSession, Follow, Night, Usage, World
+from rhythm.demo.world import LOGINS, LUCIA, Edge, FocusSession, Night, Usage, World
 from rhythm.focus import recording as focus_recording
 from rhythm.focus import standings as focus_standings
 from rhythm.focus.schemas import FocusSessionIn
 from rhythm.focus.standings_cache import Standings
 from rhythm.identity import service as identity_service
 from rhythm.identity.cache import AuthCache
+from rhythm.identity.principal import PRIVATE
 from rhythm.platform.database import ReadSession, commit
 from rhythm.platform.ratelimit import RateLimits
 from rhythm.platform.resources import Resources
@@ -36,7 +37,6 @@ from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.schemas import NightRecord
 from rhythm.social import service as social_service
-from rhythm.social.schemas import FollowRecord
 from rhythm.usage import category_rules, history
 
 FEED = Path(__file__).parent / "feed"
@@ -63,7 +63,10 @@ class Login:
 class Summary:
     people: int
     zones: int
+    private: int
     follows: int
+    requests: int
+    blocks: int
     nights: int
     rated_nights: int
     focus_sessions: int
@@ -75,10 +78,11 @@ class Summary:
 
     def line(self) -> str:
         return (
-            f"Demo world ready: {self.people} people in {self.zones} time zones,"
-            f" {self.follows:,} follows, {self.nights:,} nights ({self.rated_nights:,} rated),"
-            f" {self.focus_sessions:,} focus sessions, {self.usage_events:,} usage events on"
-            f" {self.computers} computers,"
+            f"Demo world ready: {self.people} people in {self.zones} time zones"
+            f" ({self.private} private), {self.follows:,} follows, {self.requests} follow"
+            f" requests waiting, {self.blocks} block, {self.nights:,} nights"
+            f" ({self.rated_nights:,} rated), {self.focus_sessions:,} focus sessions,"
+            f" {self.usage_events:,} usage events on {self.computers} computers,"
             f" {self.catalog_events} catalog events; written in {self.seconds:.1f} s"
         )
 
@@ -108,11 +112,34 @@ async def populate(
     # of creation checked, the feeds and streaks told as for a request.
     progress(f"{len(world.follows):,} follows")
 
-    async def follow(session: AsyncSession, person: int, follows: list[Follow]) -> None:
-        records = [FollowRecord(user_id=ids[f.followee], followed_at=f.since) for f in follows]
-        await social_service.import_following(session, redis, ids[person], records)
+    def following(ask: bool) -> Callable[[AsyncSession, int, list[Edge]], Awaitable[None]]:
+        async def follow(session: AsyncSession, person: int, edges: list[Edge]) -> None:
+            pairs = [(ids[e.target], e.since) for e in edges]
+            await social_service.import_following(
+                session, redis, ids[person], pairs, ask_private=ask
+            )
 
-    await _each_person(resources, world.follows, lambda f: f.follower, follow)
+        return follow
+
+    # Everyone follows while every account is public; then some go private (their followers
+    # stay), others ask to follow them, and one person blocks another.
+    await _each_person(resources, world.follows, lambda e: e.source, following(ask=False))
+    private = [i for i, p in enumerate(world.people) if p.private]
+    progress(
+        f"{len(private)} private accounts, {len(world.requests)} follow requests,"
+        f" {len(world.blocks)} block"
+    )
+    async with resources.session_factory() as session:
+        for index in private:
+            await identity_service.update_me(session, cache, ids[index], {"visibility": PRIVATE})
+        await commit(session)
+    await _each_person(resources, world.requests, lambda e: e.source, following(ask=True))
+
+    async def block(session: AsyncSession, person: int, edges: list[Edge]) -> None:
+        pairs = [(ids[e.target], e.since) for e in edges]
+        await social_service.import_blocks(session, redis, ids[person], pairs)
+
+    await _each_person(resources, world.blocks, lambda e: e.source, block)
 
     progress(f"{len(world.nights):,} nights")
     feeds = FeedCache(redis, settings.sleep_fanout_threshold)
@@ -162,7 +189,10 @@ async def populate(
     return Summary(
         people=len(world.people),
         zones=len(world.zones),
+        private=len(private),
         follows=len(world.follows),
+        requests=len(world.requests),
+        blocks=len(world.blocks),
         nights=len(world.nights),
         rated_nights=sum(n.rating is not None for n in world.nights),
         focus_sessions=len(world.focus),
@@ -218,16 +248,26 @@ async def _login(resources: Resources, world: World, ids: list[uuid.UUID], index
     user_id = ids[index]
     person = world.people[index]
     async with resources.session_factory() as session:
-        profile = await social_service.profile(session, user_id)
-    async with ReadSession(resources.session_factory) as db:
-        streak = await focus_standings.user_streak(
-            db, Standings(resources.redis), user_id, resources.settings.focus_qualify_minutes
-        )
-    story = [f"{profile.following_count} following, {profile.followers_count} followers"]
+        profile = await social_service.profile(session, user_id, user_id)
+    story = [
+        "private" if person.private else "public",
+        f"{profile.following_count} following, {profile.followers_count} followers",
+    ]
     if index == LUCIA:
+        async with ReadSession(resources.session_factory) as db:
+            streak = await focus_standings.user_streak(
+                db,
+                Standings(resources.redis),
+                user_id,
+                user_id,
+                resources.settings.focus_qualify_minutes,
+            )
         story.append(f"a focus streak of {streak.current_streak} days that a freeze saved")
-    else:
-        story.append(f"nights in {person.timezone}")
+    waiting = sum(r.target == index for r in world.requests)
+    if waiting:
+        story.append(f"{waiting} follow requests to answer")
+    if any(b.source == index for b in world.blocks):
+        story.append("blocks someone")
     story.append("two computers this week")
     return Login(person.email, "; ".join(story))
 

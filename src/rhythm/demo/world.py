@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -148,9 +148,11 @@ class Person:
 
 
 @dataclass(frozen=True)
-class Follow:
-    follower: int
-    followee: int
+class Edge:
+    """A follow, a request to follow or a block: from `source` to `target`, since when."""
+
+    source: int
+    target: int
     since: datetime
 
 
@@ -206,9 +208,9 @@ class Usage:
 @dataclass(frozen=True)
 class World:
     people: list[Person]
-    follows: list[Follow]
-    requests: list[tuple[int, int]]  # (requester, private account), pending
-    blocks: list[tuple[int, int]]  # (blocker, blocked)
+    follows: list[Edge]
+    requests: list[Edge]  # pending, to private accounts
+    blocks: list[Edge]
     nights: list[Night]
     focus: list[FocusSession]
     usage: list[Usage]
@@ -241,8 +243,8 @@ def build(now: datetime, qualify_minutes: int = 30, seed: int = SEED) -> World:
     return World(
         people=people,
         follows=_follows(rng("follows"), now),
-        requests=list(REQUESTS),
-        blocks=list(BLOCKS),
+        requests=_since(rng("requests"), now, REQUESTS, 1, 12),
+        blocks=_since(rng("blocks"), now, BLOCKS, 20, 60),
         nights=[n for i, p in enumerate(people) for n in _nights(rng("nights", i), i, p, now)],
         focus=[
             s
@@ -256,7 +258,7 @@ def build(now: datetime, qualify_minutes: int = 30, seed: int = SEED) -> World:
 # The follow graph -----------------------------------------------------------------------------
 
 
-def _follows(rng: random.Random, now: datetime) -> list[Follow]:
+def _follows(rng: random.Random, now: datetime) -> list[Edge]:
     """Everyone follows 4 to 14 others, neighbours (by zone) and the two logins likelier, since
     a day of the last ten months; none where a request waits or a block stands."""
     barred = {*REQUESTS, *BLOCKS, *((b, a) for a, b in BLOCKS)}
@@ -276,12 +278,20 @@ def _follows(rng: random.Random, now: datetime) -> list[Follow]:
         if follower == LUCIA:
             continue  # her list is above; the draws are made all the same
         edges.extend((follower, followee) for followee in sorted(chosen))
-    # Since a moment of a past day: the same all day long.
+    return _since(rng, now, list(dict.fromkeys(e for e in edges if e not in barred)), 2, 300)
+
+
+def _since(
+    rng: random.Random, now: datetime, pairs: Sequence[tuple[int, int]], first: int, last: int
+) -> list[Edge]:
+    """The pairs as edges since a moment of a day `first` to `last` days ago: the same moment
+    all day long."""
     midnight = now.replace(hour=0, minute=0, second=0)
-    return [
-        Follow(a, b, midnight - timedelta(days=rng.randint(2, 300), minutes=rng.randint(0, 1439)))
-        for a, b in dict.fromkeys(e for e in edges if e not in barred)
-    ]
+    edges = []
+    for a, b in pairs:
+        ago = timedelta(days=rng.randint(first, last), minutes=rng.randint(0, 1439))
+        edges.append(Edge(a, b, midnight - ago))
+    return edges
 
 
 # Nights ---------------------------------------------------------------------------------------

@@ -180,9 +180,10 @@ class NewAccount:
 async def create_accounts(
     session: AsyncSession, cache: AuthCache, accounts: Sequence[NewAccount], password: str
 ) -> list[User]:
-    """Accounts an operator makes together (`rhythm demo`), all with one password, hashed once:
-    argon2 costs ~90 ms a hash by design, which fifty registrations would pay fifty times.
-    No device session is opened; a taken email is EmailTaken, as at registration."""
+    """Public accounts an operator makes together (`rhythm demo`), all with one password,
+    hashed once: argon2 costs ~90 ms a hash by design, which fifty registrations would pay
+    fifty times. No device session is opened; a taken email is EmailTaken, as at
+    registration."""
     password_hash = await hash_password(password)
     users = []
     for account in accounts:
