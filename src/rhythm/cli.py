@@ -503,9 +503,10 @@ def demo(
 ) -> None:
     """Fill a fresh instance with a demo world and print two logins to try.
 
-    Fifty people in many time zones who follow each other, eight weeks of their nights, focus
-    histories, two computers' usage for the last week, and the catalog from the sample feed;
-    the same world every time (seeded). An instance holding data is refused unless --reset.
+    Fifty people in many time zones who follow each other (some private, with requests and a
+    block), eight weeks of their nights, focus histories, two computers' usage for the last
+    week, and the catalog from the sample feed; the same world every time (seeded). An
+    instance holding data is refused unless --reset.
     """
     import secrets
 
