@@ -36,6 +36,7 @@ from rhythm.platform.resources import Resources
 from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.schemas import NightRecord
+from rhythm.social import portability as social_portability
 from rhythm.social import service as social_service
 from rhythm.usage import category_rules, history
 
@@ -115,7 +116,7 @@ async def populate(
     def following(ask: bool) -> Callable[[AsyncSession, int, list[Edge]], Awaitable[None]]:
         async def follow(session: AsyncSession, person: int, edges: list[Edge]) -> None:
             pairs = [(ids[e.target], e.since) for e in edges]
-            await social_service.import_following(
+            await social_portability.import_following(
                 session, redis, ids[person], pairs, ask_private=ask
             )
 
@@ -137,7 +138,7 @@ async def populate(
 
     async def block(session: AsyncSession, person: int, edges: list[Edge]) -> None:
         pairs = [(ids[e.target], e.since) for e in edges]
-        await social_service.import_blocks(session, redis, ids[person], pairs)
+        await social_portability.import_blocks(session, redis, ids[person], pairs)
 
     await _each_person(resources, world.blocks, lambda e: e.source, block)
 
