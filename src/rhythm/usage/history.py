@@ -223,10 +223,11 @@ class _Loader:
         fields of the last slot naming it (as one pass over the whole document would)."""
         if slot not in self.slots:
             if self.locked is None:
-                # Buckets are locked one at a time as the document names them, so a writer
+                # Buckets are bound one at a time as the document names them, and a writer
                 # holding one bucket could wait on another this import holds. Locking all the
                 # user's buckets first, in writers' order, rules that out: the ones the import
-                # creates later are new, and nobody else can be holding them.
+                # creates later are new, and nobody else can be holding them (only a bucket
+                # someone else creates during the import is locked later, and may wait).
                 found = [b.id for b in await repository.buckets_of(self.session, self.user_id)]
                 await repository.lock_buckets(self.session, found)
                 self.locked = set(found)
