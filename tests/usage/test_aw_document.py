@@ -17,6 +17,7 @@ from rhythm.usage.aw_document import (
     BucketEnd,
     BucketStart,
     EventItem,
+    EventsStart,
     MalformedDocument,
     TooManyBuckets,
     read_document,
@@ -28,7 +29,8 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.integers()
+    # yajl refuses integers beyond ±(2**63 - 1) ("integer overflow"): a malformed document.
+    | st.integers(-(2**63) + 1, 2**63 - 1)
     | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
@@ -48,13 +50,21 @@ async def _chunked(raw: bytes, size: int) -> AsyncIterator[bytes]:
         yield raw[at : at + size]
 
 
-def _read(raw: bytes, size: int) -> dict[str, Any]:
+def _read(raw: bytes, size: int, buckets: dict[str, Any]) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         out: dict[str, Any] = {}
+        started: set[str] = set()
         async for item in read_document(_chunked(raw, size), 10):
             if isinstance(item, BucketStart):
                 out[item.key] = {"events": []}
+            elif isinstance(item, EventsStart):
+                # Where the events begin, the members before them are known (and no event yet).
+                assert out[item.key] == {"events": []}
+                before = list(buckets[item.key])[: list(buckets[item.key]).index("events")]
+                assert item.fields == {k: buckets[item.key][k] for k in before}
+                started.add(item.key)
             elif isinstance(item, EventItem):
+                assert list(out)[item.slot] in started
                 out[list(out)[item.slot]]["events"].append(item.value)
             else:
                 assert isinstance(item, BucketEnd)
@@ -71,7 +81,7 @@ def test_any_chunking_reads_what_json_loads_reads(
     buckets: dict[str, Any], size: int, indent: bool
 ) -> None:
     raw = json.dumps({"x": [1, {"y": 2}], "buckets": buckets}, indent=2 if indent else None)
-    assert _read(raw.encode(), size) == buckets
+    assert _read(raw.encode(), size, buckets) == buckets
 
 
 @pytest.mark.parametrize("size", [1, 3, 64, 10_000])

@@ -334,3 +334,129 @@ async def test_an_import_over_the_body_limit_is_413(app, client: AsyncClient) ->
     headers["Content-Length"] = str(2**30 + 1)
     refused = await client.post("/api/0/import", content=b"{}", headers=headers)
     problem(refused, 413)
+
+
+async def inserted_through_events(
+    app, client: AsyncClient, buckets: dict[str, tuple[str, list[dict[str, Any]]]]
+) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A new user whose buckets (name -> type, events) were filled by POST .../events."""
+    headers = await aw_user(app, client)
+    for name, (kind, events) in buckets.items():
+        made = await client.post(f"/api/0/buckets/{name}", json={"type": kind}, headers=headers)
+        assert made.status_code == 200, made.text
+        sent = await client.post(f"/api/0/buckets/{name}/events", json=events, headers=headers)
+        assert sent.status_code == 200, sent.text
+    return headers
+
+
+@pytest.mark.parametrize("batch", [7, 64])
+async def test_an_import_in_batches_equals_one_pass(
+    app, client: AsyncClient, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """An import larger than a batch (inserted batch by batch while the next is parsed) gives
+    what POST .../events gives: events repeated in later batches are inserted once, events of
+    one instant keep the document's order; importing it again adds nothing."""
+    monkeypatch.setattr(history, "IMPORT_BATCH", batch)
+    window, afk = window_events(6, 300), window_events(7, 40)
+    assert len({e["timestamp"] for e in window}) < len(window)  # some instants hold several
+    repeated = window + window[::3] + window[:2]
+    doc = document({"aw-watcher-window_g": repeated, "aw-watcher-afk_g": afk + afk})
+    imported = await aw_user(app, client)
+    response = await client.post("/api/0/import", json=doc, headers=imported)
+    assert response.status_code == 200, response.text
+
+    inserted = await inserted_through_events(
+        app,
+        client,
+        {"aw-watcher-window_g": ("currentwindow", window), "aw-watcher-afk_g": ("afk", afk)},
+    )
+    before = {}
+    for name, events in (("aw-watcher-window_g", window), ("aw-watcher-afk_g", afk)):
+        got = await all_events(client, imported, name)
+        assert shape(got) == shape(await all_events(client, inserted, name))
+        assert len(got) == len(events)
+        before[name] = got
+
+    again = await client.post("/api/0/import", json=doc, headers=imported)
+    assert again.status_code == 200, again.text
+    for name, got in before.items():
+        assert await all_events(client, imported, name) == got
+
+
+async def test_buckets_named_after_their_events_and_named_twice(
+    app, client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket whose id and fields come after its events (its events wait for its end), two
+    document buckets naming one bucket (created with the last one's fields, as one pass over
+    the document would), and an existing bucket (it keeps its fields), across batches."""
+    monkeypatch.setattr(history, "IMPORT_BATCH", 5)
+    headers = await aw_user(app, client)
+    made = await client.post(
+        "/api/0/buckets/kept", json={"type": "mine", "hostname": "here"}, headers=headers
+    )
+    assert made.status_code == 200
+    events = window_events(8, 60)
+    older, newer, kept = events[30:], events[:30], window_events(9, 12)
+    doc = {
+        "buckets": {
+            "late": {"events": older, "id": "shared", "type": "t1", "client": "c1"},
+            "early": {"id": "shared", "type": "t2", "events": newer + older[:7], "hostname": "h2"},
+            "kept": {"id": "kept", "type": "t3", "hostname": "h3", "events": kept},
+        }
+    }
+    response = await client.post("/api/0/import", json=doc, headers=headers)
+    assert response.status_code == 200, response.text
+
+    buckets = (await client.get("/api/0/buckets/", headers=headers)).json()
+    assert set(buckets) == {"shared", "kept"}
+    assert [buckets["shared"][k] for k in ("type", "client", "hostname")] == [
+        "t2",
+        "unknown",
+        "h2",
+    ]
+    assert [buckets["kept"][k] for k in ("type", "hostname")] == ["mine", "here"]
+    # In document order: events of one instant (at the two buckets' seam) keep it.
+    inserted = await inserted_through_events(
+        app, client, {"shared": ("t", older + newer), "kept": ("t", kept)}
+    )
+    for name in ("shared", "kept"):
+        got = await all_events(client, headers, name)
+        assert shape(got) == shape(await all_events(client, inserted, name))
+
+
+async def test_an_overlap_in_a_later_batch_is_409_unless_the_document_is_invalid(
+    app, client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event overlapping one of an earlier batch refuses the whole import (409, nothing
+    imported); a document also invalid further on is refused as invalid (422), as a check of
+    the whole document first would."""
+    monkeypatch.setattr(history, "IMPORT_BATCH", 4)
+    headers = await aw_user(app, client)
+    events = window_events(10, 20)
+    late = {**events[2], "duration": events[2]["duration"] + 3600.0, "data": {"other": 1}}
+    overlapping = document({"aw-watcher-window_h": [*events, late], "aw-watcher-afk_h": events})
+    problem(await client.post("/api/0/import", json=overlapping, headers=headers), 409)
+    assert (await client.get("/api/0/buckets/", headers=headers)).json() == {}
+
+    invalid = document(
+        {"aw-watcher-window_h": [*events, late], "aw-watcher-afk_h": [*events, {"duration": 1}]}
+    )
+    body = problem(await client.post("/api/0/import", json=invalid, headers=headers), 422)
+    assert body["errors"][0]["field"] == "buckets.aw-watcher-afk_h.events[20].timestamp"
+    assert (await client.get("/api/0/buckets/", headers=headers)).json() == {}
+
+
+async def test_a_bucket_whose_id_changes_after_its_events_began_is_422(
+    app, client: AsyncClient
+) -> None:
+    """Its events went to the bucket its first id names; a second, different id (a member
+    repeated) is refused rather than moving them."""
+    headers = {**await aw_user(app, client), "Content-Type": "application/json"}
+    event = json.dumps({"timestamp": START.isoformat(), "duration": 1.0, "data": {}})
+    body = f'{{"buckets": {{"a": {{"id": "x", "type": "t", "events": [{event}], "id": "y"}}}}}}'
+    refused = problem(await client.post("/api/0/import", content=body, headers=headers), 422)
+    assert refused["errors"][0]["field"] == "buckets.a.id"
+    assert (await client.get("/api/0/buckets/", headers=headers)).json() == {}
+    same = body.replace('"y"', '"x"')
+    assert (await client.post("/api/0/import", content=same, headers=headers)).status_code == 200
+    assert await all_events(client, headers, "x") != []

@@ -33,7 +33,9 @@ class UsageBucket(Base):
 
 class UsageEvent(Base):
     """An interval of a bucket: merged heartbeats, or an event inserted as is. A bucket's
-    intervals never overlap (an exclusion constraint)."""
+    intervals never overlap (an exclusion constraint). Its GiST index, by user, bucket and
+    span, also serves the reads by user and span: every inserted row enters one GiST index,
+    not two (the bulk of an import's PostgreSQL time)."""
 
     __tablename__ = "usage_events"
 
@@ -52,18 +54,13 @@ class UsageEvent(Base):
     __table_args__ = (
         CheckConstraint("ends_at >= starts_at", name="ordered"),
         ExcludeConstraint(
+            (user_id, "="),
             (bucket_pk, "="),
             (text("tstzrange(starts_at, ends_at, '[)')"), "&&"),
             name="ex_usage_events_no_overlap",
             using="gist",
         ),
         Index("ix_usage_events_bucket_recent", "bucket_pk", starts_at.desc(), id.desc()),
-        Index(
-            "ix_usage_events_user_span",
-            "user_id",
-            text("tstzrange(starts_at, ends_at, '[)')"),
-            postgresql_using="gist",
-        ),
     )
 
 

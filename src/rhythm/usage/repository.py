@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -411,12 +411,13 @@ async def delete_event(session: AsyncSession, bucket_pk: uuid.UUID, event_id: in
     return found is not None
 
 
-# Imports: events are copied (COPY, binary) into a staging table of the transaction, then
-# inserted together. An event's identity is (bucket, start, end, data): one already in its
-# bucket, or repeated in the document, is inserted once. Data are compared by the md5 of their
-# jsonb text (canonical: keys sorted, no duplicates), which hashes and sorts far faster than
-# jsonb; existing events are looked up only within the span of the document's events of each
-# bucket (the bucket_recent index).
+# Imports: events are copied (COPY, binary) into a staging table of the transaction a batch at a
+# time, and each batch is inserted while the next one is parsed. An event's identity is (bucket,
+# start, end, data): one already in its bucket (inserted before, or by an earlier batch), or
+# repeated in the batch, is inserted once. Data are compared by the md5 of their jsonb text
+# (canonical: keys sorted, no duplicates), which hashes and sorts far faster than jsonb; existing
+# events are looked up only within the span of the batch's events of each bucket (the
+# bucket_recent index).
 IMPORT_COLUMNS = ("slot", "n", "starts_at", "ends_at", "data", "app", "title", "url", "domain")
 
 _CREATE_STAGING = """
@@ -427,12 +428,13 @@ CREATE TEMPORARY TABLE usage_import (
 ) ON COMMIT DROP
 """
 
-# The import's sorts and hashes (a million rows take ~300 MB) stay in memory rather than spill.
+# A batch's sorts and hashes stay in memory rather than spill.
 _IMPORT_WORK_MEM = "SET LOCAL work_mem = '256MB'"
 
-# Rows are inserted in (bucket, start) order, which keeps the GiST (exclusion and span) and
-# btree insertions local; events of one instant keep the document's order, so a bucket's
-# list (newest first, then by id) is the one POST .../events gives.
+# Rows are inserted in (bucket, start) order, which keeps the GiST (exclusion) and btree
+# insertions local; events of one instant keep the document's order (batches are
+# inserted in document order), so a bucket's list (newest first, then by id) is the one
+# POST .../events gives.
 _IMPORT = """
 WITH map AS (SELECT * FROM unnest($1::int[], $2::uuid[]) AS m (slot, pk)),
 staged AS (
@@ -465,55 +467,79 @@ ORDER BY d.pk, d.starts_at, d.n
 """
 
 
-async def stage_import(session: AsyncSession, records: AsyncIterator[tuple[Any, ...]]) -> None:
-    """Copy an import's events, (IMPORT_COLUMNS) records, into the transaction's staging
-    table."""
+async def create_staging(session: AsyncSession) -> None:
+    """The transaction's staging table of imported events (IMPORT_COLUMNS)."""
     driver = await driver_connection(session)
     await driver.execute(_CREATE_STAGING)
-    await driver.copy_records_to_table("usage_import", records=records, columns=IMPORT_COLUMNS)
-    await driver.execute("ANALYZE usage_import")  # its size, for the insert's plan
+    await driver.execute(_IMPORT_WORK_MEM)
 
 
-async def create_imported_buckets(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    buckets: Sequence[tuple[str, str, str, str, datetime | None]],
-) -> dict[str, uuid.UUID]:
-    """The user's buckets of these names, creating the missing ones with the given (name, type,
-    client, hostname, created); an existing bucket keeps its own fields."""
+async def stage_events(session: AsyncSession, records: Sequence[tuple[Any, ...]]) -> None:
+    """Copy (IMPORT_COLUMNS) records into the staging table."""
     driver = await driver_connection(session)
-    rows = await driver.fetch(
-        """
-        WITH wanted AS (
-            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::timestamptz[]) AS w (name, typ, client, hostname, created)
-        ),
-        made AS (
-            INSERT INTO usage_buckets (id, user_id, name, type, client, hostname, created_at)
-            SELECT gen_random_uuid(), $1, name, typ, client, hostname, coalesce(created, now())
-            FROM wanted
-            ON CONFLICT (user_id, name) DO NOTHING
-            RETURNING id, name
-        )
-        SELECT id, name FROM made
-        UNION ALL
-        SELECT b.id, b.name FROM usage_buckets AS b JOIN wanted ON b.name = wanted.name
-        WHERE b.user_id = $1
-        """,
-        user_id,
-        *[[b[i] for b in buckets] for i in range(5)],
-    )
-    return {r["name"]: r["id"] for r in rows}
+    await driver.copy_records_to_table("usage_import", records=records, columns=IMPORT_COLUMNS)
+    # Its size and its slots, for the insert's plan (without them it expects a few rows, and
+    # compares every staged event with every existing one of its bucket). Only `slot`: the
+    # statistics of its jsonb and text columns would cost five times as much, for nothing.
+    await driver.execute("ANALYZE usage_import (slot)")
 
 
 async def insert_staged(
     session: AsyncSession, user_id: uuid.UUID, slots: dict[int, uuid.UUID]
 ) -> int:
-    """Insert the staged events that are new to their buckets; how many."""
+    """Insert the staged events of these slots (slot -> bucket) that are new to their buckets;
+    how many. One statement: it is sent at once, and runs while the caller parses on."""
     driver = await driver_connection(session)
-    await driver.execute(_IMPORT_WORK_MEM)
     status = await driver.execute(_IMPORT, list(slots), list(slots.values()), user_id)
     return int(status.rsplit(" ", 1)[1])
+
+
+async def clear_staged(session: AsyncSession, slots: Sequence[int] | None) -> None:
+    """Remove these slots' rows from the staging table (None: all of them)."""
+    driver = await driver_connection(session)
+    if slots is None:
+        await driver.execute("TRUNCATE usage_import")
+    else:
+        await driver.execute("DELETE FROM usage_import WHERE slot = ANY($1::int[])", slots)
+
+
+async def create_imported_bucket(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: str,
+    fields: tuple[str, str, str, datetime | None],
+) -> tuple[uuid.UUID, bool]:
+    """The user's bucket of this name, and whether it was created here, with the given (type,
+    client, hostname, created); an existing bucket keeps its own fields."""
+    driver = await driver_connection(session)
+    made = await driver.fetchval(
+        "INSERT INTO usage_buckets (id, user_id, name, type, client, hostname, created_at)"
+        " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, coalesce($6, now()))"
+        " ON CONFLICT (user_id, name) DO NOTHING RETURNING id",
+        user_id,
+        name,
+        *fields,
+    )
+    if made is not None:
+        return made, True
+    # A new statement: it sees the bucket whose insert this one's conflict waited on.
+    found = await driver.fetchval(
+        "SELECT id FROM usage_buckets WHERE user_id = $1 AND name = $2", user_id, name
+    )
+    return found, False
+
+
+async def set_imported_bucket(
+    session: AsyncSession, bucket_pk: uuid.UUID, fields: tuple[str, str, str, datetime | None]
+) -> None:
+    """Give a bucket the import created (type, client, hostname, created)."""
+    driver = await driver_connection(session)
+    await driver.execute(
+        "UPDATE usage_buckets SET type = $2, client = $3, hostname = $4,"
+        " created_at = coalesce($5, now()) WHERE id = $1",
+        bucket_pk,
+        *fields,
+    )
 
 
 async def count_events(
