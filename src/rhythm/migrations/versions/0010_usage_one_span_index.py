@@ -5,14 +5,14 @@ ix_usage_events_user_span index served. Every inserted event then enters one GiS
 two: the bulk of an import's PostgreSQL time (docs/benchmarks.md, issue 12).
 
 Revision ID: 0010_usage_one_span_index
-Revises: 0009_wakatime
+Revises: 0010_privacy
 Create Date: 2026-11-29
 """
 
 from alembic import op
 
 revision = "0010_usage_one_span_index"
-down_revision = "0009_wakatime"
+down_revision = "0010_privacy"
 branch_labels = None
 depends_on = None
 
