@@ -59,11 +59,10 @@ async def import_buckets(
         if record.name in seen:
             raise ItemRefused(key, BucketTwice(f"The bucket {record.name!r} is given twice."))
         seen.add(record.name)
-    await repository.create_imported_buckets(
-        session,
-        user_id,
-        [(r.name, r.type, r.client, r.hostname, r.created_at) for _, r in items],
-    )
+    for _, r in items:
+        await repository.create_imported_bucket(
+            session, user_id, r.name, (r.type, r.client, r.hostname, r.created_at)
+        )
     return len(items)
 
 
