@@ -140,7 +140,10 @@ async def as_browser(context: BrowserContext, base: str) -> AsyncIterator[httpx.
     """An HTTP client holding the browser's session cookies and its CSRF header."""
     cookies = {c["name"]: c["value"] for c in await context.cookies()}
     async with httpx.AsyncClient(
-        base_url=base, cookies=cookies, headers={"X-CSRF-Token": cookies["rhythm_csrf"]}
+        base_url=base,
+        cookies=cookies,
+        headers={"X-CSRF-Token": cookies["rhythm_csrf"]},
+        timeout=30,
     ) as client:
         yield client
 

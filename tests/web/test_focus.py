@@ -6,8 +6,6 @@ both orderings; a refused session reads as a message; deleting a session takes i
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +13,14 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import BrowserContext, Locator, Page, Route, expect
 
-from tests.web.browser import PASSWORD, axe_violations, new_email, register, screenshots
+from tests.web.browser import (
+    PASSWORD,
+    as_browser,
+    axe_violations,
+    new_email,
+    register,
+    screenshots,
+)
 
 # The browser context's zone (tests/web/conftest.py): registering in the page gives it the account.
 ZONE = "Europe/Paris"
@@ -37,16 +42,6 @@ def first_shown(today: date) -> date:
     except ValueError:  # 29 February: JavaScript's Date rolls over to 1 March too
         year_before = date(today.year - 1, 3, 1)
     return year_before + timedelta(days=1)
-
-
-@asynccontextmanager
-async def as_browser(context: BrowserContext, base: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client holding the browser's session cookies and its CSRF header."""
-    cookies = {c["name"]: c["value"] for c in await context.cookies()}
-    async with httpx.AsyncClient(
-        base_url=base, cookies=cookies, headers={"X-CSRF-Token": cookies["rhythm_csrf"]}
-    ) as client:
-        yield client
 
 
 async def record(client: httpx.AsyncClient, day: date, minutes: int, hour: int = 9) -> None:

@@ -10,26 +10,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.web.browser import PHONE, axe_violations, register, screenshots
+from tests.web.browser import PHONE, as_browser, axe_violations, register, screenshots
 
 PARIS = ZoneInfo("Europe/Paris")  # the browser's zone (conftest), so the account's
-
-
-async def session_client(base: str, context: BrowserContext) -> httpx.AsyncClient:
-    """An HTTP client signed in with the browser's cookies, sending its CSRF header."""
-    jar = {c["name"]: c["value"] for c in await context.cookies()}
-    return httpx.AsyncClient(
-        base_url=base, cookies=jar, headers={"X-CSRF-Token": jar["rhythm_csrf"]}, timeout=30
-    )
 
 
 async def seed(base: str, context: BrowserContext, day: date) -> None:
     """On `day` (Paris): Quillwright 10:00-10:30 and a terminal 10:30-10:40 on the laptop,
     which is away from 10:40 to 11:00; then ten minutes of Python in the rhythm project."""
-    async with await session_client(base, context) as client:
+    async with as_browser(context, base) as client:
         made = await client.post("/api/v1/auth/api-keys", json={"name": "laptop"})
         assert made.status_code == 201, made.text
         key = {"Authorization": f"Bearer {made.json()['key']}"}
