@@ -16,9 +16,10 @@ them. Four parts:
    heartbeat when the file changes, on every save, else at most one per 2 minutes of typing);
    4 focus sessions; one night (clock-in, clock-out). Then 100 more days of focus sessions and
    nights per user, for per-row sizes. Per phase: requests, rows stored, relation bytes (indexes
-   and TOAST included), WAL bytes of this database only (pg_walinspect, by the records' block
-   references and their transactions' commit records), CPU seconds of this process (the app and
-   its client) and of PostgreSQL's backends serving it.
+   and TOAST included), WAL bytes (the LSN difference of a private PostgreSQL 15 cluster that
+   this bench starts with Debian's binaries, so that no other database's WAL is counted;
+   autovacuum and checkpoints' full-page images included, as in production), CPU seconds of
+   this process (the app and its client) and of PostgreSQL's backends serving it.
 3. **Reads**: the PostgreSQL CPU of a usage report (`GET /usage/report`, the five groupings).
 4. **Redis memory per active user** on the 1M dataset: sampled viewers' feeds built cold (their
    PostgreSQL CPU measured) and warm, their auth sessions, profiles, standings and rate-limit
@@ -203,7 +204,7 @@ def model_day(rng: random.Random, day: date) -> Day:
 
 def hourly_load(zones: list[str]) -> list[float]:
     """Heartbeat requests per UTC hour of a day, users spread evenly over `zones`, each sending
-    the model's requests (aw-client's, one a ~11 s per watcher while the device is on)."""
+    the model's requests (aw-client's: one every ~11 s per watcher while the device is on)."""
     from zoneinfo import ZoneInfo
 
     noon = datetime(2026, 11, 2, 12, tzinfo=UTC)
@@ -228,20 +229,15 @@ def _ticks(pid: int) -> int:
 
 
 class Meter:
-    """Bytes, rows, WAL and CPU of one database across a phase."""
+    """Bytes, rows, WAL and CPU of one database across a phase. WAL is the cluster's LSN
+    difference: exact for a private cluster that serves only this bench (`private_postgres`),
+    so the activity runs on one; on a shared server it counts everyone's WAL."""
 
     def __init__(self, url: str) -> None:
         self.conn = psycopg.connect(url, autocommit=True)
         self.oid = self.conn.execute(
             "SELECT oid FROM pg_database WHERE datname = current_database()"
         ).fetchone()[0]  # type: ignore[index]
-        self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
-        # Keeps the WAL from now on until this connection closes, so that a phase's records
-        # can still be read at its end while other databases write a lot.
-        self.conn.execute(
-            "SELECT pg_create_physical_replication_slot(%s, true, true)",
-            (f"capacity_{os.getpid()}_{self.oid}",),
-        )
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def relations(self) -> dict[str, tuple[int, int, int, int]]:
@@ -262,21 +258,11 @@ class Meter:
         return out
 
     def lsn(self) -> str:
-        return str(self.conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])  # type: ignore[index]
+        return str(self.conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
 
-    def wal(self, start: str, end: str) -> tuple[int, int, int]:
-        """(this database's WAL bytes, of which full-page images, the cluster's WAL bytes)."""
-        row = self.conn.execute(
-            "WITH r AS MATERIALIZED (SELECT xid, resource_manager, record_length, fpi_length,"
-            " block_ref FROM pg_get_wal_records_info(%(a)s, %(b)s)),"
-            " mine AS (SELECT * FROM r WHERE block_ref LIKE %(pattern)s),"
-            " xids AS (SELECT DISTINCT xid FROM mine WHERE xid::text <> '0')"
-            " SELECT (SELECT coalesce(sum(record_length), 0) FROM mine)"
-            " + (SELECT coalesce(sum(record_length), 0) FROM r WHERE resource_manager ="
-            " 'Transaction' AND xid IN (SELECT xid FROM xids)),"
-            " (SELECT coalesce(sum(fpi_length), 0) FROM mine), pg_wal_lsn_diff(%(b)s, %(a)s)",
-            {"a": start, "b": end, "pattern": f"%/{self.oid}/%"},
-        ).fetchone()
+    def wal(self, start: str, end: str) -> int:
+        diff = self.conn.execute("SELECT pg_wal_lsn_diff(%s, %s)", (end, start)).fetchone()
+        return int(diff[0])  # type: ignore[index]
 
     def backend_ticks(self) -> dict[int, int]:
         pids = self.conn.execute(
@@ -299,7 +285,7 @@ class Meter:
         after = self.backend_ticks()
         phase.pg_cpu = sum(t - ticks.get(pid, 0) for pid, t in after.items()) / self.hz
         end = self.lsn()
-        phase.wal, phase.fpi, phase.cluster_wal = self.wal(start, end)
+        phase.wal = self.wal(start, end)
         after_rel = self.relations()
         for table, (rows, heap, index, toast) in after_rel.items():
             r0, h0, i0, t0 = before_rel.get(table, (0, 0, 0, 0))
@@ -318,8 +304,6 @@ class Phase:
     app_cpu: float = 0.0
     pg_cpu: float = 0.0
     wal: int = 0
-    fpi: int = 0
-    cluster_wal: int = 0
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
     tables: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
@@ -409,11 +393,19 @@ def _basic(key: str) -> dict[str, str]:
 
 
 def _iso(day: date, second: float) -> str:
-    return (datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=second)).isoformat()
+    return (
+        datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=second)
+    ).isoformat()
 
 
 async def send_watcher(
-    http: httpx.AsyncClient, user: Account, bucket: str, kind: str, beats: list[Beat], pulse: float, day: date
+    http: httpx.AsyncClient,
+    user: Account,
+    bucket: str,
+    kind: str,
+    beats: list[Beat],
+    pulse: float,
+    day: date,
 ) -> None:
     auth = _basic(user.key)
     url = f"/api/0/buckets/{bucket}"
@@ -423,7 +415,11 @@ async def send_watcher(
         _ok(created)
     for beat in beats:
         event = {"timestamp": _iso(day, beat.start), "duration": beat.duration, "data": beat.data}
-        _ok(await http.post(url + "/heartbeat", params={"pulsetime": pulse}, json=event, headers=auth))
+        _ok(
+            await http.post(
+                url + "/heartbeat", params={"pulsetime": pulse}, json=event, headers=auth
+            )
+        )
 
 
 async def send_waka(http: httpx.AsyncClient, user: Account, beats: list[dict[str, Any]]) -> None:
@@ -454,7 +450,11 @@ async def send_nights(http: httpx.AsyncClient, user: Account, days: list[date]) 
         bed = _iso(day - timedelta(days=1), 23 * 3600 + 15 * 60)
         wake = _iso(day, 7 * 3600)
         headers = _bearer(user.token)
-        _ok(await http.post("/api/v1/sleep/clock-in", json={"at": bed, "timezone": "UTC"}, headers=headers))
+        _ok(
+            await http.post(
+                "/api/v1/sleep/clock-in", json={"at": bed, "timezone": "UTC"}, headers=headers
+            )
+        )
         _ok(await http.post("/api/v1/sleep/clock-out", json={"at": wake}, headers=headers))
     return len(days)
 
@@ -485,8 +485,57 @@ def dataset_storage(url: str) -> dict[str, tuple[int, int, int, int]]:
     return sizes
 
 
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@contextmanager
+def private_postgres() -> Iterator[str]:
+    """A PostgreSQL 15 cluster of its own (Debian's binaries, run as the `postgres` user when
+    this runs as root, default settings); its admin URL. RHYTHM_BENCH_CAPACITY_ADMIN_URL
+    instead uses a running server (its WAL figures then count every database's WAL)."""
+    given = os.environ.get("RHYTHM_BENCH_CAPACITY_ADMIN_URL")
+    if given:
+        yield given
+        return
+    import shutil
+    import subprocess
+    import tempfile
+
+    from bench.harness import free_port
+
+    directory = Path(tempfile.mkdtemp(prefix="rhythm-capacity-pg-"))
+    port = free_port()
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(directory, "postgres")
+    data = directory / "data"
+    run = [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+    subprocess.run(run, check=True, capture_output=True)
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
+    ctl = [
+        *as_postgres,
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(directory / "log"),
+    ]
+    subprocess.run([*ctl, "-o", options, "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*ctl, "-m", "fast", "stop"], check=False, capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def activity(redis_url: str) -> list[Phase]:
-    url = recreate(ADMIN, SCRATCH)
+    with private_postgres() as admin:
+        return _activity(admin, redis_url)
+
+
+def _activity(admin: str, redis_url: str) -> list[Phase]:
+    url = recreate(admin, SCRATCH)
     from rhythm.migrations import upgrade
 
     upgrade(url)
@@ -494,9 +543,26 @@ def activity(redis_url: str) -> list[Phase]:
     rng = random.Random(15)
     day = datetime.now(UTC).date() - timedelta(days=2)
     days = [model_day(rng, day) for _ in range(USERS)]
-    extra = [day - timedelta(days=d) for d in range(1, EXTRA_DAYS + 1)]
+    extra = [day - timedelta(days=d) for d in range(EXTRA_DAYS, 0, -1)]
     phases: list[Phase] = []
     redis_sync.Redis.from_url(redis_url).flushdb()
+    try:
+        _replay(url, redis_url, meter, days, day, extra, phases)
+    finally:  # what was measured is printed even if a later phase fails
+        _print_activity(days, phases)
+    compacted(url)
+    return phases
+
+
+def _replay(
+    url: str,
+    redis_url: str,
+    meter: Meter,
+    days: list[Day],
+    day: date,
+    extra: list[date],
+    phases: list[Phase],
+) -> None:
     with in_process(url, redis_url) as (runner, app):
 
         async def go(coro_of: Any) -> None:
@@ -512,8 +578,24 @@ def activity(redis_url: str) -> list[Phase]:
 
             async def aw(http: httpx.AsyncClient, i: int, user: Account) -> None:
                 await asyncio.gather(
-                    send_watcher(http, user, f"aw-watcher-window_{HOST}", "currentwindow", days[i].window, WINDOW_PULSETIME, day),
-                    send_watcher(http, user, f"aw-watcher-afk_{HOST}", "afkstatus", days[i].afk, AFK_PULSETIME, day),
+                    send_watcher(
+                        http,
+                        user,
+                        f"aw-watcher-window_{HOST}",
+                        "currentwindow",
+                        days[i].window,
+                        WINDOW_PULSETIME,
+                        day,
+                    ),
+                    send_watcher(
+                        http,
+                        user,
+                        f"aw-watcher-afk_{HOST}",
+                        "afkstatus",
+                        days[i].afk,
+                        AFK_PULSETIME,
+                        day,
+                    ),
                 )
 
             runner.run(go(aw))
@@ -525,27 +607,45 @@ def activity(redis_url: str) -> list[Phase]:
         with meter.phase("focus sessions: one day", phases) as p:
             runner.run(go(lambda http, i, user: send_focus(http, user, [day])))
             p.requests = p.items = USERS * FOCUS_SESSIONS
-        with meter.phase("night: one day (clock-in, clock-out)", phases) as p:
-            runner.run(go(lambda http, i, user: send_nights(http, user, [day])))
-            p.items, p.requests = USERS, USERS * 2
         with meter.phase(f"focus sessions: {EXTRA_DAYS} more days", phases) as p:
             runner.run(go(lambda http, i, user: send_focus(http, user, extra)))
             p.requests = p.items = USERS * FOCUS_SESSIONS * EXTRA_DAYS
+        # Nights in order: a bedtime must come after the latest night's wake.
         with meter.phase(f"nights: {EXTRA_DAYS} more days", phases) as p:
             runner.run(go(lambda http, i, user: send_nights(http, user, extra)))
             p.items, p.requests = USERS * EXTRA_DAYS, USERS * EXTRA_DAYS * 2
+        with meter.phase("night: one day (clock-in, clock-out)", phases) as p:
+            runner.run(go(lambda http, i, user: send_nights(http, user, [day])))
+            p.items, p.requests = USERS, USERS * 2
         with meter.phase("reads: usage report, 5 groupings x 4 each", phases) as p:
 
             async def reports(http: httpx.AsyncClient, i: int, user: Account) -> None:
                 for group in ("app", "title", "domain", "category", "app"):
                     for _ in range(4):
                         params = {"date": day.isoformat(), "group_by": group}
-                        _ok(await http.get("/api/v1/usage/report", params=params, headers=_bearer(user.token)))
+                        _ok(
+                            await http.get(
+                                "/api/v1/usage/report", params=params, headers=_bearer(user.token)
+                            )
+                        )
 
             runner.run(go(reports))
             p.requests = p.items = USERS * 20
-    _print_activity(days, phases)
-    return phases
+
+
+def compacted(url: str) -> None:
+    """Sizes once dead row versions are gone: every merged heartbeat updates its event's end,
+    leaving a dead version (heap and index entries) that autovacuum later makes reusable. The
+    sizes above, as written, are the upper bound; these, rewritten, the lower one."""
+    meter = Meter(url)
+    meter.conn.execute("VACUUM FULL")
+    print("Every table rewritten (`VACUUM FULL`): live rows only, indexes packed.\n")
+    print("| table | rows | heap | indexes | TOAST | bytes/row |\n|---|---|---|---|---|---|")
+    for table, (rows, heap, index, toast) in sorted(meter.relations().items()):
+        if rows > 0 and not table.startswith(("procrastinate", "alembic")):
+            per = (heap + index + toast) / rows
+            print(f"| {table} | {rows:,} | {heap:,} | {index:,} | {toast:,} | {per:,.0f} |")
+    print()
 
 
 def _print_activity(days: list[Day], phases: list[Phase]) -> None:
@@ -560,33 +660,44 @@ def _print_activity(days: list[Day], phases: list[Phase]) -> None:
     print(f"### 2. A day of activity per user ({n} users replayed)\n")
     print("| what | per user-day |\n|---|---|")
     print(f"| device on / at the keyboard | {on:.1f} h / {active:.2f} h |")
-    print(f"| aw-watcher-window polls -> requests after aw-client's pre-merge | {polls_w:,.0f} -> {sent_w:,.0f} |")
+    print(
+        "| aw-watcher-window polls -> requests after aw-client's pre-merge |"
+        f" {polls_w:,.0f} -> {sent_w:,.0f} |"
+    )
     print(f"| aw-watcher-afk polls -> requests | {polls_a:,.0f} -> {sent_a:,.0f} |")
-    print(f"| ActivityWatch heartbeat requests per device-on hour | {(sent_w + sent_a) / on:,.0f} |")
+    print(
+        f"| ActivityWatch heartbeat requests per device-on hour | {(sent_w + sent_a) / on:,.0f} |"
+    )
     print(f"| WakaTime heartbeats (2 h of typing) | {waka:,.0f} |")
     print(f"| focus sessions / nights | {FOCUS_SESSIONS} / 1 |\n")
     print(
         "| phase | requests | items | rows stored (table: rows) | bytes stored | bytes/item"
-        " | WAL bytes (this db) | WAL/item | of which FPI | app CPU s | PG CPU s | PG CPU ms/item"
+        " | WAL bytes | WAL/item | app CPU s | PG CPU s | PG CPU ms/item"
         " | wall s | load avg |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in phases:
         rows = ", ".join(f"{t}: {r:,}" for t, (r, *_s) in sorted(p.tables.items()) if r)
         items = max(p.items, 1)
         print(
             f"| {p.name} | {p.requests:,} | {p.items:,} | {rows} | {p.bytes():,} |"
-            f" {p.bytes() / items:,.0f} | {p.wal:,} | {p.wal / items:,.0f} | {p.fpi:,} |"
+            f" {p.bytes() / items:,.0f} | {p.wal:,} | {p.wal / items:,.0f} |"
             f" {p.app_cpu:.1f} | {p.pg_cpu:.2f} | {1000 * p.pg_cpu / items:.3f} | {p.wall:.1f} |"
             f" {p.load[0]:.1f} |"
         )
     print("\nPer table, bytes per row stored (heap + indexes + TOAST), by phase:\n")
-    print("| phase | table | rows | heap | indexes | TOAST | bytes/row |\n|---|---|---|---|---|---|---|")
+    print(
+        "| phase | table | rows | heap | indexes | TOAST | bytes/row |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     for p in phases:
         for table, (rows, heap, index, toast) in sorted(p.tables.items()):
             if rows > 0:
                 per = (heap + index + toast) / rows
-                print(f"| {p.name} | {table} | {rows:,} | {heap:,} | {index:,} | {toast:,} | {per:,.0f} |")
+                print(
+                    f"| {p.name} | {table} | {rows:,} | {heap:,} | {index:,} | {toast:,} |"
+                    f" {per:,.0f} |"
+                )
     load = hourly_load(ZONES)
     single = hourly_load(["UTC"])
     mix = max(load) / (sum(load) / 24)
@@ -597,7 +708,9 @@ def _print_activity(days: list[Day], phases: list[Phase]) -> None:
     )
 
 
-_FAMILY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32,}|\d+")
+_FAMILY = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|\d+"
+)
 
 
 def redis_memory(full_url: str, redis_url: str) -> None:
@@ -609,7 +722,9 @@ def redis_memory(full_url: str, redis_url: str) -> None:
     week = previous_week(datetime.now(UTC), "UTC")
     viewers = active_viewers(conn, week, VIEWERS)
     followees = {
-        v: conn.execute("SELECT followee_id FROM follows WHERE follower_id = %s LIMIT 1", (v,)).fetchone()[0]  # type: ignore[index]
+        v: conn.execute(
+            "SELECT followee_id FROM follows WHERE follower_id = %s LIMIT 1", (v,)
+        ).fetchone()[0]  # type: ignore[index]
         for v in viewers
     }
     tokens = mint_tokens(conn, viewers)
@@ -629,7 +744,11 @@ def redis_memory(full_url: str, redis_url: str) -> None:
                             _ok(await http.get("/api/v1/users/me", headers=h))
                         _ok(await http.get("/api/v1/sleep/following", headers=h))
                         if cold:
-                            _ok(await http.get(f"/api/v1/users/{followees[viewer]}/streak", headers=h))
+                            _ok(
+                                await http.get(
+                                    f"/api/v1/users/{followees[viewer]}/streak", headers=h
+                                )
+                            )
                             _ok(await http.get("/api/v1/focus/leaderboard", headers=h))
 
                 await asyncio.gather(*(one(v, t) for v, t in zip(viewers, tokens, strict=True)))
@@ -659,12 +778,17 @@ def redis_memory(full_url: str, redis_url: str) -> None:
         "Each viewer: `GET /users/me`, `GET /sleep/following` (last week's feed; cold, then again"
         " warm), a followee's `GET /users/{id}/streak`, `GET /focus/leaderboard`.\n"
     )
-    print("| key family | keys | bytes (MEMORY USAGE) | bytes per viewer | longest TTL s |\n|---|---|---|---|---|")
+    print(
+        "| key family | keys | bytes (MEMORY USAGE) | bytes per viewer | longest TTL s |\n"
+        "|---|---|---|---|---|"
+    )
     total = 0
     for name, (count, size, ttl) in sorted(families.items(), key=lambda kv: -kv[1][1]):
         total += size
         print(f"| `{name}` | {count:,} | {size:,} | {size / n:,.0f} | {ttl} |")
-    print(f"| all keys | {sum(f[0] for f in families.values()):,} | {total:,} | {total / n:,.0f} | |")
+    print(
+        f"| all keys | {sum(f[0] for f in families.values()):,} | {total:,} | {total / n:,.0f} | |"
+    )
     print(f"\nused_memory grew by {used:,} bytes: {used / n:,.0f} per viewer.")
     print(
         f"PostgreSQL CPU, cold pass (4 requests a viewer, the feed rebuilt): {cold_pg:.2f} s,"
