@@ -155,8 +155,10 @@ async def add_versions(
         return
     driver = await driver_connection(session)
     await driver.execute(
-        "INSERT INTO catalog_slot_versions (slot_id, sync_id, state)"
-        " SELECT id, $3, s::jsonb FROM unnest($1::uuid[], $2::text[]) AS x (id, s)",
+        "INSERT INTO catalog_slot_versions (slot_id, sync_id, synced_at, state)"
+        # synced_at, the partition key (by month): the sync's start.
+        " SELECT id, $3, (SELECT started_at FROM catalog_syncs WHERE id = $3), s::jsonb"
+        " FROM unnest($1::uuid[], $2::text[]) AS x (id, s)",
         [sid for sid, _ in versions],
         [json.dumps(state, separators=(",", ":")) for _, state in versions],
         sync_id,
@@ -177,8 +179,8 @@ async def unlist_missing(
         "WITH gone AS (UPDATE catalog_slots SET currently_listed = false"
         " WHERE currently_listed AND NOT (id = ANY($1::uuid[]))"
         " RETURNING id, jsonb_array_length(zones) AS zones),"
-        " v AS (INSERT INTO catalog_slot_versions (slot_id, sync_id, state)"
-        " SELECT id, $2, NULL FROM gone)"
+        " v AS (INSERT INTO catalog_slot_versions (slot_id, sync_id, synced_at, state)"
+        " SELECT id, $2, (SELECT started_at FROM catalog_syncs WHERE id = $2), NULL FROM gone)"
         " SELECT id, zones FROM gone",
         list(seen_slots),
         sync_id,
