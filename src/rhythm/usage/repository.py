@@ -914,3 +914,21 @@ async def replace_categories(
         " VALUES ($1, $2, $3, $4, $5)",
         [(user_id, n, "none" if r is None else "regex", r, i) for n, r, i in rules],
     )
+
+
+# Retention (usage.service.keep_partitions): events of the months before a cutoff go, whole
+# partitions dropped by the caller; these are the rows the drop does not reach.
+
+
+async def forget_crossings_before(session: AsyncSession, before: datetime) -> None:
+    """The crossing spans of events starting before `before` (their partitions are about to
+    be dropped, which runs no trigger)."""
+    driver = await driver_connection(session)
+    await driver.execute("DELETE FROM usage_event_crossings WHERE starts_at < $1", before)
+
+
+async def delete_events_before(session: AsyncSession, before: datetime) -> int:
+    """Delete the events starting before `before` that are left (in the default partition)."""
+    driver = await driver_connection(session)
+    status = await driver.execute("DELETE FROM usage_events WHERE starts_at < $1", before)
+    return int(status.rsplit(" ", 1)[1])

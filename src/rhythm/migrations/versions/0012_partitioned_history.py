@@ -187,7 +187,7 @@ WHERE ends_at > usage_month_end(starts_at);
 -- snapshot (READ COMMITTED): of two concurrent writers, the second sees the first's events.
 CREATE FUNCTION usage_events_check_crossings() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
-    found record;
+    clash record;
 BEGIN
     PERFORM count(pg_advisory_xact_lock(k)) FROM (
         SELECT DISTINCT hashtextextended('usage:' || bucket_pk::text, 0) AS k FROM new_rows
@@ -200,14 +200,14 @@ BEGIN
     SELECT id, user_id, bucket_pk, starts_at, ends_at FROM new_rows
     WHERE ends_at > usage_month_end(starts_at);
     -- An event overlapping one that started in an earlier month (which crosses).
-    SELECT n.id, c.event_id AS other INTO found
+    SELECT n.id, c.event_id AS other INTO clash
     FROM new_rows AS n JOIN usage_event_crossings AS c
       ON c.user_id = n.user_id AND c.bucket_pk = n.bucket_pk AND c.event_id <> n.id
      AND tstzrange(c.starts_at, c.ends_at, '[)') && tstzrange(n.starts_at, n.ends_at, '[)')
     LIMIT 1;
     IF NOT FOUND THEN
         -- A crossing event overlapping one that starts in a later month.
-        SELECT n.id, e.id AS other INTO found
+        SELECT n.id, e.id AS other INTO clash
         FROM new_rows AS n JOIN usage_events AS e
           ON e.user_id = n.user_id AND e.bucket_pk = n.bucket_pk AND e.id <> n.id
          AND e.starts_at >= usage_month_end(n.starts_at) AND e.starts_at < n.ends_at
@@ -221,7 +221,7 @@ BEGIN
             CONSTRAINT = 'ex_usage_event_crossings_no_overlap',
             TABLE = 'usage_events',
             MESSAGE = 'usage event overlaps another event of its bucket across a month',
-            DETAIL = format('Event %s overlaps event %s.', found.id, found.other);
+            DETAIL = format('Event %s overlaps event %s.', clash.id, clash.other);
     END IF;
     RETURN NULL;
 END
