@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rhythm.platform import partitions
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.errors import Conflict, NotFound
 from rhythm.usage import repository
@@ -253,3 +254,29 @@ def event_json(event: Event) -> dict[str, Any]:
         "duration": event.duration.total_seconds(),
         "data": event.data,
     }
+
+
+@dataclass(frozen=True)
+class PartitionUpkeep:
+    made: int  # partitions made ahead
+    dropped: list[str]  # partitions dropped past the retention
+    deleted: int  # events of those months deleted from the default partition
+
+
+async def keep_partitions(
+    session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
+) -> PartitionUpkeep:
+    """Make usage_events' partitions up to `months_ahead` months after `now`'s (UTC) month;
+    with a retention, drop the events of the months before the last `retention_months`
+    (this month included), whole partitions at a time."""
+    made = await partitions.ensure_months(
+        session, "usage_events", partitions.month_start(now), partitions.month_start(now, months_ahead)
+    )
+    if retention_months is None:
+        return PartitionUpkeep(made, [], 0)
+    cutoff = partitions.month_start(now, 1 - retention_months)
+    before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
+    await repository.forget_crossings_before(session, before)
+    dropped = await partitions.drop_months_before(session, "usage_events", cutoff)
+    deleted = await repository.delete_events_before(session, before)
+    return PartitionUpkeep(made, dropped, deleted)
