@@ -99,9 +99,7 @@ def test_indexes_are_declared_as_migrated(connection: Connection) -> None:
             " WHERE i.schemaname = 'public' AND c.oid IS NULL"
         )
     )
-    migrated = {
-        name: normalised(ddl) for table, name, ddl in rows if not not_ours(table)
-    }
+    migrated = {name: normalised(ddl) for table, name, ddl in rows if not not_ours(table)}
     declared = {
         index.name: normalised(index_ddl(index))
         for table in metadata().tables.values()

@@ -189,7 +189,11 @@ async def test_heartbeats_merge_across_a_month_boundary_as_before(app, client: A
     assert key.status_code == 201, key.text
     headers = {"Authorization": f"Bearer {key.json()['key']}"}
     (bucket,) = (await client.get("/api/0/buckets/", headers=headers)).json()
-    event = {"timestamp": (BOUNDARY + timedelta(seconds=15)).isoformat(), "duration": 60, "data": {}}
+    event = {
+        "timestamp": (BOUNDARY + timedelta(seconds=15)).isoformat(),
+        "duration": 60,
+        "data": {},
+    }
     overlap = await client.post(f"/api/0/buckets/{bucket}/events", json=[event], headers=headers)
     problem(overlap, 409)
 
@@ -224,7 +228,8 @@ async def test_partitions_are_made_ahead_idempotently_and_concurrently(migrated)
             return done.made
 
     made = await asyncio.gather(keep(), keep())
-    assert sorted(made) == [0, 4]
+    # From May 2029 (24 months back) to August 2031: 28 months, none made by the migration.
+    assert sorted(made) == [0, 28]
     assert await keep() == 0
     async with migrated() as session:
         names = await partitions.partitions(session, "usage_events")
@@ -243,26 +248,31 @@ async def test_a_new_partition_takes_its_rows_from_the_default_one(migrated) -> 
     async with migrated() as session:
         user = uuid.uuid4()
         await session.execute(
-            text(
-                "INSERT INTO users (id, email, password_hash, name) VALUES (:u, :e, 'x', 'x')"
-            ),
+            text("INSERT INTO users (id, email, password_hash, name) VALUES (:u, :e, 'x', 'x')"),
             {"u": user, "e": f"{user}@example.com"},
         )
         bucket = await _bucket(session, user)
-        inside = await _insert(session, bucket, user, "2040-02-10T00:00:00Z", "2040-02-10T01:00:00Z")
+        inside = await _insert(
+            session, bucket, user, "2040-02-10T00:00:00Z", "2040-02-10T01:00:00Z"
+        )
         # A crossing event from January (default) into February.
         crossing = await _insert(
             session, bucket, user, "2040-01-31T23:00:00Z", "2040-02-01T01:00:00Z"
         )
         await commit(session)
     async with migrated() as session:
-        made = await partitions.ensure_months(session, "usage_events", date(2040, 1, 1), date(2040, 2, 1))
+        made = await partitions.ensure_months(
+            session, "usage_events", date(2040, 1, 1), date(2040, 2, 1)
+        )
         await commit(session)
         assert made == 2
         places = await session.execute(
             text("SELECT id, tableoid::regclass::text FROM usage_events ORDER BY id")
         )
-        assert places.all() == [(inside, "usage_events_p204002"), (crossing, "usage_events_p204001")]
+        assert places.all() == [
+            (inside, "usage_events_p204002"),
+            (crossing, "usage_events_p204001"),
+        ]
         spans = await session.execute(text("SELECT event_id FROM usage_event_crossings"))
         assert spans.scalars().all() == [crossing]
     # The rule still holds across the new boundary.
@@ -276,9 +286,7 @@ async def test_retention_drops_whole_months_and_their_spans(migrated) -> None:  
         await service.keep_partitions(session, datetime(2030, 1, 5, tzinfo=UTC), 6, None)
         user = uuid.uuid4()
         await session.execute(
-            text(
-                "INSERT INTO users (id, email, password_hash, name) VALUES (:u, :e, 'x', 'x')"
-            ),
+            text("INSERT INTO users (id, email, password_hash, name) VALUES (:u, :e, 'x', 'x')"),
             {"u": user, "e": f"{user}@example.com"},
         )
         bucket = await _bucket(session, user)

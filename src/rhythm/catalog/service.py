@@ -439,20 +439,22 @@ class HistoryUpkeep:
 async def keep_history_partitions(
     session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
 ) -> HistoryUpkeep:
-    """Make catalog_slot_versions' partitions up to `months_ahead` months after `now`'s (UTC)
-    month; with a retention, drop the versions of syncs of the months before the last
-    `retention_months` (this month included). Each slot's latest dropped version is kept first
-    at the first sync after the cutoff, so every kept sync's state stays whole; with no sync
-    after the cutoff, nothing is dropped. The states of the dropped syncs are gone."""
+    """Make catalog_slot_versions' partitions from MONTHS_BACK months before `now`'s (UTC)
+    month to `months_ahead` after it; with a retention, drop the versions of syncs of the
+    months before the last `retention_months` (this month included). Each slot's latest
+    dropped version is kept first at the first sync after the cutoff, so every kept sync's
+    state stays whole; with no sync after the cutoff, nothing is dropped. The states of the
+    dropped syncs are gone."""
+    first = partitions.month_start(now, -partitions.MONTHS_BACK)
+    cutoff = None if retention_months is None else partitions.month_start(now, 1 - retention_months)
     made = await partitions.ensure_months(
         session,
         "catalog_slot_versions",
-        partitions.month_start(now),
+        first if cutoff is None else max(first, cutoff),
         partitions.month_start(now, months_ahead),
     )
-    if retention_months is None:
+    if cutoff is None:
         return HistoryUpkeep(made, [], 0)
-    cutoff = partitions.month_start(now, 1 - retention_months)
     before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
     if not await repository.carry_versions_to(session, before):
         return HistoryUpkeep(made, [], 0)

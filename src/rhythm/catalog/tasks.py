@@ -73,7 +73,5 @@ async def keep_partitions(context: JobContext, timestamp: int) -> int:
             settings.catalog_history_retention_months,
         )
         await commit(session)
-    log.info(
-        "catalog_partitions_kept", made=done.made, dropped=done.dropped, deleted=done.deleted
-    )
+    log.info("catalog_partitions_kept", made=done.made, dropped=done.dropped, deleted=done.deleted)
     return done.made

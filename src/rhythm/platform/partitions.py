@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rhythm.platform.database import driver_connection
 
 LOCK_TIMEOUT = "5s"
+# Months kept made before the current one (unless past a retention): imported history of the
+# last two years lands in its months' partitions, older history in the default partition.
+MONTHS_BACK = 24
 
 
 def month_start(when: datetime | date, months_later: int = 0) -> date:

@@ -82,7 +82,9 @@ SELECT
 """
 
 # Each day's usage: the intervals of the report types overlapping the day, clipped to it; the
-# union of all of them, and the union per key.
+# union of all of them, and the union per key. The intervals are read from the partitions of
+# the months of [$6, $7), the days' span, and from the crossing spans of earlier months (as
+# _ACTIVITY_SPANS).
 _REPORT = """
 WITH days AS (
     SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
@@ -91,9 +93,16 @@ clipped AS (
     SELECT days.day, e.{key} AS key,
            tstzrange(greatest(e.starts_at, days.ds), least(e.ends_at, days.de), '[)') AS r
     FROM days
-    JOIN usage_events AS e
-      ON e.user_id = $1
-     AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
+    JOIN (
+        SELECT * FROM usage_events
+        WHERE user_id = $1 AND starts_at >= usage_month_start($6) AND starts_at < $7
+          AND tstzrange(starts_at, ends_at, '[)') && tstzrange($6, $7, '[)')
+        UNION ALL
+        SELECT e.* FROM usage_event_crossings AS c
+        JOIN usage_events AS e ON e.id = c.event_id AND e.starts_at = c.starts_at
+        WHERE c.user_id = $1 AND c.starts_at < usage_month_start($6) AND c.ends_at > $6
+    ) AS e
+      ON tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
     JOIN usage_buckets AS b ON b.id = e.bucket_pk AND b.type = ANY($5::text[])
 ),
 per_key AS (
@@ -241,6 +250,8 @@ async def report(
         [d[1] for d in days],
         [d[2] for d in days],
         list(types),
+        min(d[1] for d in days),
+        max(d[2] for d in days),
     )
     return [(r["day"], r["key"], float(r["seconds"] or 0)) for r in rows]
 
@@ -254,6 +265,10 @@ _MICROS = "(extract(epoch FROM {}) * 1000000)::int8"
 # bucket. The arrays keep the sorted subquery's order, as PostgreSQL documents for an aggregate
 # over a sorted subquery with nothing (no join) in between; one sort, where `array_agg(...
 # ORDER BY ...)` sorts once per aggregate before PostgreSQL 16.
+# usage_events is partitioned by month of starts_at: the first branch reads the months from
+# $3's to $4's only (the others pruned when the plan starts), and the events of earlier months
+# that reach into the period, which all cross a month boundary, are found by their crossing
+# spans (usage_event_crossings, docs/scaling.md).
 _ACTIVITY_SPANS = f"""
 SELECT bucket_pk, array_agg(s) AS s, array_agg(e) AS e, array_agg(data) AS data
 FROM (
@@ -261,7 +276,16 @@ FROM (
            {_MICROS.format(clamp_sql("ends_at"))} AS e, data::text AS data
     FROM usage_events
     WHERE user_id = $1 AND bucket_pk = ANY($2::uuid[])
+      AND starts_at >= usage_month_start($3) AND starts_at <= $4
       AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[]')
+    UNION ALL
+    SELECT e.bucket_pk, e.id, {_MICROS.format(clamp_sql("e.starts_at"))},
+           {_MICROS.format(clamp_sql("e.ends_at"))}, e.data::text
+    FROM usage_event_crossings AS c
+    JOIN usage_events AS e ON e.id = c.event_id AND e.starts_at = c.starts_at
+    WHERE c.user_id = $1 AND c.bucket_pk = ANY($2::uuid[])
+      AND c.starts_at < usage_month_start($3)
+      AND tstzrange(c.starts_at, c.ends_at, '[)') && tstzrange($3, $4, '[]')
     UNION ALL
     SELECT bucket_pk, id, {_MICROS.format(clamp_sql("starts_at"))},
            {_MICROS.format(clamp_sql("ends_at"))}, data::text

@@ -266,15 +266,19 @@ class PartitionUpkeep:
 async def keep_partitions(
     session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
 ) -> PartitionUpkeep:
-    """Make usage_events' partitions up to `months_ahead` months after `now`'s (UTC) month;
-    with a retention, drop the events of the months before the last `retention_months`
-    (this month included), whole partitions at a time."""
+    """Make usage_events' partitions from MONTHS_BACK months before `now`'s (UTC) month to
+    `months_ahead` after it; with a retention, drop the events of the months before the last
+    `retention_months` (this month included), whole partitions at a time."""
+    first = partitions.month_start(now, -partitions.MONTHS_BACK)
+    cutoff = None if retention_months is None else partitions.month_start(now, 1 - retention_months)
     made = await partitions.ensure_months(
-        session, "usage_events", partitions.month_start(now), partitions.month_start(now, months_ahead)
+        session,
+        "usage_events",
+        first if cutoff is None else max(first, cutoff),
+        partitions.month_start(now, months_ahead),
     )
-    if retention_months is None:
+    if cutoff is None:
         return PartitionUpkeep(made, [], 0)
-    cutoff = partitions.month_start(now, 1 - retention_months)
     before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
     await repository.forget_crossings_before(session, before)
     dropped = await partitions.drop_months_before(session, "usage_events", cutoff)

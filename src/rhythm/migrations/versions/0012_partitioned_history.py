@@ -27,9 +27,12 @@ depends_on = None
 
 # Months made ahead of the current one here; the periodic tasks keep a window ahead after.
 MONTHS_AHEAD = 3
+# Months made before the current one: imported history of the last two years lands in its
+# months' partitions (platform.partitions.MONTHS_BACK, as the periodic tasks make them).
+MONTHS_BACK = 24
 # Existing rows older than this many months stay in the default partition (no partition
-# per month of a decade's imported history).
-MONTHS_BACK = 120
+# per month of a decade's history).
+MONTHS_BACK_MOST = 120
 
 FUNCTIONS = r"""
 -- The first instant of a UTC month, and of the next one: partition bounds and the crossing rule.
@@ -151,9 +154,9 @@ SELECT rhythm_month_partitions(
         greatest(
             coalesce((SELECT min(starts_at) FROM usage_events_old
                       WHERE starts_at >= '1970-01-01T00:00:00Z'), now()),
-            now() - interval '{back} months'
+            now() - interval '{most} months'
         ),
-        now()
+        now() - interval '{back} months'
     )::date,
     (now() + interval '{ahead} months')::date
 );
@@ -265,9 +268,9 @@ SELECT rhythm_month_partitions(
             coalesce((SELECT min(s.started_at) FROM catalog_slot_versions_old AS v
                       JOIN catalog_syncs AS s ON s.id = v.sync_id
                       WHERE s.started_at >= '1970-01-01T00:00:00Z'), now()),
-            now() - interval '{back} months'
+            now() - interval '{most} months'
         ),
-        now()
+        now() - interval '{back} months'
     )::date,
     (now() + interval '{ahead} months')::date
 );
@@ -281,8 +284,12 @@ DROP TABLE catalog_slot_versions_old;
 
 def upgrade() -> None:
     op.execute(FUNCTIONS)
-    op.execute(USAGE.replace("{back}", str(MONTHS_BACK)).replace("{ahead}", str(MONTHS_AHEAD)))
-    op.execute(CATALOG.replace("{back}", str(MONTHS_BACK)).replace("{ahead}", str(MONTHS_AHEAD)))
+    for sql in (USAGE, CATALOG):
+        op.execute(
+            sql.replace("{back}", str(MONTHS_BACK))
+            .replace("{most}", str(MONTHS_BACK_MOST))
+            .replace("{ahead}", str(MONTHS_AHEAD))
+        )
 
 
 def downgrade() -> None:
