@@ -16,9 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rhythm import jobs
 from rhythm.migrations import upgrade
 from rhythm.platform import partitions
 from rhythm.platform.database import commit, create_engine, create_session_factory
+from rhythm.platform.queue import defer
 from rhythm.platform.resources import Resources
 from rhythm.usage import service
 from tests.factories import create_user, problem
@@ -311,3 +313,38 @@ async def test_retention_drops_whole_months_and_their_spans(migrated) -> None:  
         assert spans.scalars().all() == [datetime(2030, 3, 31, 23, tzinfo=UTC)]
         names = await partitions.partitions(session, "usage_events")
         assert "usage_events_p203003" in names and "usage_events_p203002" not in names
+
+
+def test_the_upkeep_and_the_job_pruning_are_scheduled() -> None:
+    """Partitions are made daily for both tables, and finished jobs pruned hourly, by the
+    worker's periodic deferrer (jobs.py)."""
+    schedules = jobs._tasks.periodic_registry.periodic_tasks
+    assert {name for name, _ in schedules} >= {
+        "usage:keep_partitions",
+        "catalog:keep_partitions",
+        "jobs:prune_finished",
+    }
+
+
+async def test_the_upkeep_tasks_run_in_the_worker(app) -> None:  # type: ignore[no-untyped-def]
+    resources = app.state.services[Resources]
+    async with resources.session_factory() as session:
+        for task in ("usage:keep_partitions", "catalog:keep_partitions"):
+            await defer(session, task, queue="maintenance", timestamp=0)
+        await session.commit()
+    await jobs.run_worker(resources, wait=False, queues=["maintenance"])
+    async with resources.engine.connect() as conn:
+        done = await conn.execute(
+            text(
+                "SELECT task_name, status::text FROM procrastinate_jobs"
+                " WHERE task_name IN ('usage:keep_partitions', 'catalog:keep_partitions')"
+                " ORDER BY 1"
+            )
+        )
+        assert done.all() == [
+            ("catalog:keep_partitions", "succeeded"),
+            ("usage:keep_partitions", "succeeded"),
+        ]
+        async with resources.session_factory() as session:
+            names = await partitions.partitions(session, "usage_events")
+        assert f"usage_events_p{partitions.month_start(datetime.now(UTC), 3):%Y%m}" in names
