@@ -3,10 +3,10 @@
 Fills a database of its own (RHYTHM_BENCH_DATABASE_URL, else `rhythm_bench_partitions` on the
 local server; kept between runs) with six months of one user's usage (May to October 2026:
 a window bucket and an AFK bucket, an event every two minutes, and an AFK period crossing each
-month boundary), then prints `EXPLAIN ANALYZE` of the report's read of one day
-(usage.repository._ACTIVITY_SPANS, what GET /api/v1/usage/report counts by default) as a
-long-lived connection runs it: a prepared statement's generic plan, partitions pruned when it
-starts. Quoted in docs/scaling.md.
+month boundary), then prints `EXPLAIN ANALYZE` of the report's read of a day inside a month
+and of a month's first day (usage.repository._ACTIVITY_SPANS, what GET /api/v1/usage/report
+counts by default) as a long-lived connection runs it: a prepared statement's generic plan,
+partitions pruned when it starts. Quoted in docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ NAME = "rhythm_bench_partitions"
 USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
 WINDOW = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 AFK = uuid.UUID("00000000-0000-4000-8000-0000000000a2")
-DAY = ("2026-08-12T00:00:00Z", "2026-08-13T00:00:00Z")
+# A day inside a month, and the first of a month (an AFK period from July reaches into it).
+DAYS = [
+    ("2026-08-12T00:00:00Z", "2026-08-13T00:00:00Z"),
+    ("2026-08-01T00:00:00Z", "2026-08-02T00:00:00Z"),
+]
 
 
 def database_url() -> str:
@@ -92,13 +96,14 @@ def main() -> None:
             "PREPARE day_report (uuid, uuid[], timestamptz, timestamptz) AS " + _ACTIVITY_SPANS
         )
         conn.execute("SET plan_cache_mode = force_generic_plan")
-        explain = sql.SQL(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
-            " EXECUTE day_report ({}::uuid, {}::uuid[], {}::timestamptz, {}::timestamptz)"
-        ).format(*(sql.Literal(v) for v in (USER, [WINDOW, AFK], *DAY)))
-        plan = conn.execute(explain).fetchall()
-        print(f"EXPLAIN ANALYZE of the report's read of {DAY[0][:10]} (generic plan):\n")
-        print("\n".join(line for (line,) in plan))
+        for day in DAYS:
+            explain = sql.SQL(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
+                " EXECUTE day_report ({}::uuid, {}::uuid[], {}::timestamptz, {}::timestamptz)"
+            ).format(*(sql.Literal(v) for v in (USER, [WINDOW, AFK], *day)))
+            plan = conn.execute(explain).fetchall()
+            print(f"EXPLAIN ANALYZE of the report's read of {day[0][:10]} (generic plan):\n")
+            print("\n".join(line for (line,) in plan) + "\n")
 
 
 if __name__ == "__main__":
