@@ -48,14 +48,20 @@ FROM (SELECT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1
 _STARTS = clamp_sql("starts_at") + " AS starts_at"
 _ENDS = clamp_sql("ends_at") + " AS ends_at"
 
+# The latest event of each bucket, by start then id. _RECENT_EVENTS looks from $2 on: the
+# partitions of older months are pruned when the plan starts (a few index probes per bucket,
+# not one per month of history); last_events asks _LAST_EVENTS for the buckets it missed.
 _LAST_EVENTS = f"""
 SELECT b.pk, l.id, l.starts_at, l.ends_at, l.data
 FROM unnest($1::uuid[]) AS b (pk)
 CROSS JOIN LATERAL (
     SELECT id, {_STARTS}, {_ENDS}, data FROM usage_events
-    WHERE bucket_pk = b.pk ORDER BY usage_events.starts_at DESC, id DESC LIMIT 1
+    WHERE bucket_pk = b.pk {{since}}
+    ORDER BY usage_events.starts_at DESC, id DESC LIMIT 1
 ) AS l
 """  # noqa: S608 (constants only)
+_RECENT_EVENTS = _LAST_EVENTS.format(since="AND usage_events.starts_at >= $2")
+_LAST_EVENTS = _LAST_EVENTS.format(since="")
 
 _SET_ENDS = """
 UPDATE usage_events AS e SET ends_at = t.ends_at
@@ -168,10 +174,14 @@ def _event(row_id: int, start: datetime, end: datetime, data: Any) -> Event:
 
 
 async def last_events(
-    session: AsyncSession, bucket_pks: Sequence[uuid.UUID]
+    session: AsyncSession, bucket_pks: Sequence[uuid.UUID], recent: datetime
 ) -> dict[uuid.UUID, Event]:
+    """Each bucket's latest event (by start, then id), looked for from `recent` on first."""
     driver = await driver_connection(session)
-    rows = await driver.fetch(_LAST_EVENTS, list(bucket_pks))
+    rows = list(await driver.fetch(_RECENT_EVENTS, list(bucket_pks), recent))
+    older = set(bucket_pks) - {r["pk"] for r in rows}
+    if older:
+        rows += await driver.fetch(_LAST_EVENTS, list(older))
     return {r["pk"]: _event(r["id"], r["starts_at"], r["ends_at"], r["data"]) for r in rows}
 
 

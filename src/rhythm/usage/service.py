@@ -34,6 +34,9 @@ V1_BUCKET_TYPE = "currentwindow"
 AFK_BUCKET_TYPE = "afkstatus"  # aw-watcher-afk's; its events' data.status is afk | not-afk
 WEB_BUCKET_TYPE = "web.tab.current"
 EXCLUSION_VIOLATION = "23P01"
+# A bucket's latest event is looked for in the partitions of this last span first (the
+# months before are read only for a bucket with no event since).
+RECENT_EVENTS = timedelta(days=35)
 
 
 class BucketNotFound(NotFound, what="Bucket"):
@@ -97,7 +100,9 @@ async def _write(session: AsyncSession, batch: list[Delivery]) -> list[Event | E
     buckets = await repository.ensure_buckets(session, list(wanted.values()))
     found = [buckets[key] for key in wanted if key in buckets]
     await repository.lock_buckets(session, [b.pk for b in found])
-    lasts = await repository.last_events(session, [b.pk for b in found])
+    lasts = await repository.last_events(
+        session, [b.pk for b in found], datetime.now(UTC) - RECENT_EVENTS
+    )
     streams = {b.pk: BucketStream(lasts.get(b.pk)) for b in found}
     outcomes: list[Event | Exception | None] = []
     for delivery in batch:
