@@ -24,6 +24,7 @@ from rhythm.platform.settings import Settings
 from rhythm.sleep import feed as sleep_feed
 from rhythm.sleep import tasks as sleep_tasks
 from rhythm.social import service as social_service
+from rhythm.usage import tasks as usage_tasks
 
 log = structlog.get_logger("rhythm.jobs")
 
@@ -77,6 +78,7 @@ BLUEPRINTS = {
     "identity": identity_tasks.blueprint,
     "sleep": sleep_tasks.blueprint,
     "catalog": catalog_tasks.blueprint,
+    "usage": usage_tasks.blueprint,
     "jobs": maintenance,
 }
 

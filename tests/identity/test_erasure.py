@@ -130,8 +130,21 @@ async def test_finished_jobs_are_pruned_after_the_retention(app, client: AsyncCl
     await run_worker(app.state.services[Resources], wait=False)
     async with app.state.services[Resources].session_factory() as session:
         waiting = await defer(session, "sleep:fan_out", queue="nothing", owner_id="x")
+        # Jobs that ended otherwise: every finished status goes.
+        ended = [
+            await defer(session, "sleep:fan_out", queue="nothing", owner_id=status)
+            for status in ("failed", "cancelled", "aborted")
+        ]
         await session.commit()
     async with app.state.services[Resources].engine.begin() as conn:
+        for job_id, status in zip(ended, ("failed", "cancelled", "aborted"), strict=True):
+            await conn.execute(
+                text(
+                    "UPDATE procrastinate_jobs SET status = CAST(:s AS procrastinate_job_status)"
+                    " WHERE id = :i"
+                ),
+                {"s": status, "i": job_id},
+            )
         # Every finished job ended 200 hours ago: past the 168-hour retention.
         await conn.execute(
             text(

@@ -69,15 +69,19 @@ class CatalogSlot(Base):
 
 
 class CatalogSlotVersion(Base):
-    """A slot's state (zones included) from a sync on, until its next version."""
+    """A slot's state (zones included) from a sync on, until its next version. Partitioned by
+    month of its sync's start, `synced_at` (migration 0012, docs/scaling.md)."""
 
     __tablename__ = "catalog_slot_versions"
 
     slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("catalog_slots.id"), primary_key=True)
     sync_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("catalog_syncs.id"), primary_key=True
+        BigInteger, ForeignKey("catalog_syncs.id"), primary_key=True, autoincrement=False
     )
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     state: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # None: gone from the feed
+
+    __table_args__ = ({"postgresql_partition_by": "RANGE (synced_at)"},)
 
 
 class CatalogSync(Base):

@@ -155,8 +155,10 @@ async def add_versions(
         return
     driver = await driver_connection(session)
     await driver.execute(
-        "INSERT INTO catalog_slot_versions (slot_id, sync_id, state)"
-        " SELECT id, $3, s::jsonb FROM unnest($1::uuid[], $2::text[]) AS x (id, s)",
+        "INSERT INTO catalog_slot_versions (slot_id, sync_id, synced_at, state)"
+        # synced_at, the partition key (by month): the sync's start.
+        " SELECT id, $3, (SELECT started_at FROM catalog_syncs WHERE id = $3), s::jsonb"
+        " FROM unnest($1::uuid[], $2::text[]) AS x (id, s)",
         [sid for sid, _ in versions],
         [json.dumps(state, separators=(",", ":")) for _, state in versions],
         sync_id,
@@ -177,8 +179,8 @@ async def unlist_missing(
         "WITH gone AS (UPDATE catalog_slots SET currently_listed = false"
         " WHERE currently_listed AND NOT (id = ANY($1::uuid[]))"
         " RETURNING id, jsonb_array_length(zones) AS zones),"
-        " v AS (INSERT INTO catalog_slot_versions (slot_id, sync_id, state)"
-        " SELECT id, $2, NULL FROM gone)"
+        " v AS (INSERT INTO catalog_slot_versions (slot_id, sync_id, synced_at, state)"
+        " SELECT id, $2, (SELECT started_at FROM catalog_syncs WHERE id = $2), NULL FROM gone)"
         " SELECT id, zones FROM gone",
         list(seen_slots),
         sync_id,
@@ -283,3 +285,35 @@ async def base_events(
 async def sync_exists(session: AsyncSession, sync_id: int) -> bool:
     driver = await driver_connection(session)
     return bool(await driver.fetchval("SELECT 1 FROM catalog_syncs WHERE id = $1", sync_id))
+
+
+async def carry_versions_to(session: AsyncSession, before: datetime) -> bool:
+    """Before the versions of syncs started before `before` go: give every slot its latest
+    such version at the first sync started at or after it (unless it has one there), so that
+    every later sync's state (state_at) is still whole. False: no such sync, nothing to keep
+    the state at (the versions must stay)."""
+    driver = await driver_connection(session)
+    kept = await driver.fetchrow(
+        "SELECT id, started_at FROM catalog_syncs WHERE started_at >= $1 ORDER BY id LIMIT 1",
+        before,
+    )
+    if kept is None:
+        return False
+    await driver.execute(
+        "INSERT INTO catalog_slot_versions (slot_id, sync_id, synced_at, state)"
+        " SELECT DISTINCT ON (slot_id) slot_id, $2::bigint, $3::timestamptz, state"
+        " FROM catalog_slot_versions WHERE synced_at < $1 ORDER BY slot_id, sync_id DESC"
+        " ON CONFLICT DO NOTHING",
+        before,
+        kept["id"],
+        kept["started_at"],
+    )
+    return True
+
+
+async def delete_versions_before(session: AsyncSession, before: datetime) -> int:
+    """Delete the versions of syncs started before `before` that are left (in the default
+    partition)."""
+    driver = await driver_connection(session)
+    status = await driver.execute("DELETE FROM catalog_slot_versions WHERE synced_at < $1", before)
+    return int(status.rsplit(" ", 1)[1])

@@ -31,6 +31,7 @@ from rhythm.catalog import repository, search_cache
 from rhythm.catalog.feed import BaseEvent, FeedError, Rejected, Slot, parse_feed
 from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
 from rhythm.catalog.search_cache import Answer
+from rhythm.platform import partitions
 from rhythm.platform.bounds import DATE_WINDOW, check_date
 from rhythm.platform.database import commit
 from rhythm.platform.errors import NotFound
@@ -426,3 +427,37 @@ def search_answer(rows: list[repository.SlotRow], max_events: int) -> Answer:
 
 def _number(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class HistoryUpkeep:
+    made: int  # partitions made ahead
+    dropped: list[str]  # partitions dropped past the retention
+    deleted: int  # versions of those months deleted from the default partition
+
+
+async def keep_history_partitions(
+    session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
+) -> HistoryUpkeep:
+    """Make catalog_slot_versions' partitions from MONTHS_BACK months before `now`'s (UTC)
+    month to `months_ahead` after it; with a retention, drop the versions of syncs of the
+    months before the last `retention_months` (this month included). Each slot's latest
+    dropped version is kept first at the first sync after the cutoff, so every kept sync's
+    state stays whole; with no sync after the cutoff, nothing is dropped. The states of the
+    dropped syncs are gone."""
+    first = partitions.month_start(now, -partitions.MONTHS_BACK)
+    cutoff = None if retention_months is None else partitions.month_start(now, 1 - retention_months)
+    made = await partitions.ensure_months(
+        session,
+        "catalog_slot_versions",
+        first if cutoff is None else max(first, cutoff),
+        partitions.month_start(now, months_ahead),
+    )
+    if cutoff is None:
+        return HistoryUpkeep(made, [], 0)
+    before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
+    if not await repository.carry_versions_to(session, before):
+        return HistoryUpkeep(made, [], 0)
+    dropped = await partitions.drop_months_before(session, "catalog_slot_versions", cutoff)
+    deleted = await repository.delete_versions_before(session, before)
+    return HistoryUpkeep(made, dropped, deleted)

@@ -1,4 +1,4 @@
-"""The scheduled catalog sync."""
+"""The scheduled catalog sync, and the partitions of the catalog's history."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from procrastinate import Blueprint, JobContext, RetryStrategy
 
 from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
+from rhythm.platform.database import commit
 from rhythm.platform.resources import resources_of
 from rhythm.platform.settings import Settings
 
@@ -50,3 +51,27 @@ async def sync_feed(context: JobContext, timestamp: int) -> str:
     )
     log.info("catalog_synced", sync_id=result.sync_id, status=result.status, **result.counts)
     return result.status
+
+
+@blueprint.periodic(cron="29 2 * * *", periodic_id="daily")
+@blueprint.task(
+    name="keep_partitions",
+    pass_context=True,
+    queue="maintenance",
+    queueing_lock="catalog_partitions",
+)
+async def keep_partitions(context: JobContext, timestamp: int) -> int:
+    """Make the coming months' partitions of catalog_slot_versions; drop those past the
+    retention (RHYTHM_CATALOG_HISTORY_RETENTION_MONTHS)."""
+    resources = resources_of(context)
+    settings = resources.settings
+    async with resources.session_factory() as session:
+        done = await service.keep_history_partitions(
+            session,
+            service.utc(),
+            settings.partition_months_ahead,
+            settings.catalog_history_retention_months,
+        )
+        await commit(session)
+    log.info("catalog_partitions_kept", made=done.made, dropped=done.dropped, deleted=done.deleted)
+    return done.made

@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Partitioned history (docs/scaling.md): monthly partitions of usage_events and
+    # catalog_slot_versions are made this many months ahead by the daily maintenance task.
+    partition_months_ahead: int = Field(default=3, ge=1, le=24)
+    # When set, usage events (by their start) and catalog versions (by their sync's start) of
+    # the months before the last this many are dropped, whole partitions at a time. Unset:
+    # kept forever.
+    usage_retention_months: int | None = Field(default=None, ge=1, le=1200)
+    catalog_history_retention_months: int | None = Field(default=None, ge=1, le=1200)
+
     @field_validator("database_url")
     @classmethod
     def _postgresql_url(cls, url: str | None) -> str | None:

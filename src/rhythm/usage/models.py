@@ -33,16 +33,18 @@ class UsageBucket(Base):
 
 class UsageEvent(Base):
     """An interval of a bucket: merged heartbeats, or an event inserted as is. A bucket's
-    intervals never overlap (an exclusion constraint). Its GiST index, by user, bucket and
-    span, also serves the reads by user and span: every inserted row enters one GiST index,
-    not two (the bulk of an import's PostgreSQL time)."""
+    intervals never overlap. The table is partitioned by month of `starts_at` (UTC; migration
+    0012, docs/scaling.md): each partition holds the exclusion constraint (user, bucket, span
+    &&), whose GiST index also serves the reads by user and span, and UsageEventCrossing with
+    the tables' triggers keeps the rule across partitions. Partitions are not models: they are
+    made by rhythm_month_partitions (platform.partitions)."""
 
     __tablename__ = "usage_events"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     bucket_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("usage_buckets.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column()
-    starts_at: Mapped[datetime] = mapped_column()
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
     ends_at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Derived from `data` for the types reports read (currentwindow, web.tab.current).
@@ -53,14 +55,33 @@ class UsageEvent(Base):
 
     __table_args__ = (
         CheckConstraint("ends_at >= starts_at", name="ordered"),
+        Index("ix_usage_events_bucket_recent", "bucket_pk", starts_at.desc(), id.desc()),
+        {"postgresql_partition_by": "RANGE (starts_at)"},
+    )
+
+
+class UsageEventCrossing(Base):
+    """The span of an event that reaches past the end of the (UTC) month it starts in, kept by
+    usage_events' triggers. Two overlapping events of different partitions start in different
+    months, so the earlier one is here: the triggers check a written event against these
+    (and a crossing one against the later months' events), under the bucket's lock."""
+
+    __tablename__ = "usage_event_crossings"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    bucket_pk: Mapped[uuid.UUID] = mapped_column()
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime]
+
+    __table_args__ = (
         ExcludeConstraint(
             (user_id, "="),
             (bucket_pk, "="),
             (text("tstzrange(starts_at, ends_at, '[)')"), "&&"),
-            name="ex_usage_events_no_overlap",
+            name="ex_usage_event_crossings_no_overlap",
             using="gist",
         ),
-        Index("ix_usage_events_bucket_recent", "bucket_pk", starts_at.desc(), id.desc()),
     )
 
 

@@ -48,14 +48,20 @@ FROM (SELECT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1
 _STARTS = clamp_sql("starts_at") + " AS starts_at"
 _ENDS = clamp_sql("ends_at") + " AS ends_at"
 
+# The latest event of each bucket, by start then id. _RECENT_EVENTS looks from $2 on: the
+# partitions of older months are pruned when the plan starts (a few index probes per bucket,
+# not one per month of history); last_events asks _LAST_EVENTS for the buckets it missed.
 _LAST_EVENTS = f"""
 SELECT b.pk, l.id, l.starts_at, l.ends_at, l.data
 FROM unnest($1::uuid[]) AS b (pk)
 CROSS JOIN LATERAL (
     SELECT id, {_STARTS}, {_ENDS}, data FROM usage_events
-    WHERE bucket_pk = b.pk ORDER BY usage_events.starts_at DESC, id DESC LIMIT 1
+    WHERE bucket_pk = b.pk {{since}}
+    ORDER BY usage_events.starts_at DESC, id DESC LIMIT 1
 ) AS l
 """  # noqa: S608 (constants only)
+_RECENT_EVENTS = _LAST_EVENTS.format(since="AND usage_events.starts_at >= $2")
+_LAST_EVENTS = _LAST_EVENTS.format(since="")
 
 _SET_ENDS = """
 UPDATE usage_events AS e SET ends_at = t.ends_at
@@ -82,7 +88,9 @@ SELECT
 """
 
 # Each day's usage: the intervals of the report types overlapping the day, clipped to it; the
-# union of all of them, and the union per key.
+# union of all of them, and the union per key. The intervals are read from the partitions of
+# the months of [$6, $7), the days' span, and from the crossing spans of earlier months (as
+# _ACTIVITY_SPANS).
 _REPORT = """
 WITH days AS (
     SELECT * FROM unnest($2::date[], $3::timestamptz[], $4::timestamptz[]) AS d (day, ds, de)
@@ -91,9 +99,16 @@ clipped AS (
     SELECT days.day, e.{key} AS key,
            tstzrange(greatest(e.starts_at, days.ds), least(e.ends_at, days.de), '[)') AS r
     FROM days
-    JOIN usage_events AS e
-      ON e.user_id = $1
-     AND tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
+    JOIN (
+        SELECT * FROM usage_events
+        WHERE user_id = $1 AND starts_at >= usage_month_start($6) AND starts_at < $7
+          AND tstzrange(starts_at, ends_at, '[)') && tstzrange($6, $7, '[)')
+        UNION ALL
+        SELECT e.* FROM usage_event_crossings AS c
+        JOIN usage_events AS e ON e.id = c.event_id AND e.starts_at = c.starts_at
+        WHERE c.user_id = $1 AND c.starts_at < usage_month_start($6) AND c.ends_at > $6
+    ) AS e
+      ON tstzrange(e.starts_at, e.ends_at, '[)') && tstzrange(days.ds, days.de, '[)')
     JOIN usage_buckets AS b ON b.id = e.bucket_pk AND b.type = ANY($5::text[])
 ),
 per_key AS (
@@ -159,10 +174,14 @@ def _event(row_id: int, start: datetime, end: datetime, data: Any) -> Event:
 
 
 async def last_events(
-    session: AsyncSession, bucket_pks: Sequence[uuid.UUID]
+    session: AsyncSession, bucket_pks: Sequence[uuid.UUID], recent: datetime
 ) -> dict[uuid.UUID, Event]:
+    """Each bucket's latest event (by start, then id), looked for from `recent` on first."""
     driver = await driver_connection(session)
-    rows = await driver.fetch(_LAST_EVENTS, list(bucket_pks))
+    rows = list(await driver.fetch(_RECENT_EVENTS, list(bucket_pks), recent))
+    older = set(bucket_pks) - {r["pk"] for r in rows}
+    if older:
+        rows += await driver.fetch(_LAST_EVENTS, list(older))
     return {r["pk"]: _event(r["id"], r["starts_at"], r["ends_at"], r["data"]) for r in rows}
 
 
@@ -241,6 +260,8 @@ async def report(
         [d[1] for d in days],
         [d[2] for d in days],
         list(types),
+        min(d[1] for d in days),
+        max(d[2] for d in days),
     )
     return [(r["day"], r["key"], float(r["seconds"] or 0)) for r in rows]
 
@@ -254,6 +275,10 @@ _MICROS = "(extract(epoch FROM {}) * 1000000)::int8"
 # bucket. The arrays keep the sorted subquery's order, as PostgreSQL documents for an aggregate
 # over a sorted subquery with nothing (no join) in between; one sort, where `array_agg(...
 # ORDER BY ...)` sorts once per aggregate before PostgreSQL 16.
+# usage_events is partitioned by month of starts_at: the first branch reads the months from
+# $3's to $4's only (the others pruned when the plan starts), and the events of earlier months
+# that reach into the period, which all cross a month boundary, are found by their crossing
+# spans (usage_event_crossings, docs/scaling.md).
 _ACTIVITY_SPANS = f"""
 SELECT bucket_pk, array_agg(s) AS s, array_agg(e) AS e, array_agg(data) AS data
 FROM (
@@ -261,7 +286,16 @@ FROM (
            {_MICROS.format(clamp_sql("ends_at"))} AS e, data::text AS data
     FROM usage_events
     WHERE user_id = $1 AND bucket_pk = ANY($2::uuid[])
+      AND starts_at >= usage_month_start($3) AND starts_at <= $4
       AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[]')
+    UNION ALL
+    SELECT e.bucket_pk, e.id, {_MICROS.format(clamp_sql("e.starts_at"))},
+           {_MICROS.format(clamp_sql("e.ends_at"))}, e.data::text
+    FROM usage_event_crossings AS c
+    JOIN usage_events AS e ON e.id = c.event_id AND e.starts_at = c.starts_at
+    WHERE c.user_id = $1 AND c.bucket_pk = ANY($2::uuid[])
+      AND c.starts_at < usage_month_start($3)
+      AND tstzrange(c.starts_at, c.ends_at, '[)') && tstzrange($3, $4, '[]')
     UNION ALL
     SELECT bucket_pk, id, {_MICROS.format(clamp_sql("starts_at"))},
            {_MICROS.format(clamp_sql("ends_at"))}, data::text
@@ -914,3 +948,21 @@ async def replace_categories(
         " VALUES ($1, $2, $3, $4, $5)",
         [(user_id, n, "none" if r is None else "regex", r, i) for n, r, i in rules],
     )
+
+
+# Retention (usage.service.keep_partitions): events of the months before a cutoff go, whole
+# partitions dropped by the caller; these are the rows the drop does not reach.
+
+
+async def forget_crossings_before(session: AsyncSession, before: datetime) -> None:
+    """The crossing spans of events starting before `before` (their partitions are about to
+    be dropped, which runs no trigger)."""
+    driver = await driver_connection(session)
+    await driver.execute("DELETE FROM usage_event_crossings WHERE starts_at < $1", before)
+
+
+async def delete_events_before(session: AsyncSession, before: datetime) -> int:
+    """Delete the events starting before `before` that are left (in the default partition)."""
+    driver = await driver_connection(session)
+    status = await driver.execute("DELETE FROM usage_events WHERE starts_at < $1", before)
+    return int(status.rsplit(" ", 1)[1])

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rhythm.platform import partitions
 from rhythm.platform.batching import GroupCommit
 from rhythm.platform.errors import Conflict, NotFound
 from rhythm.usage import repository
@@ -33,6 +34,9 @@ V1_BUCKET_TYPE = "currentwindow"
 AFK_BUCKET_TYPE = "afkstatus"  # aw-watcher-afk's; its events' data.status is afk | not-afk
 WEB_BUCKET_TYPE = "web.tab.current"
 EXCLUSION_VIOLATION = "23P01"
+# A bucket's latest event is looked for in the partitions of this last span first (the
+# months before are read only for a bucket with no event since).
+RECENT_EVENTS = timedelta(days=35)
 
 
 class BucketNotFound(NotFound, what="Bucket"):
@@ -96,7 +100,9 @@ async def _write(session: AsyncSession, batch: list[Delivery]) -> list[Event | E
     buckets = await repository.ensure_buckets(session, list(wanted.values()))
     found = [buckets[key] for key in wanted if key in buckets]
     await repository.lock_buckets(session, [b.pk for b in found])
-    lasts = await repository.last_events(session, [b.pk for b in found])
+    lasts = await repository.last_events(
+        session, [b.pk for b in found], datetime.now(UTC) - RECENT_EVENTS
+    )
     streams = {b.pk: BucketStream(lasts.get(b.pk)) for b in found}
     outcomes: list[Event | Exception | None] = []
     for delivery in batch:
@@ -253,3 +259,33 @@ def event_json(event: Event) -> dict[str, Any]:
         "duration": event.duration.total_seconds(),
         "data": event.data,
     }
+
+
+@dataclass(frozen=True)
+class PartitionUpkeep:
+    made: int  # partitions made ahead
+    dropped: list[str]  # partitions dropped past the retention
+    deleted: int  # events of those months deleted from the default partition
+
+
+async def keep_partitions(
+    session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
+) -> PartitionUpkeep:
+    """Make usage_events' partitions from MONTHS_BACK months before `now`'s (UTC) month to
+    `months_ahead` after it; with a retention, drop the events of the months before the last
+    `retention_months` (this month included), whole partitions at a time."""
+    first = partitions.month_start(now, -partitions.MONTHS_BACK)
+    cutoff = None if retention_months is None else partitions.month_start(now, 1 - retention_months)
+    made = await partitions.ensure_months(
+        session,
+        "usage_events",
+        first if cutoff is None else max(first, cutoff),
+        partitions.month_start(now, months_ahead),
+    )
+    if cutoff is None:
+        return PartitionUpkeep(made, [], 0)
+    before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
+    await repository.forget_crossings_before(session, before)
+    dropped = await partitions.drop_months_before(session, "usage_events", cutoff)
+    deleted = await repository.delete_events_before(session, before)
+    return PartitionUpkeep(made, dropped, deleted)
