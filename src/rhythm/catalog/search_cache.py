@@ -24,11 +24,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rhythm.catalog import repository
+from rhythm.platform.redis import RedisClient
 
 log = structlog.get_logger("rhythm.catalog.cache")
 
@@ -86,7 +86,7 @@ class Answer:
 class SearchCache:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         session_factory: async_sessionmaker[AsyncSession],
         memory_bytes: int = 32 * 1024 * 1024,
         redis_bytes: int = 64 * 1024 * 1024,
@@ -198,7 +198,7 @@ class SearchCache:
         await asyncio.wait({task}, timeout=LISTEN_SECONDS + 1)
 
 
-async def publish(redis: Redis, version: int) -> None:
+async def publish(redis: RedisClient, version: int) -> None:
     """Announce a catalog version to every API process."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(VERSION_KEY, version)
