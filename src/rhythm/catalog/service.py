@@ -389,7 +389,7 @@ _LAST_SECOND = datetime.max.replace(microsecond=0)
 
 def search_key(version: int, starts: datetime | None, ends: datetime | None) -> str:
     query = f"{starts.isoformat() if starts else ''}|{ends.isoformat() if ends else ''}"
-    return f"catalog:search:{version}:{query}"
+    return f"catalog:search:{search_cache.TAG}:{version}:{query}"
 
 
 def etag_for(key: str) -> str:
