@@ -16,6 +16,7 @@ from bench import (
     aw_import,
     backlog_replay,
     catalog_scenario,
+    cluster_keys,
     export,
     focus_scenario,
     mixed_scenario,
@@ -40,6 +41,8 @@ ON_REQUEST = {
     "aw_import": aw_import.run,
     "backlog": backlog_replay.run,
     "export": export.run,
+    # Issue 15: the hot routes before and after the hash-tagged keys, and on a Redis Cluster.
+    "redis-cluster": cluster_keys.run,
 }
 
 
