@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 from fastapi import FastAPI
+from httpx import AsyncClient
 from pydantic import ValidationError
 from redis.asyncio import Redis, RedisCluster
 
@@ -99,3 +100,11 @@ async def _until(condition, seconds: float = 15.0) -> None:  # type: ignore[no-u
     while not condition():
         assert loop.time() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.05)
+
+
+async def test_readiness_pings_the_cluster(
+    redis_cluster: LocalCluster | None, client: AsyncClient
+) -> None:
+    _on_cluster(redis_cluster)
+    response = await client.get("/ready")
+    assert response.status_code == 200, response.text
