@@ -77,7 +77,10 @@ def run(rounds: int = 3, seconds: int = 10, **_: object) -> None:
             token_file.write_text("\n".join(tokens))
 
             def env(src: Path, url: str) -> dict[str, str]:
-                values = base_env(database_url, url, RHYTHM_SECRET_KEY=SECRET)
+                # Three APIs of 2 processes on one shared PostgreSQL: a smaller pool each.
+                values = base_env(
+                    database_url, url, RHYTHM_SECRET_KEY=SECRET, RHYTHM_DB_POOL_SIZE="8"
+                )
                 values["PYTHONPATH"] = str(src)
                 return values
 
@@ -103,7 +106,9 @@ def run(rounds: int = 3, seconds: int = 10, **_: object) -> None:
                     results.setdefault("hello-world (baseline)", []).append(
                         wrk("hello", hello + "/hello", connections=64, seconds=seconds)
                     )
-                    for index, (name, api) in enumerate(servers):
+                    # Every other round in reverse order: no server always runs first.
+                    order = list(enumerate(servers))
+                    for index, (name, api) in order if round_ % 2 == 0 else order[::-1]:
                         me = wrk(
                             name,
                             api + "/api/v1/users/me",
