@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (
     aw_import,
     backlog_replay,
+    capacity,
     catalog_scenario,
     cluster_keys,
     export,
@@ -35,12 +36,14 @@ SCENARIOS = {
 }
 # Run only when named: they take several minutes (mixed recreates its own database; aw_import
 # writes a 170 MB export and imports it; backlog replays a day of three watchers; export
-# exports an account of a million usage intervals).
+# exports an account of a million usage intervals; capacity replays a day of activity and reads
+# the 1M-user dataset's sizes).
 ON_REQUEST = {
     "mixed": mixed_scenario.run,
     "aw_import": aw_import.run,
     "backlog": backlog_replay.run,
     "export": export.run,
+    "capacity": capacity.run,
     # Issue 15: the hot routes before and after the hash-tagged keys, and on a Redis Cluster.
     "redis-cluster": cluster_keys.run,
 }
