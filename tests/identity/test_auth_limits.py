@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from rhythm.app import create_app
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.settings import Settings
 from tests.conftest import make_settings, started
 from tests.factories import PASSWORD, create_user, problem
@@ -47,12 +47,12 @@ def client_from(app: FastAPI, ip: str) -> AsyncClient:
     )
 
 
-async def api_key_keys(redis: Redis) -> int:
+async def api_key_keys(redis: RedisClient) -> int:
     return len([key async for key in redis.scan_iter(match="auth:k:*")])
 
 
 async def test_random_api_keys_are_limited_per_ip_and_leave_nothing_in_redis(
-    strict_app: FastAPI, redis: Redis
+    strict_app: FastAPI, redis: RedisClient
 ) -> None:
     keys_before = await redis.dbsize()
     statuses: list[int] = []
@@ -122,7 +122,9 @@ async def test_valid_credentials_and_other_ips_are_not_affected(strict_app: Fast
         assert me.status_code == 200
 
 
-async def test_a_revoked_key_is_refused_and_counted(strict_app: FastAPI, redis: Redis) -> None:
+async def test_a_revoked_key_is_refused_and_counted(
+    strict_app: FastAPI, redis: RedisClient
+) -> None:
     user = await create_user(strict_app)
     async with client_from(strict_app, "198.51.100.2") as http:
         created = (

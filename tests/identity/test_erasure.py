@@ -8,20 +8,20 @@ import uuid
 
 from fastapi import FastAPI
 from httpx import AsyncClient
-from redis.asyncio import Redis
 from sqlalchemy import text
 
 from rhythm.app import create_app
 from rhythm.identity.profiles import profile_key
 from rhythm.jobs import run_worker
 from rhythm.platform.queue import defer
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.resources import Resources
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user, delete_account
 from tests.sleep.test_feed import feed, follow, night
 
 
-async def redis_mentions(redis: Redis, needles: set[str]) -> list[str]:
+async def redis_mentions(redis: RedisClient, needles: set[str]) -> list[str]:
     """Every key whose name or value contains one of `needles`."""
     found = []
     async for raw in redis.scan_iter(count=1000):
@@ -58,7 +58,7 @@ async def feed_ids(client: AsyncClient, viewer) -> list[str]:  # type: ignore[no
 
 
 async def erase_and_check(app: FastAPI, client: AsyncClient) -> None:
-    redis: Redis = app.state.services[Resources].redis
+    redis: RedisClient = app.state.services[Resources].redis
     alice = await create_user(app)
     bob, carol = await create_user(app), await create_user(app)
     for fan in (bob, carol):

@@ -10,9 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from httpx import AsyncClient
-from redis.asyncio import Redis
 from sqlalchemy import event, text
 
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.resources import Resources
 from rhythm.platform.timeutil import iso_week
 from rhythm.social.blocks_cache import blocking_key
@@ -282,7 +282,7 @@ async def test_switching_visibility_approves_pending_requests_and_keeps_follower
 
 
 async def test_a_requester_sees_nothing_private_until_approved_and_feeds_follow_at_once(
-    app: FastAPI, client: AsyncClient, redis: Redis
+    app: FastAPI, client: AsyncClient, redis: RedisClient
 ) -> None:
     owner = await private_user(app, client)
     fan = await create_user(app)
@@ -377,7 +377,7 @@ async def test_block_unblock_and_list(app: FastAPI, client: AsyncClient) -> None
 
 
 async def test_a_block_severs_both_ways_and_hides_each_from_the_other(
-    app: FastAPI, client: AsyncClient, redis: Redis
+    app: FastAPI, client: AsyncClient, redis: RedisClient
 ) -> None:
     me = await private_user(app, client, name="Mia")
     pest = await create_user(app, name="Mike")

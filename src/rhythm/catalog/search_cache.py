@@ -24,21 +24,27 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rhythm.catalog import repository
+from rhythm.platform.redis import RedisClient, tag
 
 log = structlog.get_logger("rhythm.catalog.cache")
 
 CHANNEL = "catalog:version"
-VERSION_KEY = "catalog:version"
+# Every key of the shared cache carries the catalog's hash tag, `{catalog}`: the store script
+# touches the index, the byte total and an answer together, so a cluster keeps them in one
+# slot (one node; the memory cache in front takes most of the reads).
+TAG = tag("catalog")
+VERSION_KEY = f"catalog:{TAG}:version"
 POLL_SECONDS = 1.0
 LISTEN_SECONDS = 1.0  # one idle read of the version channel (a PING every 30 s checks it)
 REDIS_TTL = 300
-INDEX_KEY = "catalog:search:index"
-BYTES_KEY = "catalog:search:bytes"
+INDEX_KEY = f"catalog:search:{TAG}:index"
+BYTES_KEY = f"catalog:search:{TAG}:bytes"
 # What an entry of the memory cache costs beyond its body and key (tuple, dict slot, objects).
 ENTRY_OVERHEAD = 200
 
@@ -86,7 +92,7 @@ class Answer:
 class SearchCache:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         session_factory: async_sessionmaker[AsyncSession],
         memory_bytes: int = 32 * 1024 * 1024,
         redis_bytes: int = 64 * 1024 * 1024,
@@ -168,9 +174,10 @@ class SearchCache:
         cancel that lands inside a command (a GET answered None with the cancel pending), and
         the app's shutdown then waited on this task for ever."""
         self.following = True
+        attempt = 0
         while self.following:
             try:
-                async with self.redis.pubsub() as pubsub:
+                async with await self._subscriber(attempt) as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     await self.load_version()  # anything published before the subscription
                     while self.following:
@@ -184,12 +191,24 @@ class SearchCache:
                 raise
             except Exception as exc:  # Redis gone: poll PostgreSQL until it is back
                 log.warning("catalog_version_feed_lost", error=str(exc))
+                attempt += 1
                 deadline = asyncio.get_running_loop().time() + 10 * POLL_SECONDS
                 while self.following and asyncio.get_running_loop().time() < deadline:
                     with contextlib.suppress(Exception):
                         async with self.session_factory() as session:
                             self.learn(await repository.current_version(session))
                     await asyncio.sleep(POLL_SECONDS)
+
+    async def _subscriber(self, attempt: int) -> PubSub:
+        """A pub/sub connection for the version channel. On a cluster, to one of its nodes,
+        the next one after each failure: a classic PUBLISH reaches the subscribers of every
+        node, so any live node will do (sharded pub/sub would tie the channel to one slot's
+        node, and needs Redis 7)."""
+        if isinstance(self.redis, RedisCluster):
+            await self.redis.initialize()  # learns the nodes on first use
+            nodes = sorted(self.redis.get_nodes(), key=lambda node: node.name)
+            return self.redis.pubsub(node=nodes[attempt % len(nodes)])
+        return self.redis.pubsub()
 
     async def stop_following(self, task: asyncio.Task[None]) -> None:
         """End `follow` (running as `task`): within one read of the channel at worst."""
@@ -198,9 +217,9 @@ class SearchCache:
         await asyncio.wait({task}, timeout=LISTEN_SECONDS + 1)
 
 
-async def publish(redis: Redis, version: int) -> None:
-    """Announce a catalog version to every API process."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(VERSION_KEY, version)
-        pipe.publish(CHANNEL, version)
-        await pipe.execute()
+async def publish(redis: RedisClient, version: int) -> None:
+    """Announce a catalog version to every API process: stored first (what a process that
+    (re)subscribes reads), then published. Two commands, as a cluster refuses PUBLISH in a
+    transaction; a listener only ever moves to a higher version, so the order is all it needs."""
+    await redis.set(VERSION_KEY, version)
+    await redis.publish(CHANNEL, version)

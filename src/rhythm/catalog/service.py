@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +35,7 @@ from rhythm.platform.bounds import DATE_WINDOW, check_date
 from rhythm.platform.database import commit
 from rhythm.platform.errors import NotFound
 from rhythm.platform.queue import defer
+from rhythm.platform.redis import RedisClient
 
 log = structlog.get_logger("rhythm.catalog")
 
@@ -198,7 +198,7 @@ class SyncResult:
 
 async def sync(
     session_factory: async_sessionmaker[AsyncSession],
-    redis: Redis | None,
+    redis: RedisClient | None,
     *,
     url: str | None = None,
     path: Path | None = None,
@@ -294,7 +294,7 @@ def utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def publish_version(redis: Redis, version: int) -> None:
+async def publish_version(redis: RedisClient, version: int) -> None:
     """Tell every API process (search_cache); without Redis they poll PostgreSQL."""
     try:
         await search_cache.publish(redis, version)
@@ -390,7 +390,7 @@ _LAST_SECOND = datetime.max.replace(microsecond=0)
 
 def search_key(version: int, starts: datetime | None, ends: datetime | None) -> str:
     query = f"{starts.isoformat() if starts else ''}|{ends.isoformat() if ends else ''}"
-    return f"catalog:search:{version}:{query}"
+    return f"catalog:search:{search_cache.TAG}:{version}:{query}"
 
 
 def etag_for(key: str) -> str:

@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +34,7 @@ from rhythm.platform.batching import GroupCommit
 from rhythm.platform.database import after_commit
 from rhythm.platform.errors import Conflict, ItemRefused, NotFound, RhythmError, Unprocessable
 from rhythm.platform.pagination import PageRequest
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.timeutil import DayPart, local_date, split_at_local_midnight, utc_now
 
 log = structlog.get_logger("rhythm.focus")
@@ -292,7 +292,7 @@ async def list_sessions(
     ], cursor
 
 
-async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
+async def erase_account(session: AsyncSession, redis: RedisClient, user_id: uuid.UUID) -> None:
     """The rows go with the user (ON DELETE CASCADE); the cached standing goes now."""
 
     async def forget() -> None:

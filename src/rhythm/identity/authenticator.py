@@ -100,7 +100,7 @@ class Authenticator:
         )
         if session_state is None:
             valid = await self._load_session(claims.session_id, claims.user_id)
-            await self.cache.fill_session(claims.session_id, valid)
+            await self.cache.fill_session(claims.user_id, claims.session_id, valid)
         else:
             valid = session_state == VALID
         if not valid:
@@ -129,7 +129,7 @@ class Authenticator:
         if heartbeat:
             await self.limits.heartbeats.admit(str(principal.id))
         else:
-            await self.limits.enforce("user", self.limits.user, str(principal.id))
+            await self.limits.enforce_user(str(principal.id))
 
     async def authenticate_api_key(self, key: str, ip: str) -> Principal:
         key_hash = hash_secret(canonical_api_key(key))

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
 
 from rhythm.identity.principal import DEFAULT_KEY_SCOPES
 from rhythm.identity.profiles import ProfileCache, profile_key
 from rhythm.platform.ratelimit import PACE_LUA, PendingHit, PendingPace, RateLimits
+from rhythm.platform.redis import RedisClient, tag
 
 VALID, REVOKED = b"1", b"0"  # a session's cached validity
 log = structlog.get_logger("rhythm.auth")
@@ -23,12 +23,14 @@ SESSION_TTL = 300
 REVOKED_TTL = 24 * 3600
 
 
-def _session_key(session_id: uuid.UUID) -> str:
-    return f"auth:s:{session_id}"
+# Each key's hash tag is whom it belongs to (platform/redis.py): a session's validity is its
+# user's, read in one script with their profile (`auth:u:{user}`) and their rate-limit hit.
+def _session_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    return f"auth:s:{tag(user_id)}:{session_id}"
 
 
 def _api_key_key(key_hash: bytes) -> str:
-    return f"auth:k:{key_hash.hex()}"
+    return f"auth:k:{tag(key_hash.hex())}"
 
 
 def api_key_value(key_id: uuid.UUID, user_id: uuid.UUID, scopes: Sequence[str]) -> bytes:
@@ -45,7 +47,7 @@ def parse_api_key_value(value: bytes) -> tuple[uuid.UUID, uuid.UUID, frozenset[s
 class AuthCache:
     """The Redis side of authentication. Every method tolerates Redis being down."""
 
-    def __init__(self, redis: Redis, limits: RateLimits) -> None:
+    def __init__(self, redis: RedisClient, limits: RateLimits) -> None:
         self.redis = redis
         self.profiles = ProfileCache(redis)
         # One command per authenticated request: read the session and profile, and count the
@@ -69,7 +71,7 @@ class AuthCache:
     ) -> tuple[Any, Any, object]:
         """The session's validity, the cached profile and the rate-limit count (or the
         heartbeat pace's answer): one command."""
-        keys = [_session_key(session_id), profile_key(user_id), hit.key]
+        keys = [_session_key(user_id, session_id), profile_key(user_id), hit.key]
         try:
             if isinstance(hit, PendingPace):
                 values = await self._read_and_pace(keys=keys, args=list(hit.args))
@@ -80,23 +82,24 @@ class AuthCache:
             log.warning("auth_cache_unavailable", error=str(exc))
             return None, None, None
 
-    async def fill_session(self, session_id: uuid.UUID, valid: bool) -> None:
+    async def fill_session(self, user_id: uuid.UUID, session_id: uuid.UUID, valid: bool) -> None:
+        key = _session_key(user_id, session_id)
         try:
             if valid:
-                await self.redis.set(_session_key(session_id), VALID, ex=SESSION_TTL, nx=True)
+                await self.redis.set(key, VALID, ex=SESSION_TTL, nx=True)
             else:
-                await self.redis.set(_session_key(session_id), REVOKED, ex=REVOKED_TTL)
+                await self.redis.set(key, REVOKED, ex=REVOKED_TTL)
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))
 
-    async def revoke_sessions(self, session_ids: list[uuid.UUID]) -> None:
-        """Mark sessions revoked. Call before the revoking transaction commits."""
+    async def revoke_sessions(self, user_id: uuid.UUID, session_ids: list[uuid.UUID]) -> None:
+        """Mark the user's sessions revoked. Call before the revoking transaction commits."""
         if not session_ids:
             return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for sid in session_ids:
-                    pipe.set(_session_key(sid), REVOKED, ex=REVOKED_TTL)
+                    pipe.set(_session_key(user_id, sid), REVOKED, ex=REVOKED_TTL)
                 await pipe.execute()
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))

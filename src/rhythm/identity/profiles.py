@@ -1,10 +1,11 @@
 """Users' cached profiles: identity's one reader and writer of them, for Python and for Lua.
 
-A profile is cached under `auth:u:{user id}` as `{version}|{json}`, and only ever replaced by a
-newer version, so racing writers converge on the newest row. A deleted user's profile is a
-tombstone (`null` at a version above every row's) until it expires. Other contexts never read
-the key themselves: they take `PROFILE_LUA` (through identity's service) into their scripts, and
-hand the raw values to identity's service (`cached_cards`).
+A profile is cached under `auth:u:{<user id>}` (the user's hash tag) as `{version}|{json}`,
+and only ever replaced by a newer version, so racing writers converge on the newest row. A
+deleted user's profile is a tombstone (`null` at a version above every row's) until it
+expires. Other contexts never read the key themselves: they take `PROFILE_LUA` (through
+identity's service) into their scripts, and hand the raw values to identity's service
+(`cached_cards`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
+
+from rhythm.platform.redis import RedisClient, tag
 
 log = structlog.get_logger("rhythm.auth")
 
@@ -26,7 +28,7 @@ TOMBSTONE_VERSION = 2**53
 # Included at the top of other contexts' scripts: a user's profile key, and the fields of its
 # cached value (nil for a tombstone).
 PROFILE_LUA = f"""
-local function profile_key(user_id) return '{KEY_PREFIX}' .. user_id end
+local function profile_key(user_id) return '{KEY_PREFIX}{{' .. user_id .. '}}' end
 local function profile_fields(raw)
   local fields = cjson.decode(string.sub(raw, string.find(raw, '|', 1, true) + 1))
   if type(fields) == 'table' then return fields end
@@ -46,7 +48,7 @@ return 1
 
 
 def profile_key(user_id: uuid.UUID) -> str:
-    return f"{KEY_PREFIX}{user_id}"
+    return f"{KEY_PREFIX}{tag(user_id)}"
 
 
 def parse_profile(raw: bytes) -> dict[str, Any] | None:
@@ -73,7 +75,7 @@ def profile_payload(user: Any) -> str:
 class ProfileCache:
     """Writes and reads of cached profiles. Every method tolerates Redis being down."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
         self._set_if_newer = redis.register_script(_SET_IF_NEWER)
 
@@ -99,11 +101,8 @@ class ProfileCache:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for user_id, version, payload in profiles:
-                    await self._set_if_newer(
-                        keys=[profile_key(user_id)],
-                        args=[version, payload, PROFILE_TTL],
-                        client=pipe,
-                    )
+                    # EVAL, not the Script: a cluster's pipeline refuses EVALSHA.
+                    pipe.eval(_SET_IF_NEWER, 1, profile_key(user_id), version, payload, PROFILE_TTL)
                 await pipe.execute()
         except Exception as exc:
             log.warning("auth_cache_unavailable", error=str(exc))

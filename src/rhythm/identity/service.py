@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import repository
@@ -27,6 +26,7 @@ from rhythm.platform.errors import Conflict, FieldError, NotFound, RhythmError, 
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.queue import ERASURE_QUEUE, defer
 from rhythm.platform.ratelimit import RateLimits
+from rhythm.platform.redis import RedisClient
 
 
 class EmailTaken(Conflict):
@@ -79,7 +79,7 @@ class TokenIssuer:
 
 # What other contexts do to erase a user's data before the user row goes. The app factory and
 # the worker register them (jobs.connect_contexts), never an import.
-AccountEraser = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
+AccountEraser = Callable[[AsyncSession, RedisClient, uuid.UUID], Awaitable[None]]
 _erasers: list[AccountEraser] = []
 
 
@@ -95,7 +95,7 @@ def account_erasers() -> list[AccountEraser]:
 
 # What other contexts do when an account's visibility changes (before commit): called with the
 # user's id and the new visibility. Registered like the erasers.
-VisibilityChanged = Callable[[AsyncSession, Redis, uuid.UUID, Visibility], Awaitable[None]]
+VisibilityChanged = Callable[[AsyncSession, RedisClient, uuid.UUID, Visibility], Awaitable[None]]
 _visibility_listeners: list[VisibilityChanged] = []
 
 
@@ -228,7 +228,7 @@ async def refresh(session: AsyncSession, issuer: TokenIssuer, refresh_token: str
         if known is not None:
             device = await repository.active_session(session, known)
             if device is not None:
-                await issuer.cache.revoke_sessions([device.id])
+                await issuer.cache.revoke_sessions(device.user_id, [device.id])
                 await repository.revoke_sessions(session, device.user_id, only=device.id)
             raise RefreshTokenReused(
                 "This refresh token was already used. The device session has been revoked."
@@ -242,12 +242,12 @@ async def refresh(session: AsyncSession, issuer: TokenIssuer, refresh_token: str
 
 async def logout(session: AsyncSession, cache: AuthCache, principal: Principal) -> None:
     assert principal.session_id is not None
-    await cache.revoke_sessions([principal.session_id])
+    await cache.revoke_sessions(principal.id, [principal.session_id])
     await repository.revoke_sessions(session, principal.id, only=principal.session_id)
 
 
 async def logout_all(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID) -> None:
-    await cache.revoke_sessions(await repository.session_ids(session, user_id))
+    await cache.revoke_sessions(user_id, await repository.session_ids(session, user_id))
     await repository.revoke_sessions(session, user_id)
 
 
@@ -265,7 +265,7 @@ async def revoke_session(
     device = await repository.active_session(session, session_id)
     if device is None or device.user_id != principal.id:
         raise SessionNotFound(f"No active session {session_id} on this account.")
-    await cache.revoke_sessions([session_id])
+    await cache.revoke_sessions(principal.id, [session_id])
     await repository.revoke_sessions(session, principal.id, only=session_id)
 
 
@@ -382,7 +382,7 @@ class Card:
 
 async def cached_cards(
     db: ReadSession,
-    redis: Redis,
+    redis: RedisClient,
     user_ids: Sequence[uuid.UUID],
     cached: Sequence[bytes | None],
 ) -> dict[uuid.UUID, Card]:
@@ -410,7 +410,7 @@ async def cached_cards(
 
 async def cached_user_names(
     db: ReadSession,
-    redis: Redis,
+    redis: RedisClient,
     user_ids: Sequence[uuid.UUID],
     cached: Sequence[bytes | None],
 ) -> dict[uuid.UUID, str]:
@@ -483,7 +483,7 @@ async def change_password(
     )
     all_sessions = await repository.session_ids(session, principal.id)
     others = [sid for sid in all_sessions if sid != principal.session_id]
-    await cache.revoke_sessions(others)
+    await cache.revoke_sessions(principal.id, others)
     await repository.revoke_sessions(session, principal.id, keep=principal.session_id)
 
 
@@ -498,7 +498,7 @@ class WrongPassword(RhythmError):
 
 async def delete_account(session: AsyncSession, cache: AuthCache, user_id: uuid.UUID) -> None:
     """Erase the account and, through each context's eraser and the cascades, all its data."""
-    await cache.revoke_sessions(await repository.session_ids(session, user_id))
+    await cache.revoke_sessions(user_id, await repository.session_ids(session, user_id))
     for key_hash in await repository.api_key_hashes(session, user_id):
         await cache.fill_api_key(key_hash, b"0")
     for eraser in _erasers:

@@ -13,14 +13,16 @@ from collections.abc import Iterator
 
 import asyncpg  # type: ignore[import-untyped]
 import psycopg
-from redis import Redis
+from redis import Redis, RedisCluster
+from redis.cluster import ClusterNode
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import SQLAlchemyError
 
 from rhythm.platform.database import libpq_url
 from rhythm.platform.errors import database_unavailable
+from rhythm.platform.redis import cluster_nodes, is_cluster_url
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -51,16 +53,29 @@ def connect_database(url: str) -> psycopg.Connection[tuple[object, ...]]:
         raise OperatorError(f"cannot reach PostgreSQL at {shown(url)}: {reason(exc)}.") from None
 
 
-def check_redis(url: str) -> None:
-    client = Redis.from_url(
-        url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=CONNECT_TIMEOUT_SECONDS
-    )
+def check_redis(url: str, *, cluster: bool = False) -> None:
+    """Redis answers; for a cluster (RHYTHM_REDIS_CLUSTER or a redis+cluster:// URL), one of
+    its nodes answers with the cluster's slots and every node pings back."""
+    timeout = CONNECT_TIMEOUT_SECONDS
+    client: Redis | RedisCluster | None = None
     try:
+        if cluster or is_cluster_url(url):
+            client = RedisCluster(
+                startup_nodes=[
+                    ClusterNode(host, port)  # type: ignore[no-untyped-call]
+                    for host, port in cluster_nodes(url)
+                ],
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+            )
+        else:
+            client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         client.ping()
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         raise OperatorError(f"cannot reach Redis at {shown(url)}: {reason(exc)}.") from None
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def explain(exc: BaseException) -> str | None:

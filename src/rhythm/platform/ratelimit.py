@@ -17,17 +17,17 @@ from typing import cast
 
 import limits
 import structlog
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
     RateLimiter,
 )
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from rhythm.platform.errors import TooManyRequests
+from rhythm.platform.redis import RedisClient, cluster_nodes, is_cluster_url, tag
 from rhythm.platform.settings import Settings
 
 log = structlog.get_logger("rhythm.platform.ratelimit")
@@ -67,6 +67,7 @@ return math.ceil(wait)
 class PendingPace:
     """Heartbeats of one user to pace with PACE_LUA, sent in a caller's Redis call or alone."""
 
+    user_id: str
     key: str
     args: tuple[int, int, int, int, int]
 
@@ -83,7 +84,7 @@ class HeartbeatPace:
     user are bounded by the rate. Without Redis it fails open, as the other limits do.
     """
 
-    def __init__(self, settings: Settings, redis: Redis) -> None:
+    def __init__(self, settings: Settings, redis: RedisClient) -> None:
         rate = limits.parse(settings.rate_limit_heartbeats)
         self.rate = rate
         self.interval = max(1, round(rate.get_expiry() * 1_000_000 / rate.amount))
@@ -96,7 +97,9 @@ class HeartbeatPace:
     def pending(self, user_id: str, count: int = 1) -> PendingPace:
         now = int(time.time() * 1_000_000)
         return PendingPace(
-            f"hb-pace:{user_id}", (now, self.interval, self.tolerance, self.max_wait, count)
+            user_id,
+            f"hb-pace:{tag(user_id)}",  # the user's tag: read with their session and profile
+            (now, self.interval, self.tolerance, self.max_wait, count),
         )
 
     async def admit(self, user_id: str, count: int = 1) -> None:
@@ -119,7 +122,7 @@ class HeartbeatPace:
         if isinstance(result, int):
             await self._take_turn(result)
         else:
-            await self.admit(pace.key.partition(":")[2], pace.args[4])
+            await self.admit(pace.user_id, pace.args[4])
 
     async def _take_turn(self, result: int) -> None:
         if result > 0:
@@ -141,9 +144,17 @@ class RateLimits:
 
     def __init__(self, settings: Settings, redis_url: str) -> None:
         # redis-py, the client rhythm already uses; measured cheaper per hit than coredis here.
-        self.storage = RedisStorage(
-            "async+" + redis_url, wrap_exceptions=True, implementation="redispy"
-        )
+        if settings.redis_cluster or is_cluster_url(redis_url):
+            nodes = ",".join(f"{host}:{port}" for host, port in cluster_nodes(redis_url))
+            self.storage: RedisStorage = RedisClusterStorage(
+                f"async+redis+cluster://{_userinfo(redis_url)}{nodes}",
+                wrap_exceptions=True,
+                implementation="redispy",
+            )
+        else:
+            self.storage = RedisStorage(
+                "async+" + redis_url, wrap_exceptions=True, implementation="redispy"
+            )
         self._fixed = FixedWindowRateLimiter(self.storage)
         self._moving = MovingWindowRateLimiter(self.storage)
         self.user = limits.parse(settings.rate_limit_default)
@@ -152,11 +163,15 @@ class RateLimits:
         self.login_failures = limits.parse(settings.login_failure_limit)
         self.auth_failures = limits.parse(settings.auth_failure_limit)
         bridge = cast(RedispyBridge, self.storage.bridge)
-        self.heartbeats = HeartbeatPace(settings, cast(Redis, bridge.get_connection()))
+        self.heartbeats = HeartbeatPace(settings, cast(RedisClient, bridge.get_connection()))
 
     async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
         """Count one request against `item` for `key`; raise 429 when over."""
         await self._check(self._fixed, policy, item, key, hit=True)
+
+    async def enforce_user(self, user_id: str) -> None:
+        """Count one signed-in request against the per-user limit (the count `user_hit` makes)."""
+        await self.enforce("user", self.user, tag(user_id))
 
     def user_hit(self, user_id: str) -> PendingHit:
         """The per-user hit of a signed-in request, to count in a caller's script and `settle`.
@@ -165,8 +180,9 @@ class RateLimits:
         `limits`' own fixed-window Lua script on `limits`' own key: the count is the one
         `FixedWindowRateLimiter.hit` keeps, and `get_window_stats` reads it back for headers.
         """
-        key = self.storage.bridge.prefixed_key(self.user.key_for("user", user_id))
-        return PendingHit("user", self.user, user_id, key)
+        identifier = tag(user_id)  # the user's tag: counted with their session and profile
+        key = self.storage.bridge.prefixed_key(self.user.key_for("user", identifier))
+        return PendingHit("user", self.user, identifier, key)
 
     def fixed_window_lua(self) -> str:
         """`limits`' own fixed-window increment script (KEYS[1]; ARGV: expiry, amount)."""
@@ -254,7 +270,7 @@ class BatchedLimit:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         item: limits.RateLimitItem,
         policy: str,
         *,
@@ -299,7 +315,7 @@ class BatchedLimit:
 
     async def _flush(self, key: str, current: int, tally: _Tally, now: float) -> None:
         sent, tally.pending, tally.flushing = tally.pending, 0, True
-        name = f"rl:{self.policy}:{current}:{key}"
+        name = f"rl:{self.policy}:{current}:{tag(key)}"
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.incrby(name, sent)
@@ -321,3 +337,9 @@ class BatchedLimit:
             "RateLimit-Policy": f'"{self.policy}";q={self.item.amount};w={self.window}',
             "RateLimit": f'"{self.policy}";r=0;t={retry_after}',
         }
+
+
+def _userinfo(url: str) -> str:
+    """The `user:password@` of a Redis URL, if any, for `limits`' cluster URL."""
+    netloc = url.partition("://")[2].partition("/")[0]
+    return netloc.rpartition("@")[0] + "@" if "@" in netloc else ""

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from procrastinate import JobContext
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rhythm.platform.database import create_engine, create_session_factory
-from rhythm.platform.redis import create_redis
+from rhythm.platform.redis import RedisClient, create_redis
 from rhythm.platform.settings import Settings
 
 
@@ -18,7 +17,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
-    redis: Redis
+    redis: RedisClient
 
     @property
     def database_url(self) -> str:
@@ -51,7 +50,7 @@ def open_resources(settings: Settings) -> Resources:
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
-        redis=create_redis(settings.redis_url),
+        redis=create_redis(settings.redis_url, cluster=settings.redis_cluster),
     )
 
 

@@ -13,6 +13,8 @@ from redis.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from rhythm.platform.redis import cluster_nodes, is_cluster_url
+
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -95,6 +97,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
+    # Issue 15: Redis is a Redis Cluster (also implied by a `redis+cluster://` URL); every key
+    # set one command or script touches shares a hash tag (docs/scaling.md, "Redis Cluster").
+    redis_cluster: bool = False
 
     # Partitioned history (docs/scaling.md): monthly partitions of usage_events and
     # catalog_slot_versions are made this many months ahead by the daily maintenance task.
@@ -125,9 +130,15 @@ class Settings(BaseSettings):
         if url is None:
             return None
         try:
-            parse_redis_url(url)  # type: ignore[no-untyped-call]
+            if is_cluster_url(url):
+                cluster_nodes(url)
+            else:
+                parse_redis_url(url)  # type: ignore[no-untyped-call]
         except ValueError as exc:
-            raise ValueError(f"is not a Redis URL (redis://host:port/number): {exc}") from None
+            raise ValueError(
+                "is not a Redis URL (redis://host:port/number, or"
+                f" redis+cluster://host:port[,host:port] for a cluster): {exc}"
+            ) from None
         return url
 
     @model_validator(mode="after")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.editors import service as editors_service
@@ -26,6 +25,7 @@ from rhythm.focus.standings_cache import Standings
 from rhythm.identity import service as identity_service
 from rhythm.identity.cache import AuthCache
 from rhythm.identity.schemas import ApiKeyRecord, ProfileRecord
+from rhythm.platform.redis import RedisClient
 from rhythm.sleep import records as sleep_records
 from rhythm.sleep.feed_cache import FeedCache
 from rhythm.sleep.schemas import NightRecord
@@ -54,7 +54,7 @@ class Restoring:
     session: AsyncSession
     user_id: uuid.UUID
     timezone: str  # the account's, once the profile is applied
-    redis: Redis
+    redis: RedisClient
     auth: AuthCache
     feeds: FeedCache
     standings: Standings

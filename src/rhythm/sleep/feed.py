@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +20,7 @@ from rhythm.identity.principal import Principal
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.queue import ERASURE_QUEUE, defer, unfinished
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.timeutil import Week
 from rhythm.sleep import repository
 from rhythm.sleep.feed_cache import MAX_NIGHT, CachedPage, FeedCache, member, parse_member
@@ -102,7 +102,7 @@ async def apply_fan_out(
     return applied
 
 
-async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
+async def erase_account(session: AsyncSession, redis: RedisClient, user_id: uuid.UUID) -> None:
     """Before an account goes (its follow edges with it): its followers' graph versions move
     now and again after commit, so from the next request their feeds are rebuilt from
     PostgreSQL without it; a `sleep:erase_owner` job, given the followers and records read
@@ -126,7 +126,7 @@ async def erase_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID)
 
 
 async def graph_changed(
-    session: AsyncSession, redis: Redis, follower_ids: Sequence[uuid.UUID]
+    session: AsyncSession, redis: RedisClient, follower_ids: Sequence[uuid.UUID]
 ) -> None:
     """The followers' feeds were built for other followees (a follow, unfollow, approved
     request or block): bump their graph versions now and again after commit, so no feed built

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.identity import service as identity_service
 from rhythm.identity.principal import PRIVATE, PUBLIC
+from rhythm.platform.redis import RedisClient
 from rhythm.social import repository, service
 
 
@@ -48,7 +48,7 @@ def holds(side: repository.PairSide) -> Callable[[AsyncSession, uuid.UUID], Awai
 
 async def import_following(
     session: AsyncSession,
-    redis: Redis,
+    redis: RedisClient,
     user_id: uuid.UUID,
     pairs: Sequence[tuple[uuid.UUID, datetime]],
     *,
@@ -77,7 +77,7 @@ async def import_following(
 
 async def import_blocks(
     session: AsyncSession,
-    redis: Redis,
+    redis: RedisClient,
     user_id: uuid.UUID,
     pairs: Sequence[tuple[uuid.UUID, datetime]],
 ) -> int:

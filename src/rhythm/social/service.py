@@ -20,7 +20,6 @@ from datetime import datetime
 from enum import Enum
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +29,7 @@ from rhythm.identity.principal import PRIVATE, PUBLIC, Visibility
 from rhythm.platform.database import ReadSession, after_commit
 from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
+from rhythm.platform.redis import RedisClient
 from rhythm.social import repository
 from rhythm.social.blocks_cache import BLOCKED, BLOCKS_LUA, NOT_BLOCKED, BlocksCache
 
@@ -41,7 +41,7 @@ MAX_BLOCKS = 10_000
 # What other contexts do when users' followees change (before commit; a listener may add
 # after-commit actions). Called with the followers' ids. The app factory and the worker register
 # them (jobs.connect_contexts), never an import.
-FollowsChanged = Callable[[AsyncSession, Redis, Sequence[uuid.UUID]], Awaitable[None]]
+FollowsChanged = Callable[[AsyncSession, RedisClient, Sequence[uuid.UUID]], Awaitable[None]]
 _follow_listeners: list[FollowsChanged] = []
 
 
@@ -56,7 +56,7 @@ def follows_listeners() -> list[FollowsChanged]:
 
 
 async def follows_changed(
-    session: AsyncSession, redis: Redis, follower_ids: Sequence[uuid.UUID]
+    session: AsyncSession, redis: RedisClient, follower_ids: Sequence[uuid.UUID]
 ) -> None:
     """Tell the listeners that these users' followees changed (in this transaction)."""
     if not follower_ids:
@@ -129,7 +129,7 @@ def _unknown_user(user_id: uuid.UUID) -> identity_service.UserNotFound:
 
 
 async def follow(
-    session: AsyncSession, redis: Redis, follower_id: uuid.UUID, followee_id: uuid.UUID
+    session: AsyncSession, redis: RedisClient, follower_id: uuid.UUID, followee_id: uuid.UUID
 ) -> tuple[str, datetime, Followed]:
     """Follow a user, or ask to when their account is private. Returns (their name, when
     followed or requested, what happened). A user a block stands between is a 404."""
@@ -156,7 +156,7 @@ async def follow(
 
 
 async def unfollow(
-    session: AsyncSession, redis: Redis, follower_id: uuid.UUID, followee_id: uuid.UUID
+    session: AsyncSession, redis: RedisClient, follower_id: uuid.UUID, followee_id: uuid.UUID
 ) -> None:
     """Stop following a user, or cancel the request to follow them."""
     if await repository.unfollow(session, follower_id, followee_id):
@@ -166,7 +166,7 @@ async def unfollow(
 
 
 async def approve(
-    session: AsyncSession, redis: Redis, owner_id: uuid.UUID, requester_id: uuid.UUID
+    session: AsyncSession, redis: RedisClient, owner_id: uuid.UUID, requester_id: uuid.UUID
 ) -> tuple[str, datetime]:
     """Turn a request to follow the owner into a follow: (the requester's name, followed at)."""
     await identity_service.get_user_for_share(session, owner_id)
@@ -184,7 +184,7 @@ async def decline(session: AsyncSession, owner_id: uuid.UUID, requester_id: uuid
 
 
 async def visibility_changed(
-    session: AsyncSession, redis: Redis, user_id: uuid.UUID, visibility: Visibility
+    session: AsyncSession, redis: RedisClient, user_id: uuid.UUID, visibility: Visibility
 ) -> None:
     """identity's listener: an account that became public has its pending requests approved
     (one that became private keeps its followers). The account's row is locked by the change,
@@ -197,7 +197,7 @@ async def visibility_changed(
 
 
 async def block(
-    session: AsyncSession, redis: Redis, blocker_id: uuid.UUID, blocked_id: uuid.UUID
+    session: AsyncSession, redis: RedisClient, blocker_id: uuid.UUID, blocked_id: uuid.UUID
 ) -> tuple[str, datetime, bool]:
     """Block a user: the follows and requests between the two go, both ways, and neither sees
     the other any more. Returns (their name, blocked at, whether the block is new)."""
@@ -218,7 +218,7 @@ async def block(
 
 
 async def unblock(
-    session: AsyncSession, redis: Redis, blocker_id: uuid.UUID, blocked_id: uuid.UUID
+    session: AsyncSession, redis: RedisClient, blocker_id: uuid.UUID, blocked_id: uuid.UUID
 ) -> None:
     """Lift a block. Follows it removed are not restored."""
     if not await repository.unblock(session, blocker_id, blocked_id):
@@ -226,7 +226,7 @@ async def unblock(
     await blocks_changed(session, redis, blocker_id)
 
 
-async def blocks_changed(session: AsyncSession, redis: Redis, blocker_id: uuid.UUID) -> None:
+async def blocks_changed(session: AsyncSession, redis: RedisClient, blocker_id: uuid.UUID) -> None:
     """Drop the blocker's cached blocks now (no reader fills them from the old rows while the
     transaction runs) and again after commit (none filled in between survives)."""
     cache = BlocksCache(redis)
@@ -286,7 +286,7 @@ async def ensure_readable(
 
 async def may_see(
     db: ReadSession,
-    redis: Redis,
+    redis: RedisClient,
     viewer_id: uuid.UUID,
     owner: identity_service.Card,
     block_state: int,
@@ -306,7 +306,9 @@ async def may_see(
     return not blocked and (owner.visibility == PUBLIC or following)
 
 
-async def _cache_blocks(session: AsyncSession, redis: Redis, user_ids: list[uuid.UUID]) -> None:
+async def _cache_blocks(
+    session: AsyncSession, redis: RedisClient, user_ids: list[uuid.UUID]
+) -> None:
     cache = BlocksCache(redis)
     try:
         versions = await cache.versions(user_ids)

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rhythm.platform.database import commit, rollback
 from rhythm.platform.errors import RhythmError
 from rhythm.platform.http.shared import shared
+from rhythm.platform.redis import RedisClient
 from rhythm.platform.resources import Resources
 
 
@@ -41,8 +41,8 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-async def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> RedisClient:
     return shared(request, Resources).redis
 
 
-RedisDep = Annotated[Redis, Depends(get_redis)]
+RedisDep = Annotated[RedisClient, Depends(get_redis)]
