@@ -21,6 +21,7 @@ from bench import (
     mixed_scenario,
     platform_scenario,
     sleep_scenario,
+    slot_cost,
     usage_scenario,
 )
 
@@ -34,12 +35,13 @@ SCENARIOS = {
 }
 # Run only when named: they take several minutes (mixed recreates its own database; aw_import
 # writes a 170 MB export and imports it; backlog replays a day of three watchers; export
-# exports an account of a million usage intervals).
+# exports an account of a million usage intervals; slots serves two source trees side by side).
 ON_REQUEST = {
     "mixed": mixed_scenario.run,
     "aw_import": aw_import.run,
     "backlog": backlog_replay.run,
     "export": export.run,
+    "slots": slot_cost.run,
 }
 
 

@@ -70,9 +70,7 @@ class SlotRecorder:
         """The calls of sleep's, focus's and social's caches (this suite's concern: the other
         contexts' keys are tested on the cluster itself) whose keys span slots."""
         return [
-            c
-            for c in self.calls
-            if len(c.slots()) > 1 and any(k.startswith(OURS) for k in c.keys)
+            c for c in self.calls if len(c.slots()) > 1 and any(k.startswith(OURS) for k in c.keys)
         ]
 
 

@@ -135,6 +135,7 @@ class Standings:
         """Raise each user's floor to the version about to commit and drop the standing."""
         await self._call_all(
             self._invalidate,
+            _INVALIDATE,
             [
                 ([standing_key(u), days_key(u), floor_key(u)], [version, FLOOR_TTL])
                 for u, version in versions.items()
@@ -147,11 +148,14 @@ class Standings:
         """Store standings with the users' daily totals (those before `since` are left out),
         each unless a newer one is stored or announced."""
         await self._call_all(
-            self._store, [_store_call(standing, u, days) for u, standing, days in entries]
+            self._store, _STORE, [_store_call(standing, u, days) for u, standing, days in entries]
         )
 
     async def _call_all(
-        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
+        self,
+        script: AsyncScript,
+        source: str,
+        calls: Sequence[tuple[list[str], list[str | int]]],
     ) -> None:
         """One script call per (keys, args), each in one user's slot: alone (EVALSHA) when
         there is one, else in one pipeline (EVAL: a cluster's pipelines refuse EVALSHA)."""
@@ -163,7 +167,7 @@ class Standings:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
-                pipe.eval(script.script, len(keys), *keys, *args)
+                pipe.eval(source, len(keys), *keys, *args)
             await pipe.execute()
 
     async def read(

@@ -410,10 +410,11 @@ class FeedCache:
         return deleted
 
     async def _unlink(self, keys: Sequence[str]) -> int:
-        """UNLINK keys of many slots: one command per key, in one pipeline."""
+        """UNLINK keys of many slots: one command per key, in one pipeline (a cluster
+        pipeline's own `unlink` is a coroutine that splits many keys by slot)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.unlink(key)
+                pipe.execute_command("UNLINK", key)
             return sum(int(n) for n in await pipe.execute())
 
     async def apply_popular(self, owner: uuid.UUID, week: str, op: str, value: str) -> None:

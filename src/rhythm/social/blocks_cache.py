@@ -35,6 +35,7 @@ end
 """
 BLOCKED, NOT_BLOCKED, UNKNOWN = 1, 0, -1
 
+
 def block_state(*sides: int) -> int:
     """Whether a block stands between two users, from both sides' `blocks` answers: BLOCKED if
     either blocks the other, else UNKNOWN if either side is not cached, else NOT_BLOCKED."""
