@@ -23,6 +23,7 @@ from bench import (
     mixed_scenario,
     platform_scenario,
     sleep_scenario,
+    slot_cost,
     usage_scenario,
 )
 
@@ -37,7 +38,7 @@ SCENARIOS = {
 # Run only when named: they take several minutes (mixed recreates its own database; aw_import
 # writes a 170 MB export and imports it; backlog replays a day of three watchers; export
 # exports an account of a million usage intervals; capacity replays a day of activity and reads
-# the 1M-user dataset's sizes).
+# the 1M-user dataset's sizes; slots serves two source trees side by side).
 ON_REQUEST = {
     "mixed": mixed_scenario.run,
     "aw_import": aw_import.run,
@@ -46,6 +47,7 @@ ON_REQUEST = {
     "capacity": capacity.run,
     # Issue 15: the hot routes before and after the hash-tagged keys, and on a Redis Cluster.
     "redis-cluster": cluster_keys.run,
+    "slots": slot_cost.run,
 }
 
 

@@ -31,6 +31,7 @@ from rhythm.platform.queue import defer
 from rhythm.platform.resources import Resources
 from rhythm.platform.settings import Settings
 from rhythm.platform.timeutil import iso_week
+from rhythm.sleep.feed_cache import feed_key, pending_key
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 from tests.faults.servers import PrivateRedis, kill_9, start_worker
@@ -128,7 +129,7 @@ async def test_a_fan_out_killed_mid_job_is_retried_and_feeds_are_exact(
             )
             assert followed.status_code == 201, followed.text
             assert await _feed(http, follower.headers, week) == []  # a cached, empty feed
-        assert await redis.exists(f"sleep:feed:{followers[0].id}:{week}")
+        assert await redis.exists(feed_key(followers[0].id, week))
         clock_in = await http.post(
             "/api/v1/sleep/clock-in", json={"at": bed.isoformat()}, headers=owner.headers
         )
@@ -181,10 +182,10 @@ async def test_a_fan_out_killed_mid_job_is_retried_and_feeds_are_exact(
             kill_9(worker)
         # The killed run and its retry by the stalled-job task; then the two others, once.
         assert _fan_outs(database_url) == [("succeeded", 2), ("succeeded", 1), ("succeeded", 1)]
-        assert await redis.zcard(f"sleep:pending:{week}") == 0
+        assert await redis.zcard(pending_key(week)) == 0
         cached = {}
         for follower in followers:
-            members = await redis.zrange(f"sleep:feed:{follower.id}:{week}", 0, -1)
+            members = await redis.zrange(feed_key(follower.id, week), 0, -1)
             assert [m.decode().split(":")[1] for m in members if m != b"~"] == [second]
             cached[follower.id] = await _feed(http, follower.headers, week)
             assert [i["id"] for i in cached[follower.id]] == [second]

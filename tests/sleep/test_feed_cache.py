@@ -16,7 +16,6 @@ from rhythm.sleep.feed_cache import (
     item_key,
     pending_key,
     popular_key,
-    pv_key,
 )
 from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
@@ -210,12 +209,12 @@ async def test_crossing_the_popularity_threshold_keeps_feeds_exact(
         await app.state.services[Resources].redis.flushdb()
 
 
-async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
+async def test_a_page_served_from_redis_equals_the_one_built_from_postgresql(
     app, client: AsyncClient, redis
 ) -> None:
-    """Warm pages are assembled by the cache's script: names with quotes, backslashes, slashes
+    """Warm pages come from cached items and profiles: names with quotes, backslashes, slashes
     and characters beyond ASCII (emoji are surrogate pairs in the cached JSON) come out exactly
-    as the Python path writes them."""
+    as on the cold page, read from PostgreSQL."""
     viewer = await create_user(app)
     names = ['Zoë "Z" O\'Neil', "back\\slash/and/slash", "睡眠 😴", "tab\there", "plain"]
     for hours, name in enumerate(names, start=5):
@@ -224,11 +223,16 @@ async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
         await night(client, friend, hours % 7, hours)
     await drain(app)
     await redis.flushdb()
-    cold = await feed(client, viewer, limit=3)  # rebuilt: items and names filled in Python
-    warm = await feed(client, viewer, limit=3)  # every item and profile cached: assembled in Redis
+    cold = await feed(client, viewer, limit=3)  # rebuilt: items and names from PostgreSQL
+    warm = await feed(client, viewer, limit=3)  # every item and profile cached
     assert cold == warm
-    cached = await app.state.services[FeedCache].read(viewer.id, WEEK, None, 3)
-    assert cached.data is not None
+    feeds = app.state.services[FeedCache]
+    head = await feeds.read(viewer.id, WEEK, None, 3)
+    assert head.valid and len(head.members) == 4
+    data = await feeds.read_page(viewer.id, head.members[:3])
+    assert all(item and item.startswith(b"{") for item in data.items)
+    assert all(data.profiles)
+    assert (data.graph_version, data.feed_version) == (head.graph_version, head.feed_version)
     assert [item["user"]["name"] for item in warm["data"]] == names[::-1][:3]
     rest = await feed(client, viewer, limit=3, cursor=warm["next_cursor"])
     assert [item["user"]["name"] for item in rest["data"]] == names[::-1][3:]
@@ -236,14 +240,15 @@ async def test_a_page_assembled_in_redis_equals_the_one_built_in_python(
 
 
 async def test_an_item_read_before_a_change_is_not_cached(app, redis) -> None:  # type: ignore[no-untyped-def]
-    """A reader that loaded a night's JSON from PostgreSQL before an edit was queued does not
-    cache it: the edit's fan-out deletes the item, and a late write must not bring it back."""
+    """A reader that loaded a night's JSON from PostgreSQL before an edit's job ran does not
+    cache it: the job leaves a tombstone in the item's place, and a late write over anything
+    but what the reader found must not bring the old JSON back."""
     feeds = app.state.services[FeedCache]
-    record, owner = uuid.uuid4(), uuid.uuid4()
-    seen = (await redis.get(pv_key(WEEK)) or b"0").decode()
-    await feeds.mark_pending(WEEK, owner, 1)  # an edit of a night of this week is queued
-    assert not await feeds.store_items(WEEK, seen, {record: '{"as":"it was"}'})
-    assert not await redis.exists(item_key(record))
-    now = (await redis.get(pv_key(WEEK))).decode()
-    assert await feeds.store_items(WEEK, now, {record: '{"as":"it is"}'})
+    record = uuid.uuid4()
+    # The reader found nothing; the edit's job ran meanwhile.
+    await feeds.forget_item(record, 1)
+    assert await feeds.store_items({record: (None, '{"as":"it was"}')}) == [False]
+    assert await redis.get(item_key(record)) == b"~1"
+    # A reader that found the tombstone stores the JSON it read after it.
+    assert await feeds.store_items({record: (b"~1", '{"as":"it is"}')}) == [True]
     assert await redis.get(item_key(record)) == b'{"as":"it is"}'

@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from rhythm.platform.redis import RedisClient
 from rhythm.platform.resources import Resources
 from rhythm.platform.timeutil import iso_week
+from rhythm.sleep.feed_cache import feed_key
 from rhythm.social.blocks_cache import blocking_key
 from rhythm.social.service import MAX_BLOCKS
 from tests import factories
@@ -331,7 +332,7 @@ async def test_a_requester_sees_nothing_private_until_approved_and_feeds_follow_
     # The approval's feed was served from the cache once rebuilt.
     await drain(app)
     assert await feed_ids(client, fan) == [record]
-    assert await redis.exists(f"sleep:feed:{fan.id}:{night_week()}")
+    assert await redis.exists(feed_key(fan.id, night_week()))
 
 
 async def test_concurrent_requests_and_a_switch_to_public_lose_none(

@@ -2,7 +2,8 @@
 
 Everything here is rebuilt from PostgreSQL (focus_streaks, focus_days) whenever it is missing.
 
-Keys, for user U:
+Keys, for user U (the hash tag is U's id, as in identity's profile key and social's blocks
+key, so one script reads a user's standing, profile and blocks in one slot of a Redis Cluster):
 - `focus:st:{U}`    `version|since|threshold|last qualified|run|freezes|longest|qualified days`:
   the streak anchor (streaks.Anchor) at a version of focus_streaks; `since` (a date ordinal) is
   the first date `focus:days:{U}` is complete from.
@@ -20,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from rhythm.focus.streaks import Anchor
 from rhythm.identity import service as identity_service
+from rhythm.platform.redis import RedisClient as Redis
 from rhythm.social import service as social_service
 
 TTL = 7 * 86_400
@@ -35,15 +36,15 @@ CACHED_DAYS = 35
 
 
 def standing_key(user_id: uuid.UUID | str) -> str:
-    return f"focus:st:{user_id}"
+    return f"focus:st:{{{user_id}}}"
 
 
 def days_key(user_id: uuid.UUID | str) -> str:
-    return f"focus:days:{user_id}"
+    return f"focus:days:{{{user_id}}}"
 
 
 def floor_key(user_id: uuid.UUID | str) -> str:
-    return f"focus:floor:{user_id}"
+    return f"focus:floor:{{{user_id}}}"
 
 
 _INVALIDATE = """
@@ -69,27 +70,23 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
-# For each user: the standing, the cached profile (read with identity's fragment) and the daily
-# totals whose ordinals lie in [ARGV[1], ARGV[2]]; then, when a viewer is given (ARGV[3]),
-# whether a block stands between the viewer and the first user (social's fragment).
+# One user's standing, cached profile and the daily totals whose ordinals lie in
+# [ARGV[1], ARGV[2]]: KEYS = the standing, the days, the profile (identity's key) and, given a
+# viewer (ARGV[3]), the user's blocks (social's key), whose answer about the viewer comes last.
 _READ = (
-    identity_service.profile_lua()
-    + social_service.blocks_lua()
+    social_service.blocks_lua()
     + """
-local out = {}
-for i, user in ipairs(KEYS) do
-  local standing = redis.call('GET', 'focus:st:' .. user)
-  local days = {}
-  if standing then
-    days = redis.call('ZRANGE', 'focus:days:' .. user, ARGV[1], ARGV[2], 'BYSCORE')
-  end
-  out[i] = {standing or false, redis.call('GET', profile_key(user)) or false, days}
-end
+local standing = redis.call('GET', KEYS[1])
+local days = {}
+if standing then days = redis.call('ZRANGE', KEYS[2], ARGV[1], ARGV[2], 'BYSCORE') end
 local blocked = false
-if ARGV[3] then blocked = block_state(ARGV[3], KEYS[1]) end
-return {out, blocked}
+if KEYS[4] then blocked = blocks(KEYS[4], ARGV[3]) end
+return {standing or false, redis.call('GET', KEYS[3]) or false, days, blocked}
 """
 )
+
+# The viewer's side of a block between the viewer and a user: KEYS = the viewer's blocks.
+_VIEWER_BLOCKS = social_service.blocks_lua() + "return blocks(KEYS[1], ARGV[1])"
 
 
 @dataclass(frozen=True)
@@ -133,12 +130,12 @@ class Standings:
         self.redis = redis
         self._invalidate = redis.register_script(_INVALIDATE)
         self._store = redis.register_script(_STORE)
-        self._read = redis.register_script(_READ)
 
     async def invalidate(self, versions: dict[uuid.UUID, int]) -> None:
         """Raise each user's floor to the version about to commit and drop the standing."""
         await self._call_all(
             self._invalidate,
+            _INVALIDATE,
             [
                 ([standing_key(u), days_key(u), floor_key(u)], [version, FLOOR_TTL])
                 for u, version in versions.items()
@@ -151,13 +148,17 @@ class Standings:
         """Store standings with the users' daily totals (those before `since` are left out),
         each unless a newer one is stored or announced."""
         await self._call_all(
-            self._store, [_store_call(standing, u, days) for u, standing, days in entries]
+            self._store, _STORE, [_store_call(standing, u, days) for u, standing, days in entries]
         )
 
     async def _call_all(
-        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
+        self,
+        script: AsyncScript,
+        source: str,
+        calls: Sequence[tuple[list[str], list[str | int]]],
     ) -> None:
-        """One script call per (keys, args): alone when there is one, else in one pipeline."""
+        """One script call per (keys, args), each in one user's slot: alone (EVALSHA) when
+        there is one, else in one pipeline (EVAL: a cluster's pipelines refuse EVALSHA)."""
         if not calls:
             return
         if len(calls) == 1:
@@ -166,7 +167,7 @@ class Standings:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
-                await script(keys=keys, args=args, client=pipe)
+                pipe.eval(source, len(keys), *keys, *args)
             await pipe.execute()
 
     async def read(
@@ -178,15 +179,28 @@ class Standings:
     ) -> tuple[list[CachedStanding], int | None]:
         """Each user's cached standing and profile, with their daily totals in [first, last];
         and, given a `viewer`, the block state between the viewer and the first user (see
-        social_service.blocks_lua)."""
+        social_service.blocks_lua). One call per user (and one for the viewer's blocks), each
+        in its user's slot, all in one pipeline."""
         if not user_ids:
             return [], None
-        args: list[int | str] = [first.toordinal(), last.toordinal()]
-        if viewer is not None:
-            args.append(str(viewer))
-        rows, blocked = await self._read(keys=[str(u) for u in user_ids], args=args)
+        bounds: list[int | str] = [first.toordinal(), last.toordinal()]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i, user_id in enumerate(user_ids):
+                keys = [
+                    standing_key(user_id),
+                    days_key(user_id),
+                    identity_service.profile_key(user_id),
+                ]
+                args = bounds
+                if viewer is not None and i == 0:
+                    keys.append(social_service.blocks_key(user_id))
+                    args = [*bounds, str(viewer)]
+                pipe.eval(_READ, len(keys), *keys, *args)
+            if viewer is not None:
+                pipe.eval(_VIEWER_BLOCKS, 1, social_service.blocks_key(viewer), str(user_ids[0]))
+            rows = await pipe.execute()
         found: list[CachedStanding] = []
-        for raw, profile, members in rows:
+        for raw, profile, members, _ in rows[: len(user_ids)]:
             standing = Standing.decode(raw) if raw else None
             if standing is not None and standing.since > first:
                 standing = None
@@ -195,7 +209,9 @@ class Standings:
                 text = m.decode() if isinstance(m, bytes) else m
                 days[date.fromisoformat(text[:10])] = int(text[11:])
             found.append(CachedStanding(standing, profile or None, days))
-        return found, None if viewer is None else int(blocked)
+        if viewer is None:
+            return found, None
+        return found, social_service.block_state_of(int(rows[0][3]), int(rows[-1]))
 
     async def forget(self, user_id: uuid.UUID) -> None:
         await self.redis.delete(standing_key(user_id), days_key(user_id), floor_key(user_id))

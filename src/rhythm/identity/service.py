@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.identity import repository
+from rhythm.identity import profiles, repository
 from rhythm.identity.cache import AuthCache
 from rhythm.identity.models import ApiKey, DeviceSession, User
 from rhythm.identity.passwords import hash_password, verify_password
@@ -368,6 +368,13 @@ def profile_lua() -> str:
     round trip: it defines `profile_key(user_id)` (the key to GET) and `profile_fields(raw)`
     (the profile's fields, nil for a deleted user). Hand the raw values to `cached_cards`."""
     return PROFILE_LUA
+
+
+def profile_key(user_id: uuid.UUID) -> str:
+    """The key of a user's cached profile, for other contexts that read it in their own
+    pipelines or scripts (passed in a script's KEYS: on Redis Cluster no key is named in Lua, and
+    the key's hash tag is the user's id). Hand the raw values to `cached_cards`."""
+    return profiles.profile_key(user_id)
 
 
 @dataclass(frozen=True)

@@ -179,17 +179,15 @@ async def following(request: Request, caller: Principal, query: FollowingQuery) 
     resolved = records.resolve_week(query.week, caller.timezone)
     async with ReadSession(shared(request, Resources).session_factory) as db:
         found = await feed.following_feed(db, shared(request, FeedCache), caller, resolved, page)
-        data = found.data
-        if data is None:
-            owners = [parse_member(m)[1] for m in found.members]
-            names = await identity_service.cached_user_names(
-                db, shared(request, Resources).redis, owners, found.profiles
-            )
-            data = ",".join(
-                feed_item_json(item, owner, names[owner])
-                for item, owner in zip(found.items, owners, strict=True)
-                if owner in names
-            )
+        owners = [parse_member(m)[1] for m in found.members]
+        names = await identity_service.cached_user_names(
+            db, shared(request, Resources).redis, owners, found.profiles
+        )
+        data = ",".join(
+            feed_item_json(item, owner, names[owner])
+            for item, owner in zip(found.items, owners, strict=True)
+            if owner in names
+        )
     body = following_feed_json(resolved.name, resolved.start, resolved.end, data, found.next_cursor)
     return Response(body, media_type="application/json")
 

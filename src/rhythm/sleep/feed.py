@@ -23,7 +23,7 @@ from rhythm.platform.queue import ERASURE_QUEUE, defer, unfinished
 from rhythm.platform.redis import RedisClient
 from rhythm.platform.timeutil import Week
 from rhythm.sleep import repository
-from rhythm.sleep.feed_cache import MAX_NIGHT, CachedPage, FeedCache, member, parse_member
+from rhythm.sleep.feed_cache import MAX_NIGHT, FeedCache, member, parse_member
 from rhythm.sleep.models import SleepRecord
 from rhythm.sleep.schemas import record_json
 from rhythm.social import service as social_service
@@ -81,10 +81,10 @@ async def apply_fan_out(
     op: str,
     value: str,
 ) -> int:
-    """The job's work: apply one change to every affected feed, drop the night's cached JSON
-    (an edit changed it; readers who follow the owner read PostgreSQL until the marker goes,
-    and no reader stores an item read before the change, FeedCache.store_items), then clear
-    its marker."""
+    """The job's work: apply one change to every affected feed (or the owner's popular set),
+    leave a tombstone in place of the night's cached JSON (an edit changed it; readers who
+    follow the owner read PostgreSQL until the marker goes, and no reader stores an item read
+    before the tombstone, FeedCache.store_items), then clear its marker."""
     popular = await social_service.follower_count(session, owner_id) > feeds.fanout_threshold
     followers: list[uuid.UUID] | None = None
     if await feeds.swap_class(owner_id, popular):
@@ -97,7 +97,7 @@ async def apply_fan_out(
         if followers is None:
             followers = await social_service.follower_ids(session, owner_id)
         applied = await feeds.fan_out(week, op, value, followers)
-    await feeds.forget_item(parse_member(value)[0])
+    await feeds.forget_item(parse_member(value)[0], job_id)
     await feeds.clear_pending(week, [f"{owner_id}:{job_id}"])
     return applied
 
@@ -156,7 +156,6 @@ class FeedPage:
     items: list[str]  # the records' JSON, in the same order
     profiles: list[bytes | None]  # the owners' cached profiles, for identity_service.cached_cards
     next_cursor: str | None
-    data: str | None = None  # the page's JSON array body, when the cache assembled it whole
 
 
 async def following_feed(
@@ -170,7 +169,7 @@ async def following_feed(
     kind = f"sleep-following:{week.name}"
     after = page.position(kind)
     after_member = str(after[0]) if after else None
-    found: CachedPage | None = None
+    found: tuple[list[str], list[str | None], list[bytes | None]] | None = None
     try:
         found = await _from_cache(db, feeds, viewer.id, week.name, after_member, page.limit)
     except RedisError as exc:
@@ -179,22 +178,13 @@ async def following_feed(
         members, items = await _from_database(
             await db(), viewer.id, week.name, after_member, page.limit
         )
-        found = CachedPage(1, [], "", "", members, [], [None] * len(members), [])
-        texts: list[str | None] = list(items)
-    else:
-        texts = (
-            []
-            if found.data is not None
-            else await _fill_items(db, feeds, week.name, found, page.limit)
-        )
+        found = (members, list(items), [None] * len(members))
+    members, texts, profiles = found
     cursor = None
-    members = found.members
     if len(members) > page.limit:
         members = members[: page.limit]
         cursor = page.codec.encode(kind, [members[-1]])
-    if found.data is not None:
-        return FeedPage(members, [], [], cursor, found.data)
-    kept = [(m, t, p) for m, t, p in zip(members, texts, found.profiles, strict=False) if t]
+    kept = [(m, t, p) for m, t, p in zip(members, texts, profiles, strict=False) if t]
     return FeedPage([m for m, _, _ in kept], [t for _, t, _ in kept], [p for *_, p in kept], cursor)
 
 
@@ -205,37 +195,56 @@ async def _from_cache(
     week: str,
     after: str | None,
     limit: int,
-) -> CachedPage | None:
-    """The page as the cache holds it, after building what is missing; None when the cache
-    cannot prove it is current (a change to someone the viewer follows is still queued)."""
-    cached = await feeds.read(viewer, week, after, limit)
-    if cached.pending and await _pending_affects(await db(), feeds, viewer, week, cached.pending):
+) -> tuple[list[str], list[str | None], list[bytes | None]] | None:
+    """The page as the cache holds it (its members and one beyond, the items' JSON, None for a
+    record deleted meanwhile, and the owners' cached profiles), after building what is missing;
+    None when the cache cannot prove it is current: a change to someone the viewer follows is
+    still queued, or reached the viewer's feed while the page was read (see feed_cache)."""
+    head = await feeds.read(viewer, week, after, limit)
+    if head.pending and await _pending_affects(await db(), feeds, viewer, week, head.pending):
         return None
-    if cached.status == 2:
-        await _build_popular(await db(), feeds, week, cached.pv, cached.missing_popular)
-        cached = await feeds.read(viewer, week, after, limit)
-    if cached.status == 0:
-        await _rebuild(await db(), feeds, viewer, week, cached.graph_version, cached.pv)
-        cached = await feeds.read(viewer, week, after, limit)
-    return cached if cached.status == 1 else None
+    if not head.valid:
+        await _rebuild(await db(), feeds, viewer, week, head.graph_version, head.feed_version)
+        head = await feeds.read(viewer, week, after, limit)
+        if not head.valid:
+            return None
+    members = head.members
+    if head.popular:
+        sets, missing = await feeds.read_popular(head.popular, week, after, limit)
+        if missing:
+            await _build_popular(await db(), feeds, week, missing)
+            more, still = await feeds.read_popular(list(missing), week, after, limit)
+            if still:
+                return None
+            sets.update(more)
+        members = sorted([*members, *(m for found in sets.values() for m in found)])
+    members = members[: limit + 1]
+    data = await feeds.read_page(viewer, members[:limit])
+    if (data.graph_version, data.feed_version) != (head.graph_version, head.feed_version):
+        return None
+    items = await _fill_items(db, feeds, members[:limit], data.items)
+    return members, items, data.profiles
 
 
 async def _fill_items(
-    db: ReadSession, feeds: FeedCache, week: str, cached: CachedPage, limit: int
+    db: ReadSession, feeds: FeedCache, members: list[str], found: list[bytes | None]
 ) -> list[str | None]:
-    """The page's records' JSON, loading and caching the ones Redis no longer holds (None for a
-    record deleted meanwhile); not cached if a change to `week` was queued since the page was
-    read (the JSON may be the night's before an edit)."""
-    items = [value.decode() if isinstance(value, bytes) else value for value in cached.items]
+    """The page's records' JSON, loading and caching the ones Redis does not hold (None for a
+    record deleted meanwhile); each cached only over what Redis held when the page was read
+    (FeedCache.store_items), so JSON read before a change never outlives its fan-out."""
+    items: list[str | None] = [
+        value.decode() if value is not None and value[:1] == b"{" else None for value in found
+    ]
     missing = [i for i, value in enumerate(items) if value is None]
     if missing:
-        ids = [parse_member(cached.members[i])[0] for i in missing]
-        found = await repository.by_ids(await db(), ids)
-        texts = {r.id: record_json(r) for r in found}
-        await feeds.store_items(week, cached.pv, texts)
+        ids = [parse_member(members[i])[0] for i in missing]
+        rows = await repository.by_ids(await db(), ids)
+        texts = {r.id: record_json(r) for r in rows}
+        seen = dict(zip(ids, (found[i] for i in missing), strict=True))
+        await feeds.store_items({r: (seen[r], text) for r, text in texts.items()})
         for i, record_id in zip(missing, ids, strict=True):
             items[i] = texts.get(record_id)
-    return items[:limit]
+    return items
 
 
 async def _pending_affects(
@@ -259,8 +268,10 @@ async def _rebuild(
     viewer: uuid.UUID,
     week: str,
     graph_version: str,
-    pv: str,
+    feed_version: str,
 ) -> None:
+    """Store the viewer's feed of ordinary followees' nights, read from PostgreSQL after the
+    versions were; popular followees' sets are built when a read finds them missing."""
     followees = await social_service.followee_ids(session, viewer)
     popular = await _popular(session, feeds, followees)
     ordinary = list(set(followees) - set(popular))
@@ -270,11 +281,10 @@ async def _rebuild(
         viewer,
         week,
         graph_version=graph_version,
-        pv=pv,
+        feed_version=feed_version,
         popular=popular,
         members=[member(duration, record_id, owner) for record_id, owner, duration in rows],
     )
-    await _build_popular(session, feeds, week, pv, [str(p) for p in popular])
 
 
 async def _popular(
@@ -295,15 +305,15 @@ async def _popular(
 
 
 async def _build_popular(
-    session: AsyncSession, feeds: FeedCache, week: str, pv: str, owners: list[str]
+    session: AsyncSession, feeds: FeedCache, week: str, versions: dict[str, str]
 ) -> None:
-    for owner in owners:
+    """Store the popular owners' sets for the week, read from PostgreSQL after their set
+    versions (`versions`, by owner) were."""
+    for owner, version in versions.items():
         owner_id = uuid.UUID(owner)
-        if await feeds.has_popular(owner_id, week):
-            continue
         rows = await repository.week_members(session, [owner_id], week)
         await feeds.store_popular(
-            owner_id, week, pv, [member(d, record_id, owner) for record_id, owner, d in rows]
+            owner_id, week, version, [member(d, record_id, owner) for record_id, owner, d in rows]
         )
 
 

@@ -3,23 +3,41 @@
 Everything here can be rebuilt from PostgreSQL; the service falls back to PostgreSQL whenever
 the cache cannot prove it is current.
 
-Keys, for viewer V, week W, owner O:
-- `sleep:feed:{V}:{W}`  ZSET of V's followees' nights in W, except popular followees'. All scores
+Every key's hash tag `{...}` is the id its data belongs to, and every script touches the keys of
+one tag only, so the cache runs unchanged on Redis Cluster. Keys, for viewer V, week W, owner O,
+record R:
+- `sleep:feed:{V}:W`  ZSET of V's followees' nights in W, except popular followees'. All scores
   are 0 and members are `{86400 - duration:05d}:{record id}:{owner id}`, so lexicographic order
   is the feed's order (longest first, ties by id) and a member is a cursor position.
-- `sleep:meta:{V}:{W}`  `{graph version}|{pv}|{json list of V's popular followees}`: the feed
-  exists and was built at that graph version.
-- `sleep:gv:{V}`        V's graph version, bumped by every follow and unfollow of V.
-- `sleep:pop:{O}:{W}`   ZSET of a popular owner's nights in W (fan-out on read), with the
-  sentinel member `~` so that an empty set still exists.
-- `sleep:item:{S}:{R}`  the JSON of record R in shape S (schemas.RECORD_SHAPE). An edit of a
-  completed night is a removal and an arrival: their fan-out jobs delete it.
-- `sleep:class:{O}`     `popular` or `ordinary`, as the last fan-out job saw O. When it flips,
-  the job bumps every follower's graph version once, so feeds built under the old class (with
-  O's nights in the feed, or in O's popular set) are rebuilt.
-- `sleep:pending:{W}`   `{owner}:{job id}` of changes whose fan-out job has not run yet;
-  `sleep:pv:{W}` counts them. A viewer following a pending owner is answered from PostgreSQL,
-  and a feed is only stored if no change arrived while it was being read.
+- `sleep:meta:{V}:W`  `{graph version}|{json list of V's popular followees}`: the feed exists and
+  was built at that graph version.
+- `sleep:gv:{V}`      V's graph version, bumped by every follow and unfollow of V.
+- `sleep:fv:{V}`      V's feed version, bumped by every fan-out job for V (whether or not V has a
+  feed): a feed is only stored if it has not moved since the reader looked, and a page is only
+  served if neither it nor the graph version moved while the page was read.
+- `sleep:pop:{O}:W`   ZSET of a popular owner's nights in W (fan-out on read), with the sentinel
+  member `~` so that an empty set still exists.
+- `sleep:ov:{O}`      O's popular-set version, bumped by every job applying a change of O's to its
+  sets: a set is only stored if it has not moved since the reader looked.
+- `sleep:item:S:{R}`  the JSON of record R in shape S (schemas.RECORD_SHAPE), or the tombstone
+  `~{job id}` that a fan-out job leaves in its place (an edit of a completed night is a removal
+  and an arrival): JSON read from PostgreSQL is only stored over the value the reader found, so
+  none read before a change outlives the change's job.
+- `sleep:class:{O}`   `popular` or `ordinary`, as the last fan-out job saw O. When it flips, the
+  job bumps every follower's graph version once, so feeds built under the old class (with O's
+  nights in the feed, or in O's popular set) are rebuilt.
+- `sleep:pending:{W}` `{owner}:{job id}` of changes whose fan-out job has not run yet. A viewer
+  following a pending owner is answered from PostgreSQL. It is the week's one hot key: every
+  feed page reads it, in the same pipeline as the viewer's feed.
+
+A page is read in at most three pipelined round trips, each call in one slot: the week's pending
+changes with the viewer's feed (`read`), the popular followees' sets (`read_popular`, when there
+are any), then the page's items, its owners' profiles and the viewer's versions again
+(`read_page`). Why that is exact: a change committed before the request began was marked
+pending before its commit. If the marker is gone when the pending set is read, its job had
+applied it, to the popular set read later, or to the viewer's feed, bumping the viewer's feed
+version: if that happened after the feed was read, `read_page` sees the version move and the
+page is answered from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -30,10 +48,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from rhythm.identity import service as identity_service
-from rhythm.sleep.schemas import FEED_ITEM_USER, RECORD_SHAPE
+from rhythm.platform.redis import RedisClient as Redis
+from rhythm.sleep.schemas import RECORD_SHAPE
 
 MAX_NIGHT = 86_400
 FEED_TTL = 2 * 86_400
@@ -41,6 +58,9 @@ ITEM_TTL = 9 * 86_400
 # Longer than any feed lives, and refreshed by every job: an expired class only costs one
 # rebuild of the owner's followers' feeds, since a missing class counts as a flip.
 CLASS_TTL = FEED_TTL + 86_400
+# Feed and popular-set versions outlive every feed and set stored under them.
+VERSION_TTL = FEED_TTL + 86_400
+TOMBSTONE = "~"
 
 
 def member(duration: int, record_id: uuid.UUID, owner_id: uuid.UUID) -> str:
@@ -53,106 +73,69 @@ def parse_member(value: str) -> tuple[uuid.UUID, uuid.UUID]:
     return uuid.UUID(record_id), uuid.UUID(owner_id)
 
 
-def feed_key(viewer: uuid.UUID, week: str) -> str:
-    return f"sleep:feed:{viewer}:{week}"
+def feed_key(viewer: uuid.UUID | str, week: str) -> str:
+    return f"sleep:feed:{{{viewer}}}:{week}"
 
 
-def meta_key(viewer: uuid.UUID, week: str) -> str:
-    return f"sleep:meta:{viewer}:{week}"
+def meta_key(viewer: uuid.UUID | str, week: str) -> str:
+    return f"sleep:meta:{{{viewer}}}:{week}"
 
 
-def gv_key(viewer: uuid.UUID) -> str:
-    return f"sleep:gv:{viewer}"
+def gv_key(viewer: uuid.UUID | str) -> str:
+    return f"sleep:gv:{{{viewer}}}"
+
+
+def fv_key(viewer: uuid.UUID | str) -> str:
+    return f"sleep:fv:{{{viewer}}}"
 
 
 def popular_key(owner: uuid.UUID | str, week: str) -> str:
-    return f"sleep:pop:{owner}:{week}"
+    return f"sleep:pop:{{{owner}}}:{week}"
+
+
+def ov_key(owner: uuid.UUID | str) -> str:
+    return f"sleep:ov:{{{owner}}}"
+
+
+def class_key(owner: uuid.UUID | str) -> str:
+    return f"sleep:class:{{{owner}}}"
 
 
 ITEM_PREFIX = f"sleep:item:{RECORD_SHAPE}:"
 
 
 def item_key(record_id: uuid.UUID | str) -> str:
-    return f"{ITEM_PREFIX}{record_id}"
+    return f"{ITEM_PREFIX}{{{record_id}}}"
 
 
 def pending_key(week: str) -> str:
-    return f"sleep:pending:{week}"
+    return f"sleep:pending:{{{week}}}"
 
 
-def pv_key(week: str) -> str:
-    return f"sleep:pv:{week}"
-
-
-# One call per feed page: validity, the page of the viewer's feed merged with the pages of the
-# popular followees, the items, and the owners' cached profiles (read with identity's fragment).
-# ARGV[3] members are returned (the page and one more, for the cursor); the first ARGV[4] are the
-# page; ARGV[5] is the items' key prefix (with the record shape's version) and ARGV[6..8] the
-# pieces joining an item with its owner (sleep.schemas.FEED_ITEM_USER). Status 0: no valid
-# feed; 2: popular sets missing; 1: served, with items and profiles as stored; 3: served, and
-# every item and profile was cached, so the page's JSON array body is assembled here (an owner
-# whose profile is a tombstone is left out, as deleted).
-_READ = (
-    identity_service.profile_lua()
-    + """
-local pending = redis.call('ZRANGE', KEYS[1], 0, -1)
-local pv = redis.call('GET', KEYS[5]) or '0'
-local meta = redis.call('GET', KEYS[2])
-local gv = redis.call('GET', KEYS[3]) or '0'
-if not meta then return {0, pending, pv, gv} end
+# The viewer's feed page: KEYS = meta, gv, feed, fv of the viewer; ARGV = the cursor's bound and
+# how many members to return. Status 0: no valid feed; 1: the members, and the popular followees.
+_READ = """
+local gv = redis.call('GET', KEYS[2]) or '0'
+local fv = redis.call('GET', KEYS[4]) or '0'
+local meta = redis.call('GET', KEYS[1])
+if not meta then return {0, gv, fv} end
 local a = string.find(meta, '|', 1, true)
-local b = string.find(meta, '|', a + 1, true)
-if string.sub(meta, 1, a - 1) ~= gv then return {0, pending, pv, gv} end
-local n = tonumber(ARGV[3])
-local members = redis.call('ZRANGE', KEYS[4], ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)
+if string.sub(meta, 1, a - 1) ~= gv then return {0, gv, fv} end
+local members = redis.call('ZRANGE', KEYS[3], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])
 if members[#members] == '~' then members[#members] = nil end
-local popular = string.sub(meta, b + 1)
-if popular ~= '[]' then
-  local missing = {}
-  for _, owner in ipairs(cjson.decode(popular)) do
-    local key = 'sleep:pop:' .. owner .. ':' .. ARGV[1]
-    local more = redis.call('ZRANGE', key, ARGV[2], '+', 'BYLEX', 'LIMIT', 0, n + 1)
-    if #more == 0 and redis.call('EXISTS', key) == 0 then
-      table.insert(missing, owner)
-    else
-      for _, m in ipairs(more) do
-        if m ~= '~' then table.insert(members, m) end
-      end
-    end
-  end
-  if #missing > 0 then return {2, pending, pv, gv, missing} end
-  table.sort(members)
-end
-local page = {}
-for i = 1, math.min(n, #members) do page[i] = members[i] end
-local limit = math.min(tonumber(ARGV[4]), #page)
-if limit == 0 then return {3, pending, pv, gv, page, ''} end
-local items = {}
-local owners = {}
-local ids = {}
-for i = 1, limit do
-  local m = page[i]
-  local record = string.sub(m, 7, 42)
-  ids[i] = string.sub(m, 44)
-  items[i] = ARGV[5] .. record
-  owners[i] = profile_key(ids[i])
-end
-local values = redis.call('MGET', unpack(items))
-local profiles = redis.call('MGET', unpack(owners))
-local parts = {}
-for i = 1, limit do
-  if not values[i] or not profiles[i] then return {1, pending, pv, gv, page, values, profiles} end
-  local profile = profile_fields(profiles[i])
-  if profile then
-    parts[#parts + 1] = string.sub(values[i], 1, -2) .. ARGV[6] .. ids[i]
-      .. ARGV[7] .. cjson.encode(profile.name) .. ARGV[8]
-  end
-end
-return {3, pending, pv, gv, page, table.concat(parts, ',')}
+return {1, gv, fv, members, string.sub(meta, a + 1)}
 """
-)
 
-# Store a rebuilt feed only if no change was queued since the reader looked (same pv).
+# A popular owner's set: KEYS = the set, the owner's set version; status 0: missing.
+_READ_POPULAR = """
+local ov = redis.call('GET', KEYS[2]) or '0'
+local members = redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])
+if #members == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {0, ov} end
+if members[#members] == '~' then members[#members] = nil end
+return {1, ov, members}
+"""
+
+# Store a rebuilt feed only if no fan-out reached the viewer since the reader looked (same fv).
 _STORE_FEED = """
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -160,14 +143,6 @@ for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
 redis.call('ZADD', KEYS[1], 0, '~')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-return 1
-"""
-
-# Store items only if no change was queued for the week since the reader looked (same pv): an
-# item read before an edit's commit must not outlive the edit's fan-out, which deletes it.
-_STORE_ITEMS = """
-if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
-for i = 3, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
 return 1
 """
 
@@ -180,22 +155,28 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# Apply one change to the feeds of the given viewers that have a feed for the week.
+# Store an item read from PostgreSQL only over the value the reader found ('' for none): a
+# job's tombstone written since means the JSON may be the night's before the change.
+_STORE_ITEM = """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+# Apply one change to one viewer's feed for the week, if it has one; the viewer's feed version
+# moves either way (a reader rebuilding the feed meanwhile must not store it).
 _FAN_OUT = """
-local added = ARGV[1] == 'add'
-local applied = 0
-for i = 3, #ARGV do
-  local viewer = ARGV[i]
-  if redis.call('EXISTS', 'sleep:meta:' .. viewer .. ':' .. KEYS[1]) == 1 then
-    local key = 'sleep:feed:' .. viewer .. ':' .. KEYS[1]
-    if added then redis.call('ZADD', key, 0, ARGV[2]) else redis.call('ZREM', key, ARGV[2]) end
-    applied = applied + 1
-  end
-end
-return applied
+redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == 'add' then redis.call('ZADD', KEYS[2], 0, ARGV[2])
+else redis.call('ZREM', KEYS[2], ARGV[2]) end
+return 1
 """
 
 _APPLY_POPULAR = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] == 'add' then redis.call('ZADD', KEYS[1], 0, ARGV[2])
 else redis.call('ZREM', KEYS[1], ARGV[2]) end
@@ -204,61 +185,97 @@ return 1
 
 
 @dataclass
-class CachedPage:
-    status: int
+class ViewerFeed:
+    """The first round trip of a page: the week's pending changes and the viewer's feed."""
+
+    valid: bool  # a feed built at the viewer's current graph version
     pending: list[str]
-    pv: str
     graph_version: str
+    feed_version: str
     members: list[str]  # the page and, when there is more, one member beyond it
-    items: list[bytes | None]  # of the page's members
-    profiles: list[bytes | None]  # of the page's members' owners, for identity_service
-    missing_popular: list[str]
-    data: str | None = None  # status 3: the page's JSON array body, assembled in Redis
+    popular: list[str]  # the viewer's popular followees, whose sets are read apart
 
     def pending_owners(self) -> set[uuid.UUID]:
         return {uuid.UUID(p.split(":")[0]) for p in self.pending}
 
 
+@dataclass
+class PageData:
+    """The last round trip of a page: what it shows, and the viewer's versions once more."""
+
+    items: list[bytes | None]  # of the page's members: JSON, a job's tombstone, or nothing
+    profiles: list[bytes | None]  # of the page's members' owners, for identity_service
+    graph_version: str
+    feed_version: str
+
+
 class FeedCache:
+    """The feeds' reads and writes. A script is called on its own with EVALSHA (a registered
+    Script), and inside a pipeline with EVAL: Redis Cluster's pipelines refuse EVALSHA."""
+
     def __init__(self, redis: Redis, fanout_threshold: int) -> None:
         self.redis = redis
         self.fanout_threshold = fanout_threshold
-        self._read = redis.register_script(_READ)
         self._store_feed = redis.register_script(_STORE_FEED)
         self._store_popular = redis.register_script(_STORE_POPULAR)
-        self._store_items = redis.register_script(_STORE_ITEMS)
-        self._fan_out = redis.register_script(_FAN_OUT)
         self._apply_popular = redis.register_script(_APPLY_POPULAR)
 
-    async def read(self, viewer: uuid.UUID, week: str, after: str | None, limit: int) -> CachedPage:
-        result = await self._read(
-            keys=[
-                pending_key(week),
-                meta_key(viewer, week),
-                gv_key(viewer),
-                feed_key(viewer, week),
-                pv_key(week),
-            ],
-            args=[
-                week,
-                "(" + after if after else "-",
-                limit + 1,
-                limit,
-                ITEM_PREFIX,
-                *FEED_ITEM_USER,
-            ],
+    async def read(self, viewer: uuid.UUID, week: str, after: str | None, limit: int) -> ViewerFeed:
+        """The week's pending changes and the viewer's feed from `after` on (limit + 1 members),
+        in one pipeline of two calls, one per slot."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(pending_key(week), 0, -1)
+            keys = [meta_key(viewer, week), gv_key(viewer), feed_key(viewer, week), fv_key(viewer)]
+            pipe.eval(_READ, len(keys), *keys, _bound(after), limit + 1)
+            pending, result = await pipe.execute()
+        gv, fv = _text(result[1]), _text(result[2])
+        markers = [_text(p) for p in pending]
+        if int(result[0]) == 0:
+            return ViewerFeed(False, markers, gv, fv, [], [])
+        popular = json.loads(_text(result[4]))
+        return ViewerFeed(True, markers, gv, fv, [_text(m) for m in result[3]], popular)
+
+    async def read_popular(
+        self, owners: Sequence[str], week: str, after: str | None, limit: int
+    ) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """Each popular owner's set from `after` on (limit + 1 members), one call per owner in
+        one pipeline; and the set version of each owner whose set is missing."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for owner in owners:
+                keys = [popular_key(owner, week), ov_key(owner)]
+                pipe.eval(_READ_POPULAR, len(keys), *keys, _bound(after), limit + 1)
+            results = await pipe.execute()
+        sets: dict[str, list[str]] = {}
+        missing: dict[str, str] = {}
+        for owner, result in zip(owners, results, strict=True):
+            if int(result[0]) == 1:
+                sets[owner] = [_text(m) for m in result[2]]
+            else:
+                missing[owner] = _text(result[1])
+        return sets, missing
+
+    async def read_page(self, viewer: uuid.UUID, members: Sequence[str]) -> PageData:
+        """The page's items and its owners' cached profiles, and the viewer's graph and feed
+        versions again (a page read while they moved is not served), in one pipeline."""
+        parsed = [parse_member(m) for m in members]
+        owners = list(dict.fromkeys(owner for _, owner in parsed))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for record_id, _ in parsed:
+                pipe.get(item_key(record_id))
+            for owner in owners:
+                pipe.get(identity_service.profile_key(owner))
+            pipe.get(gv_key(viewer))
+            pipe.get(fv_key(viewer))
+            values = await pipe.execute()
+        items = values[: len(parsed)]
+        by_owner = dict(zip(owners, values[len(parsed) : len(parsed) + len(owners)], strict=True))
+        gv, fv = values[-2:]
+        return PageData(
+            items,
+            [by_owner[owner] for _, owner in parsed],
+            _text(gv or b"0"),
+            _text(fv or b"0"),
         )
-        status = int(result[0])
-        pending = [_text(p) for p in result[1]]
-        pv, gv = _text(result[2]), _text(result[3])
-        if status == 3:
-            members = [_text(m) for m in result[4]]
-            return CachedPage(1, pending, pv, gv, members, [], [], [], _text(result[5]))
-        if status == 1:
-            members = [_text(m) for m in result[4]]
-            return CachedPage(1, pending, pv, gv, members, list(result[5]), list(result[6]), [])
-        missing = [_text(m) for m in result[4]] if status == 2 else []
-        return CachedPage(status, pending, pv, gv, [], [], [], missing)
 
     async def bump_graph_version(self, viewer: uuid.UUID) -> None:
         await self.redis.incr(gv_key(viewer))
@@ -269,41 +286,43 @@ class FeedCache:
         week: str,
         *,
         graph_version: str,
-        pv: str,
+        feed_version: str,
         popular: Sequence[uuid.UUID],
         members: Sequence[str],
     ) -> bool:
-        meta = f"{graph_version}|{pv}|{json.dumps([str(p) for p in popular])}"
+        meta = f"{graph_version}|{json.dumps([str(p) for p in popular])}"
         stored = await self._store_feed(
-            keys=[feed_key(viewer, week), meta_key(viewer, week), pv_key(week)],
-            args=[pv, meta, FEED_TTL, *members],
+            keys=[feed_key(viewer, week), meta_key(viewer, week), fv_key(viewer)],
+            args=[feed_version, meta, FEED_TTL, *members],
         )
         return bool(stored)
 
     async def store_popular(
-        self, owner: uuid.UUID, week: str, pv: str, members: Sequence[str]
+        self, owner: uuid.UUID, week: str, version: str, members: Sequence[str]
     ) -> bool:
+        """Store a popular owner's set read from PostgreSQL, unless a job changed the owner's
+        sets since the reader found the set version `version`."""
         stored = await self._store_popular(
-            keys=[popular_key(owner, week), pv_key(week)], args=[pv, FEED_TTL, *members]
+            keys=[popular_key(owner, week), ov_key(owner)], args=[version, FEED_TTL, *members]
         )
         return bool(stored)
 
-    async def store_items(self, week: str, pv: str, items: dict[uuid.UUID, str]) -> bool:
-        """Cache the JSON of records of `week`'s feeds, read when the week's pv was `pv`."""
+    async def store_items(self, items: dict[uuid.UUID, tuple[bytes | None, str]]) -> list[bool]:
+        """Cache the JSON of records read from PostgreSQL, each only over the value the reader
+        found in Redis before (None, or a job's tombstone): see `_STORE_ITEM`."""
         if not items:
-            return True
-        pairs = [part for record_id, text in items.items() for part in (item_key(record_id), text)]
-        stored = await self._store_items(keys=[pv_key(week)], args=[pv, ITEM_TTL, *pairs])
-        return bool(stored)
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for record_id, (found, text) in items.items():
+                pipe.eval(_STORE_ITEM, 1, item_key(record_id), _text(found or b""), text, ITEM_TTL)
+            return [bool(stored) for stored in await pipe.execute()]
 
-    async def forget_item(self, record_id: uuid.UUID) -> None:
-        await self.redis.delete(item_key(record_id))
+    async def forget_item(self, record_id: uuid.UUID, job_id: int) -> None:
+        """Replace a changed night's JSON by the job's tombstone (see `store_items`)."""
+        await self.redis.set(item_key(record_id), f"{TOMBSTONE}{job_id}", ex=ITEM_TTL)
 
     async def mark_pending(self, week: str, owner: uuid.UUID, job_id: int) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(pending_key(week), {f"{owner}:{job_id}": job_id})
-            pipe.incr(pv_key(week))
-            await pipe.execute()
+        await self.redis.zadd(pending_key(week), {f"{owner}:{job_id}": job_id})
 
     async def clear_pending(self, week: str, markers: Sequence[str]) -> None:
         if markers:
@@ -312,24 +331,32 @@ class FeedCache:
     async def fan_out(
         self, week: str, op: str, value: str, viewers: Sequence[uuid.UUID], chunk: int = 1000
     ) -> int:
+        """Apply one change to the viewers' feeds for the week: one call per viewer (each in
+        the viewer's slot), `chunk` to a pipeline. The number of feeds changed."""
         applied = 0
         for start in range(0, len(viewers), chunk):
-            part = [str(v) for v in viewers[start : start + chunk]]
-            applied += int(await self._fan_out(keys=[week], args=[op, value, *part]))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for viewer in viewers[start : start + chunk]:
+                    keys = [meta_key(viewer, week), feed_key(viewer, week), fv_key(viewer)]
+                    pipe.eval(_FAN_OUT, len(keys), *keys, op, value, VERSION_TTL)
+                applied += sum(int(n) for n in await pipe.execute())
         return applied
 
     async def swap_class(self, owner: uuid.UUID, popular: bool) -> bool:
         """Record the owner's class; whether it differs from the one recorded before (a
         missing record counts as different: feeds may have been built under either)."""
         current = "popular" if popular else "ordinary"
-        previous = await self.redis.set(f"sleep:class:{owner}", current, ex=CLASS_TTL, get=True)
+        previous = await self.redis.set(class_key(owner), current, ex=CLASS_TTL, get=True)
         return previous is None or _text(previous) != current
 
     async def known_classes(self, owners: Sequence[uuid.UUID]) -> dict[uuid.UUID, bool]:
         """The recorded class of each owner that has one (True: popular)."""
         if not owners:
             return {}
-        values = await self.redis.mget([f"sleep:class:{o}" for o in owners])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for owner in owners:
+                pipe.get(class_key(owner))
+            values = await pipe.execute()
         return {o: _text(v) == "popular" for o, v in zip(owners, values, strict=True) if v}
 
     async def record_classes(self, classes: dict[uuid.UUID, bool]) -> None:
@@ -339,7 +366,7 @@ class FeedCache:
         async with self.redis.pipeline(transaction=False) as pipe:
             for owner, popular in classes.items():
                 value = "popular" if popular else "ordinary"
-                pipe.set(f"sleep:class:{owner}", value, ex=CLASS_TTL, nx=True)
+                pipe.set(class_key(owner), value, ex=CLASS_TTL, nx=True)
             await pipe.execute()
 
     async def bump_graph_versions(self, viewers: Sequence[uuid.UUID], chunk: int = 1000) -> None:
@@ -353,10 +380,10 @@ class FeedCache:
         self, owner: uuid.UUID, followers: Sequence[uuid.UUID], records: Sequence[uuid.UUID]
     ) -> int:
         """Delete what Redis holds of an erased owner: the items of its records, every key
-        naming it (its popular sets, class, graph version, its own feeds), its markers in the
+        naming it (its popular sets, class, versions, its own feeds), its markers in the
         pending sets, and its former followers' feeds and metas (they held its nights, or named
-        it as a popular followee; their graph versions moved already). Scans the `sleep:` keys:
-        rare work, for a job. The number of keys deleted."""
+        it as a popular followee; their graph versions moved already). Scans the `sleep:` keys
+        (of every node of a cluster): rare work, for a job. The number of keys deleted."""
         name = str(owner)
         viewers = {str(f) for f in followers}
         doomed = [item_key(r) for r in records]
@@ -364,7 +391,7 @@ class FeedCache:
         async for raw in self.redis.scan_iter(match="sleep:*", count=1000):
             key = _text(raw)
             parts = [*key.split(":"), "", ""]
-            if name in key or (parts[1] in {"feed", "meta"} and parts[2] in viewers):
+            if name in key or (parts[1] in {"feed", "meta"} and parts[2].strip("{}") in viewers):
                 doomed.append(key)
             elif parts[1] == "pending":
                 markers = [
@@ -375,17 +402,28 @@ class FeedCache:
                 if markers:
                     await self.redis.zrem(key, *markers)
             if len(doomed) >= 500:
-                deleted += int(await self.redis.unlink(*doomed))
+                deleted += await self._unlink(doomed)
                 doomed = []
         if doomed:
-            deleted += int(await self.redis.unlink(*doomed))
+            deleted += await self._unlink(doomed)
         return deleted
 
-    async def has_popular(self, owner: uuid.UUID, week: str) -> bool:
-        return bool(await self.redis.exists(popular_key(owner, week)))
+    async def _unlink(self, keys: Sequence[str]) -> int:
+        """UNLINK keys of many slots: one command per key, in one pipeline (a cluster
+        pipeline's own `unlink` is a coroutine that splits many keys by slot)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.execute_command("UNLINK", key)
+            return sum(int(n) for n in await pipe.execute())
 
     async def apply_popular(self, owner: uuid.UUID, week: str, op: str, value: str) -> None:
-        await self._apply_popular(keys=[popular_key(owner, week)], args=[op, value])
+        await self._apply_popular(
+            keys=[popular_key(owner, week), ov_key(owner)], args=[op, value, VERSION_TTL]
+        )
+
+
+def _bound(after: str | None) -> str:
+    return "(" + after if after else "-"
 
 
 def _text(value: Any) -> str:

@@ -31,7 +31,14 @@ from rhythm.platform.errors import Conflict, NotFound, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.redis import RedisClient
 from rhythm.social import repository
-from rhythm.social.blocks_cache import BLOCKED, BLOCKS_LUA, NOT_BLOCKED, BlocksCache
+from rhythm.social.blocks_cache import (
+    BLOCKED,
+    BLOCKS_LUA,
+    NOT_BLOCKED,
+    BlocksCache,
+    blocking_key,
+)
+from rhythm.social.blocks_cache import block_state as combined_block_state
 
 log = structlog.get_logger("rhythm.social")
 
@@ -243,9 +250,21 @@ async def blocks_changed(session: AsyncSession, redis: RedisClient, blocker_id: 
 
 def blocks_lua() -> str:
     """A Lua fragment for other contexts' scripts that decide who may see whom in the same
-    round trip: it defines `block_state(a, b)`, 1 when a block stands between users a and b
-    (either way), 0 when none does, -1 when it is not cached. Hand its answer to `may_see`."""
+    round trip: it defines `blocks(key, other)`, what one user's cached blocks (at
+    `blocks_key(user)`, passed in the script's KEYS, so the call stays in that user's slot)
+    say of `other`: 1 blocked, 0 not, -1 not cached. Read both sides, each in its user's slot,
+    combine them with `block_state_of` and hand the answer to `may_see`."""
     return BLOCKS_LUA
+
+
+def blocks_key(user_id: uuid.UUID) -> str:
+    """The key of whom a user blocks, for a script including `blocks_lua`."""
+    return blocking_key(user_id)
+
+
+def block_state_of(*sides: int) -> int:
+    """Whether a block stands between two users, from both sides' `blocks` answers."""
+    return combined_block_state(*sides)
 
 
 # Who sees what ---------------------------------------------------------------------------------
@@ -292,9 +311,10 @@ async def may_see(
     block_state: int,
 ) -> bool:
     """Whether the viewer may see the owner's data, as `ensure_readable` decides, for a read
-    that answers from Redis: `block_state` is what `blocks_lua`'s `block_state(viewer, owner)`
-    answered in the caller's script, and PostgreSQL is asked only when it cannot decide (a
-    private account, or blocks not cached: they are cached again)."""
+    that answers from Redis: `block_state` is what `block_state_of` made of the `blocks`
+    answers (`blocks_lua`) for both of them in the caller's scripts, and PostgreSQL is asked
+    only when it cannot decide (a private account, or blocks not cached: they are cached
+    again)."""
     if viewer_id == owner.id or block_state == BLOCKED:
         return viewer_id == owner.id
     if block_state == NOT_BLOCKED and owner.visibility == PUBLIC:
