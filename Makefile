@@ -77,3 +77,19 @@ soak: $(STAMP)
 
 rolling-restart: $(STAMP)
 	$(BIN)/python bench/rolling_restart.py
+
+.PHONY: test-pgbouncer
+
+# The API tests once more through Debian's PgBouncer in transaction mode (issue 15,
+# docs/scaling.md): each xdist worker starts its own PgBouncer (tests/pgbouncer.py) in front of
+# RHYTHM_TEST_DATABASE_URL's server, migrates its database through it and runs with
+# RHYTHM_DATABASE_POOLER=transaction. Left out: the pure tests of these folders run too (they
+# are cheap); tests/faults (it restarts PostgreSQL and kills processes around it: a pooler in
+# front changes what it measures, not what rhythm does), tests/web (pages over the same
+# services) and tests/e2e (the embedded mode has no pooler). tests/test_pgbouncer.py runs in
+# `make test` already. Needs a PostgreSQL on RHYTHM_TEST_DATABASE_URL (not the embedded one).
+PGBOUNCER_TESTS := tests/identity tests/social tests/sleep tests/focus tests/usage tests/editors \
+	tests/catalog tests/portability tests/test_cross_user.py
+
+test-pgbouncer: $(STAMP)
+	RHYTHM_TEST_PGBOUNCER=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PGBOUNCER_TESTS)

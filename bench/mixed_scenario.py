@@ -18,6 +18,14 @@ After each N, across the processes: a login-failure limit set low (5 per 15 minu
 account) is enforced in total; a profile change made through process A is seen through B at
 once; a follow made through A shows in the feed through B; a catalog sync shows the new search
 version (ETag and answer) in every process.
+
+`--via direct direct-nocache pgbouncer` (issue 15) measures, in the same rounds, the same
+load on clusters that reach PostgreSQL differently: `direct` (the default, alone), `direct-nocache`
+(direct, with RHYTHM_DATABASE_POOLER=transaction: no statement cache, unnamed statements,
+workers polling) and `pgbouncer` (through Debian's PgBouncer in transaction mode, started here,
+with that setting). Each via also reports a job's latency, with one worker of its own running
+alone: deferred on a direct connection, until the worker has finished it (LISTEN/NOTIFY direct,
+polling with the setting).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from psycopg import sql
+from tests.pgbouncer import PgBouncer
 
 from bench.catalog_scenario import sync_child, write_feed
 from bench.dataset import nights
@@ -182,6 +191,28 @@ end
 """
 
 
+VIAS = ("direct", "direct-nocache", "pgbouncer")
+VIA_LABELS = {
+    "direct": "direct",
+    "direct-nocache": "direct, no statement cache",
+    "pgbouncer": "PgBouncer (transaction mode)",
+}
+# PgBouncer's server connections per database: as many as one cluster's pools hold at 2 API
+# processes (2 x 8 + 2 workers x 4, whose LISTEN connections it does not need), so that the
+# pooler's own cost is measured, not a smaller pool's.
+PGBOUNCER_POOL = 24
+JOB_SAMPLES = 10
+
+
+@dataclass
+class Via:
+    """How one cluster reaches PostgreSQL: its URL and its RHYTHM_DATABASE_POOLER."""
+
+    name: str
+    database_url: str
+    pooler: str
+
+
 @dataclass
 class Fixture:
     """What the load and the checks need: users with tokens, files for wrk, the week."""
@@ -283,25 +314,44 @@ def _monday(week: str) -> date:
     return date.fromisocalendar(int(year), int(number), 1)
 
 
-def mixed_env(fixture: Fixture, **extra: str) -> dict[str, str]:
+def mixed_env(fixture: Fixture, via: Via | None = None, **extra: str) -> dict[str, str]:
     """The bench environment: request limits out of the way (still checked on every request),
     the login-failure limit low for the cross-process check, small pools (4 processes and 2
-    workers share one PostgreSQL with everyone else on the machine)."""
+    workers share one PostgreSQL with everyone else on the machine); PostgreSQL reached as
+    `via` says (directly by default)."""
     return rhythm_env(
-        fixture.database_url,
+        via.database_url if via else fixture.database_url,
         fixture.redis_url,
         RHYTHM_SECRET_KEY=SECRET,
         RHYTHM_DB_POOL_SIZE="8",
         RHYTHM_LOGIN_FAILURE_LIMIT=f"{LOGIN_FAILURES}/15minutes",
+        RHYTHM_DATABASE_POOLER=via.pooler if via else "none",
         **extra,
     )
 
 
 @contextlib.contextmanager
-def cluster(fixture: Fixture, processes: int, workers: int = 2) -> Iterator[list[str]]:
+def vias(names: list[str], database_url: str) -> Iterator[list[Via]]:
+    """The ways to PostgreSQL named, a PgBouncer started for `pgbouncer`."""
+    with contextlib.ExitStack() as stack:
+        found = []
+        for name in names:
+            if name == "pgbouncer":
+                bouncer = stack.enter_context(PgBouncer(database_url, pool_size=PGBOUNCER_POOL))
+                found.append(Via(name, bouncer.url(DATABASE), "transaction"))
+            else:
+                pooler = "transaction" if name == "direct-nocache" else "none"
+                found.append(Via(name, database_url, pooler))
+        yield found
+
+
+@contextlib.contextmanager
+def cluster(
+    fixture: Fixture, processes: int, workers: int = 2, via: Via | None = None
+) -> Iterator[list[str]]:
     """`processes` API processes (Granian, one worker each) and `workers` job workers; yields
     the API base URLs."""
-    env = mixed_env(fixture)
+    env = mixed_env(fixture, via)
     jobs = [
         spawn_child([sys.executable, "-m", "rhythm", "worker"], env=env, cwd=ROOT)
         for _ in range(workers)
@@ -477,7 +527,9 @@ def check_follow(urls: list[str], fixture: Fixture, conn: psycopg.Connection) ->
     )
 
 
-def check_search_version(urls: list[str], fixture: Fixture, added: int) -> str:
+def check_search_version(
+    urls: list[str], fixture: Fixture, added: int, via: Via | None = None
+) -> str:
     """Sync the catalog with `added` more base events than the first (one more each time);
     every process must answer the new version."""
     query = "/search?starts_at=2031-06-01T00:00:00&ends_at=2031-06-30T00:00:00"
@@ -485,7 +537,7 @@ def check_search_version(urls: list[str], fixture: Fixture, added: int) -> str:
     assert len(before) == 1, before
     feed = fixture.work / "feed-next.xml"
     write_feed(feed, 200 + added, 5, 5)
-    env = mixed_env(fixture)
+    env = mixed_env(fixture, via)
     _, _, report = sync_child(env, "--file", str(feed))
     assert "catalog version" in report, report
     synced = time.perf_counter()
@@ -500,7 +552,46 @@ def check_search_version(urls: list[str], fixture: Fixture, added: int) -> str:
     return f"new search version (ETag) in all {len(urls)} after {max(waits):.0f} ms at most"
 
 
-def check_correctness(urls: list[str], fixture: Fixture, round_: int) -> list[str]:
+def job_latency(fixture: Fixture, via: Via) -> str:
+    """One `rhythm worker` reaching PostgreSQL as `via` says, alone: a job
+    (identity:purge_expired_sessions, cheap) deferred and committed on a direct connection,
+    JOB_SAMPLES times one at a time, and how long until the worker has finished it."""
+    worker = spawn_child(
+        [sys.executable, "-m", "rhythm", "worker"], env=mixed_env(fixture, via), cwd=ROOT
+    )
+    waits = []
+    try:
+        with psycopg.connect(fixture.database_url, autocommit=True) as conn:
+            for sample in range(JOB_SAMPLES + 1):
+                started = time.perf_counter()
+                row = conn.execute(
+                    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW('maintenance',"
+                    " 'identity:purge_expired_sessions', 0, NULL, NULL, '{\"timestamp\": 0}',"
+                    " NULL)::procrastinate_job_to_defer_v1])"
+                ).fetchone()
+                assert row is not None
+                job = row[0][0]
+                while conn.execute(
+                    "SELECT status::text FROM procrastinate_jobs WHERE id = %s", (job,)
+                ).fetchone() != ("succeeded",):
+                    assert time.perf_counter() - started < 60, "a deferred job never ran"
+                    time.sleep(0.005)
+                if sample:  # the first one waited for the worker to start
+                    waits.append((time.perf_counter() - started) * 1000)
+                time.sleep(random.uniform(0, 0.5))  # not in step with the worker's polling
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    waits.sort()
+    return (
+        f"{VIA_LABELS[via.name]}: a deferred job finished after {waits[len(waits) // 2]:.0f} ms"
+        f" (median of {JOB_SAMPLES}, worst {waits[-1]:.0f} ms)"
+    )
+
+
+def check_correctness(
+    urls: list[str], fixture: Fixture, round_: int, via: Via | None = None
+) -> list[str]:
     with psycopg.connect(fixture.database_url) as conn:
         email = conn.execute(
             "SELECT email FROM users WHERE id = %s", (fixture.users[-1 - round_],)
@@ -509,31 +600,59 @@ def check_correctness(urls: list[str], fixture: Fixture, round_: int) -> list[st
             check_login_limit(urls, email),
             check_profile(urls, fixture.tokens[1]),
             check_follow(urls, fixture, conn),
-            check_search_version(urls, fixture, round_ + 1),
+            check_search_version(urls, fixture, round_ + 1, via),
         ]
 
 
-def run(rounds: int = 3, seconds: int = 10, processes: list[int] | None = None) -> None:
+def run(
+    rounds: int = 3,
+    seconds: int = 10,
+    processes: list[int] | None = None,
+    via: list[str] | None = None,
+) -> None:
     processes = processes or [1, 2, 4]
+    names = via or ["direct"]
     database_url = recreate_database()
-    with private_redis() as redis_url:
+    with private_redis() as redis_url, vias(names, database_url) as ways:
         fixture = prepare(database_url, redis_url)
-        rows: list[tuple[int, Result, Result]] = []
-        checks: dict[int, list[str]] = {}
-        for index, n in enumerate(processes):
-            results: dict[str, list[Result]] = {"hello": [], "mixed": []}
-            with hello_cluster(n) as hello, cluster(fixture, n) as api:
-                asyncio.run(warm(api[0], fixture.tokens, fixture.users))
+        rows: list[tuple[int, Result, dict[str, Result]]] = []
+        checks: dict[tuple[int, str], list[str]] = {}
+        check_index = 0
+        for n in processes:
+            results: dict[str, list[Result]] = {"hello": [], **{w.name: [] for w in ways}}
+            with hello_cluster(n) as hello, contextlib.ExitStack() as kept:
+                held: dict[str, list[str]] = {}
                 for round_ in range(rounds):
-                    close_open_nights(database_url)
                     results["hello"].append(load("hello", hello, seconds))
-                    results["mixed"].append(
-                        load("mixed", api, seconds, scripts(fixture, n, round_))
-                    )
-                checks[n] = check_correctness(api, fixture, index)
-            mixed = median_result(results["mixed"])
-            mixed.socket_errors = sum(r.socket_errors for r in results["mixed"])
+                    # Each via in turn, the order rotated every round. With several, one
+                    # cluster at a time, started and warmed afresh for each run alike: three
+                    # at once would ask PostgreSQL (max_connections 100, shared) for more
+                    # connections than it has. One via keeps its cluster for every round.
+                    for w in ways[round_ % len(ways) :] + ways[: round_ % len(ways)]:
+                        with contextlib.ExitStack() as stack:
+                            if w.name in held:
+                                api = held[w.name]
+                            else:
+                                owner = kept if len(ways) == 1 else stack
+                                api = owner.enter_context(cluster(fixture, n, via=w))
+                                asyncio.run(warm(api[0], fixture.tokens, fixture.users))
+                                if len(ways) == 1:
+                                    held[w.name] = api
+                            close_open_nights(database_url)
+                            results[w.name].append(
+                                load(w.name, api, seconds, scripts(fixture, n, round_))
+                            )
+                            if round_ == rounds - 1:
+                                checks[(n, w.name)] = check_correctness(
+                                    api, fixture, check_index, w
+                                )
+                                check_index += 1
+            mixed = {}
+            for w in ways:
+                mixed[w.name] = median_result(results[w.name])
+                mixed[w.name].socket_errors = sum(r.socket_errors for r in results[w.name])
             rows.append((n, median_result(results["hello"]), mixed))
+        latencies = [job_latency(fixture, w) for w in ways]
         shutil.rmtree(fixture.work, ignore_errors=True)
 
     print(
@@ -542,18 +661,39 @@ def run(rounds: int = 3, seconds: int = 10, processes: list[int] | None = None) 
     )
     print(TABLE_HEADER)
     for n, hello, mixed in rows:
-        hello.label = f"hello-world, {n} process{'es' if n > 1 else ''}"
-        mixed.label = f"mixed, {n} API process{'es' if n > 1 else ''} + 2 workers"
+        plural = "es" if n > 1 else ""
+        hello.label = f"hello-world, {n} process{plural}"
         print(hello.row())
-        print(mixed.row())
-    print("\n| API processes | mixed req/s | / hello-world same N | / mixed at 1 process |")
-    print("|---|---|---|---|")
-    base = rows[0][2].rps
-    for n, hello, mixed in rows:
-        print(f"| {n} | {mixed.rps:,.0f} | {mixed.rps / hello.rps:.1%} | {mixed.rps / base:.2f}x |")
-    socket_errors = sum(mixed.socket_errors for _, _, mixed in rows)
+        for name, result in mixed.items():
+            suffix = "" if names == ["direct"] else f", {VIA_LABELS[name]}"
+            result.label = f"mixed, {n} API process{plural} + 2 workers{suffix}"
+            print(result.row())
+    first = names[0]
+    if len(names) == 1:
+        print("\n| API processes | mixed req/s | / hello-world same N | / mixed at 1 process |")
+        print("|---|---|---|---|")
+        base = rows[0][2][first].rps
+        for n, hello, mixed in rows:
+            rps = mixed[first].rps
+            print(f"| {n} | {rps:,.0f} | {rps / hello.rps:.1%} | {rps / base:.2f}x |")
+    else:
+        print(f"\n| API processes | via | mixed req/s | / {first} same N | p99 / {first} p99 |")
+        print("|---|---|---|---|---|")
+        for n, _, mixed in rows:
+            base_result = mixed[first]
+            for name, result in mixed.items():
+                print(
+                    f"| {n} | {VIA_LABELS[name]} | {result.rps:,.0f} |"
+                    f" {result.rps / base_result.rps:.1%} |"
+                    f" {result.p99_ms / base_result.p99_ms:.2f}x |"
+                )
+    socket_errors = sum(r.socket_errors for _, _, mixed in rows for r in mixed.values())
     print(f"\nwrk socket errors (connect, read, write, timeout) in the mixed runs: {socket_errors}")
+    print("\njob latency, one worker alone (LISTEN/NOTIFY direct, polling behind a pooler):")
+    for line in latencies:
+        print(f"- {line}")
     print("\ncorrectness across processes:")
-    for n, lines in checks.items():
+    for (n, name), lines in checks.items():
         for line in lines:
-            print(f"- {n} process{'es' if n > 1 else ''}: {line}")
+            where = "" if names == ["direct"] else f", {VIA_LABELS[name]}"
+            print(f"- {n} process{'es' if n > 1 else ''}{where}: {line}")

@@ -63,11 +63,22 @@ def main() -> None:
         default=[1, 2, 4],
         help="mixed: the numbers of API processes to run in turn",
     )
+    parser.add_argument(
+        "--via",
+        nargs="+",
+        choices=mixed_scenario.VIAS,
+        help="mixed: how the API processes reach PostgreSQL, each measured in the same rounds"
+        " (direct: the default; direct-nocache: RHYTHM_DATABASE_POOLER=transaction on direct"
+        " connections; pgbouncer: through Debian's PgBouncer in transaction mode, with it)",
+    )
     args = parser.parse_args()
+    if args.via and args.scenario != "mixed":
+        parser.error("--via applies to the mixed scenario only")
     if args.scenario in ON_REQUEST:
         print(f"## {args.scenario}\n")
+        options = {"via": args.via} if args.scenario == "mixed" else {}
         ON_REQUEST[args.scenario](
-            rounds=args.rounds, seconds=args.seconds, processes=args.processes
+            rounds=args.rounds, seconds=args.seconds, processes=args.processes, **options
         )
         return
     chosen = SCENARIOS if args.scenario == "all" else {args.scenario: SCENARIOS[args.scenario]}

@@ -35,6 +35,9 @@ from rhythm.platform.embedded import EmbeddedServers
 from rhythm.platform.redis import RedisClient, create_redis
 from rhythm.platform.resources import Resources
 from rhythm.platform.settings import Settings
+from tests.pgbouncer import BINARY as PGBOUNCER
+from tests.pgbouncer import PgBouncer
+from tests.pgbouncer import available as pgbouncer_available
 from tests.rediscluster import LocalCluster, redis_server_binary
 
 # Every table of rhythm's models, and procrastinate's jobs (its events and periodic defers
@@ -72,25 +75,51 @@ def _worker_index(worker_id: str) -> int:
     return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
 
 
+# RHYTHM_TEST_PGBOUNCER=1 (`make test-pgbouncer`): every test reaches its database through
+# Debian's PgBouncer in transaction mode, with the settings' database_pooler to match; the
+# database is created and dropped directly, migrated through PgBouncer.
+THROUGH_PGBOUNCER = os.environ.get("RHYTHM_TEST_PGBOUNCER") == "1"
+if THROUGH_PGBOUNCER:
+    # For the `rhythm` commands and servers the tests start as child processes, too.
+    os.environ["RHYTHM_DATABASE_POOLER"] = "transaction"
+
+
 @pytest.fixture(scope="session")
-def database_url(worker_id: str) -> Iterator[str]:
+def pgbouncer() -> Iterator[PgBouncer]:
+    """This xdist worker's PgBouncer (transaction mode) in front of the test PostgreSQL;
+    skipped without Debian's pgbouncer unless RHYTHM_REQUIRE_PGBOUNCER=1 (CI), then failed."""
+    if not pgbouncer_available():
+        message = f"PgBouncer is not installed ({PGBOUNCER}; Debian package pgbouncer)"
+        if os.environ.get("RHYTHM_REQUIRE_PGBOUNCER") == "1":
+            pytest.fail(message + " and RHYTHM_REQUIRE_PGBOUNCER=1")
+        pytest.skip(message)
+    with PgBouncer(os.environ["RHYTHM_TEST_DATABASE_URL"]) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str]:
     server = os.environ["RHYTHM_TEST_DATABASE_URL"]
     # RHYTHM_TEST_NAMESPACE keeps two test runs on one server apart (one checkout each).
     namespace = os.environ.get("RHYTHM_TEST_NAMESPACE", "")
     name = f"rhythm_test_{namespace + '_' if namespace else ''}{worker_id}"
     admin = libpq_url(server)
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    bouncer: PgBouncer | None = request.getfixturevalue("pgbouncer") if THROUGH_PGBOUNCER else None
+    if bouncer is not None:
+        url = bouncer.url(name)
+    else:
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
+    if bouncer is not None:
+        # PgBouncer would reconnect to the database as FORCE ends its server connections.
+        bouncer.kill_database(name)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        conn.execute(drop)
 
 
 @pytest.fixture
@@ -152,6 +181,7 @@ def make_settings(database_url: str, redis_url: str, **overrides: object) -> Set
         "log_json": True,
         "log_level": "WARNING",
         "data_dir": Path(tempfile.gettempdir()) / "rhythm-test-data",
+        "database_pooler": "transaction" if THROUGH_PGBOUNCER else "none",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -257,6 +287,7 @@ def serving(
         "RHYTHM_RATE_LIMIT_HEARTBEATS_BURST": str(settings.rate_limit_heartbeats_burst),
         "RHYTHM_RATE_LIMIT_HEARTBEATS_MAX_WAIT": str(settings.rate_limit_heartbeats_max_wait),
         "RHYTHM_LOG_LEVEL": "ERROR",
+        "RHYTHM_DATABASE_POOLER": settings.database_pooler,
     }
     process = subprocess.Popen(
         [

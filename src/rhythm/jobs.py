@@ -107,19 +107,45 @@ def connect_contexts() -> None:
     identity_service.on_visibility_changed(social_service.visibility_changed)
 
 
-def _connector(database_url: str) -> procrastinate.PsycopgConnector:
-    return procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
+# Behind a transaction pooler (Settings.database_pooler), how often an idle worker asks for a
+# new job: LISTEN does not survive one (the pooler hands the listening server connection to
+# other clients between transactions, and notifications are lost), so the worker polls. Half a
+# second keeps a deferred job's wait short (docs/scaling.md has the figures) for one cheap
+# query a second per idle worker.
+POOLED_POLL_SECONDS = 0.5
+
+
+def _connector(settings: Settings) -> procrastinate.PsycopgConnector:
+    assert settings.database_url is not None
+    # psycopg prepares a statement run 5 times on a connection (`_pg3_N`, per connection):
+    # behind a transaction pooler such a name outlives its transaction on a server connection
+    # other clients get, so nothing is prepared there.
+    pooled = settings.database_pooler == "transaction"
+    return procrastinate.PsycopgConnector(
+        conninfo=libpq_url(settings.database_url),
+        min_size=1,
+        max_size=4,
+        kwargs={"prepare_threshold": None} if pooled else {},
+    )
+
+
+def _worker_options(settings: Settings) -> dict[str, Any]:
+    """How the worker learns of new jobs: LISTEN/NOTIFY on direct connections, polling
+    behind a transaction pooler."""
+    if settings.database_pooler == "transaction":
+        return {"listen_notify": False, "fetch_job_polling_interval": POOLED_POLL_SECONDS}
+    return {}
 
 
 async def run_worker(resources: Resources, **options: Any) -> None:
     """Run jobs and the periodic schedules until cancelled."""
     connect_contexts()
-    with _tasks.replace_connector(_connector(resources.database_url)) as app:
+    with _tasks.replace_connector(_connector(resources.settings)) as app:
         async with app.open_async():
             await app.run_worker_async(
                 additional_context={"resources": resources},
                 install_signal_handlers=False,
                 update_heartbeat_interval=STALLED_SECONDS / 3,
                 stalled_worker_timeout=STALLED_SECONDS,
-                **options,
+                **{**_worker_options(resources.settings), **options},
             )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from sqlalchemy import DateTime, MetaData, func
@@ -20,6 +21,9 @@ from sqlalchemy.orm import DeclarativeBase, mapped_column
 log = structlog.get_logger("rhythm.platform.database")
 
 AFTER_COMMIT = "rhythm_after_commit"
+
+# Settings.database_pooler: what stands between rhythm and PostgreSQL.
+Pooler = Literal["none", "transaction"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,7 +56,12 @@ def libpq_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, pool_size: int, *, connect_timeout: float = 1.0, pool_timeout: float = 2.0
+    url: str,
+    pool_size: int,
+    *,
+    connect_timeout: float = 1.0,
+    pool_timeout: float = 2.0,
+    pooler: Pooler = "none",
 ) -> AsyncEngine:
     """The asyncpg engine. Nothing waits on PostgreSQL for long: a connection attempt gives up
     after `connect_timeout` and a wait for a pooled connection after `pool_timeout`, and the
@@ -61,7 +70,23 @@ def create_engine(
     No pre-ping (a round trip on every checkout): a connection found dead when used makes
     SQLAlchemy invalidate it and every connection pooled before it, so after a PostgreSQL
     restart the pool reconnects by itself, at the cost of one failed request per process.
+
+    Behind a transaction pooler (`pooler="transaction"`, RHYTHM_DATABASE_POOLER), a named
+    prepared statement outlives the transaction on a server connection other clients get next:
+    a second process's `__asyncpg_stmt_1__` finds the first one's ("already exists"). So
+    neither asyncpg nor SQLAlchemy caches statements, and SQLAlchemy prepares each one unnamed
+    (asyncpg then sends it again, Parse, Bind and Execute in one message, when it runs).
     """
+    connect_args: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "server_settings": {"application_name": "rhythm"},
+    }
+    if pooler == "transaction":
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=_unnamed,
+        )
     return create_async_engine(
         driver_url(url, "asyncpg"),
         pool_size=pool_size,
@@ -69,11 +94,12 @@ def create_engine(
         pool_pre_ping=False,
         pool_recycle=1800,
         pool_timeout=pool_timeout,
-        connect_args={
-            "timeout": connect_timeout,
-            "server_settings": {"application_name": "rhythm"},
-        },
+        connect_args=connect_args,
     )
+
+
+def _unnamed() -> str:
+    return ""
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -102,11 +128,19 @@ async def stream_rows(
     session: AsyncSession, query: str, *args: Any, batch: int = 2000
 ) -> AsyncIterator[list[Any]]:
     """The rows of `query`, `batch` at a time, through a server-side cursor of the session's
-    transaction: however many rows there are, only one batch is in memory (exports)."""
+    transaction: however many rows there are, only one batch is in memory (exports).
+
+    A cursor needs a named statement. asyncpg would name it `__asyncpg_stmt_N__`, counted per
+    process, and free it only when the object is collected, possibly after the transaction and
+    then on another server connection of a pooler: so it gets a name no other process uses,
+    and is deallocated inside the transaction that made it once read to the end."""
     driver = await driver_connection(session)
-    cursor = await driver.cursor(query, *args)
+    name = f"rhythm_rows_{uuid.uuid4().hex}"
+    statement = await driver.prepare(query, name=name)
+    cursor = await statement.cursor(*args)
     while rows := await cursor.fetch(batch):
         yield rows
+    await driver.execute(f"DEALLOCATE {name}")
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:

@@ -46,9 +46,14 @@ def reason(exc: BaseException) -> str:
 
 
 def connect_database(url: str) -> psycopg.Connection[tuple[object, ...]]:
-    """An open connection to the database, or OperatorError saying why there is none."""
+    """An open connection to the database, or OperatorError saying why there is none.
+
+    Its statements are never prepared (a command's checks run each once), so it works through
+    a transaction pooler too (Settings.database_pooler)."""
     try:
-        return psycopg.connect(libpq_url(url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return psycopg.connect(
+            libpq_url(url), connect_timeout=CONNECT_TIMEOUT_SECONDS, prepare_threshold=None
+        )
     except psycopg.Error as exc:
         raise OperatorError(f"cannot reach PostgreSQL at {shown(url)}: {reason(exc)}.") from None
 

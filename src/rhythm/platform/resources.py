@@ -45,6 +45,7 @@ def open_resources(settings: Settings) -> Resources:
         settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
+        pooler=settings.database_pooler,
     )
     return Resources(
         settings=settings,

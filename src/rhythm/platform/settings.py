@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     usage_retention_months: int | None = Field(default=None, ge=1, le=1200)
     catalog_history_retention_months: int | None = Field(default=None, ge=1, le=1200)
 
+    # What stands between rhythm and PostgreSQL (docs/scaling.md, "PgBouncer"). `none`: direct
+    # connections (or a pooler in session mode). `transaction`: a pooler in transaction mode,
+    # such as PgBouncer before 1.21 (no prepared statements): every connection then keeps no
+    # statement cache and sends only unnamed statements (asyncpg and psycopg alike), and the job
+    # worker polls for new jobs instead of LISTENing (jobs.POOLED_POLL_SECONDS).
+    database_pooler: Literal["none", "transaction"] = "none"
+
     @field_validator("database_url")
     @classmethod
     def _postgresql_url(cls, url: str | None) -> str | None:
