@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 from sqlalchemy import DateTime, MetaData, func
@@ -17,9 +17,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
+if TYPE_CHECKING:
+    from rhythm.platform.replicas import Replicas, Writer
+
 log = structlog.get_logger("rhythm.platform.database")
 
 AFTER_COMMIT = "rhythm_after_commit"
+# Sessions of a primary with read replicas carry the Replicas (in their `info`, from the
+# session factory), and the writers a transaction wrote for (platform.replicas).
+REPLICAS = "rhythm_replicas"
+WROTE_FOR = "rhythm_wrote_for"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -76,8 +83,19 @@ def create_engine(
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_session_factory(
+    engine: AsyncEngine, replicas: Replicas | None = None
+) -> async_sessionmaker[AsyncSession]:
+    info = None if replicas is None else {REPLICAS: replicas}
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+
+
+def wrote_for(session: AsyncSession, writer: Writer) -> None:
+    """Mark the session's transaction as a write of `writer` (a user's id, or a shared name):
+    once it commits, that writer's next lag-tolerant reads wait for a replica that has
+    replayed it (platform.replicas). Without replicas, nothing is done."""
+    if REPLICAS in session.info:
+        session.info.setdefault(WROTE_FOR, set()).add(writer)
 
 
 async def driver_connection(session: AsyncSession) -> Any:
@@ -118,6 +136,11 @@ async def commit(session: AsyncSession) -> None:
     """Commit, then run the after-commit actions. Their failures are logged, not raised:
     what they do (cache writes) must be rebuildable from what was committed."""
     await session.commit()
+    writers = session.info.pop(WROTE_FOR, None)
+    if writers:
+        # Before the after-commit actions: one of them may publish what was written.
+        replicas: Replicas = session.info[REPLICAS]
+        await replicas.remember(writers)
     actions = session.info.pop(AFTER_COMMIT, [])
     for action in actions:
         try:
@@ -128,6 +151,7 @@ async def commit(session: AsyncSession) -> None:
 
 async def rollback(session: AsyncSession) -> None:
     session.info.pop(AFTER_COMMIT, None)
+    session.info.pop(WROTE_FOR, None)
     await session.rollback()
 
 
