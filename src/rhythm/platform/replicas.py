@@ -194,6 +194,9 @@ class Replicas:
         if not self._history or self._history[-1][1] <= replayed:
             replica.caught_up_at = now
         if replica.probed_at == float("-inf"):
+            # Back (or first seen): connections pooled before it went down are dead; drop them
+            # now rather than let a request find out.
+            await replica.engine.dispose()
             log.info("replica_up", replica=_hide(replica.url))
         replica.probed_at = now
 
