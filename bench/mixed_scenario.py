@@ -298,10 +298,12 @@ def mixed_env(fixture: Fixture, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def cluster(fixture: Fixture, processes: int, workers: int = 2) -> Iterator[list[str]]:
+def cluster(
+    fixture: Fixture, processes: int, workers: int = 2, **extra: str
+) -> Iterator[list[str]]:
     """`processes` API processes (Granian, one worker each) and `workers` job workers; yields
     the API base URLs."""
-    env = mixed_env(fixture)
+    env = mixed_env(fixture, **extra)
     jobs = [
         spawn_child([sys.executable, "-m", "rhythm", "worker"], env=env, cwd=ROOT)
         for _ in range(workers)
@@ -513,8 +515,13 @@ def check_correctness(urls: list[str], fixture: Fixture, round_: int) -> list[st
         ]
 
 
-def run(rounds: int = 3, seconds: int = 10, processes: list[int] | None = None) -> None:
+def run(
+    rounds: int = 3, seconds: int = 10, processes: list[int] | None = None, replica: bool = False
+) -> None:
     processes = processes or [1, 2, 4]
+    if replica:
+        run_replica(rounds, seconds, processes[0])
+        return
     database_url = recreate_database()
     with private_redis() as redis_url:
         fixture = prepare(database_url, redis_url)
@@ -557,3 +564,57 @@ def run(rounds: int = 3, seconds: int = 10, processes: list[int] | None = None) 
     for n, lines in checks.items():
         for line in lines:
             print(f"- {n} process{'es' if n > 1 else ''}: {line}")
+
+
+def run_replica(rounds: int, seconds: int, processes: int) -> None:
+    """Issue 15's cost of a read replica: the mixed load on a primary alone and on the same
+    primary with a streaming replica (RHYTHM_DATABASE_REPLICA_URLS), in alternating rounds of
+    one run. The pair is started as the replica tests start theirs (tests/replica_pair.py),
+    so both set-ups use the same primary; on one machine the replica's replay and reads share
+    its cores."""
+    from tests.replica_pair import start_pair
+
+    pair = start_pair()
+    try:
+        with psycopg.connect(pair.primary_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        database_url = pair.url("primary", DATABASE)
+        replica_url = pair.url("replica", DATABASE)
+        with private_redis() as redis_url:
+            fixture = prepare(database_url, redis_url)
+            pair.wait_caught_up(timeout=120)
+            results: dict[str, list[Result]] = {"primary": [], "replica": []}
+            with (
+                cluster(fixture, processes) as direct,
+                cluster(
+                    fixture, processes, workers=0, RHYTHM_DATABASE_REPLICA_URLS=replica_url
+                ) as replicated,
+            ):
+                for api in (direct, replicated):
+                    asyncio.run(warm(api[0], fixture.tokens, fixture.users))
+                for round_ in range(rounds):
+                    for label, api in (("primary", direct), ("replica", replicated)):
+                        close_open_nights(database_url)
+                        results[label].append(
+                            load(label, api, seconds, scripts(fixture, processes, round_))
+                        )
+                checks = check_correctness(replicated, fixture, 0)
+            shutil.rmtree(fixture.work, ignore_errors=True)
+    finally:
+        pair.stop()
+    primary = median_result(results["primary"])
+    replicated_result = median_result(results["replica"])
+    print(
+        f"medians of {rounds} alternating rounds of {seconds} s; {USERS} users;"
+        f" {processes} API process{'es' if processes > 1 else ''} + 2 workers;"
+        f" wrk, {CONNECTIONS} connections in all\n"
+    )
+    print(TABLE_HEADER)
+    primary.label = "mixed, primary only"
+    replicated_result.label = "mixed, primary + 1 streaming replica"
+    print(primary.row())
+    print(replicated_result.row())
+    print(f"\nwith the replica / primary only: {replicated_result.rps / primary.rps:.1%}")
+    print("\ncorrectness through the replica-configured processes:")
+    for line in checks:
+        print(f"- {line}")

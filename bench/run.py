@@ -55,7 +55,22 @@ def main() -> None:
         default=[1, 2, 4],
         help="mixed: the numbers of API processes to run in turn",
     )
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="mixed: the first --processes count, on a primary alone and with a streaming "
+        "replica, in one run (issue 15)",
+    )
     args = parser.parse_args()
+    if args.scenario == "mixed":
+        print("## mixed\n")
+        mixed_scenario.run(
+            rounds=args.rounds,
+            seconds=args.seconds,
+            processes=args.processes,
+            replica=args.replica,
+        )
+        return
     if args.scenario in ON_REQUEST:
         print(f"## {args.scenario}\n")
         ON_REQUEST[args.scenario](

@@ -76,8 +76,8 @@ def resources(app: FastAPI) -> Resources:
     return found
 
 
-async def until(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def until(check) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 20
     while not check():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.05)
