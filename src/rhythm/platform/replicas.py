@@ -139,6 +139,11 @@ class Replicas:
         self._history: deque[tuple[float, int]] = deque()
         self._primary_probe: asyncpg.Connection | None = None
         self._poller: asyncio.Task[None] | None = None
+        # The primary's position for commits and fresh reads: one query at a time on a
+        # connection of its own, shared by every caller that asked before it was sent.
+        self._position_connection: asyncpg.Connection | None = None
+        self._position_lock = asyncio.Lock()
+        self._next_position: asyncio.Future[int] | None = None
 
     # --- positions ---------------------------------------------------------------------
 
@@ -151,11 +156,38 @@ class Replicas:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        for connection in [self._primary_probe, *(r.probe for r in self.replicas)]:
+        probes = [self._primary_probe, self._position_connection, *(r.probe for r in self.replicas)]
+        for connection in probes:
             if connection is not None:
                 connection.terminate()
         for replica in self.replicas:
             await replica.engine.dispose()
+
+    async def position(self) -> int:
+        """The primary's `pg_current_wal_lsn()`, read after this call began: at or past every
+        commit that finished before it. Concurrent callers share one query (as group commit
+        shares one transaction), so a burst of commits costs one round trip, and no pooled
+        connection is taken from the requests."""
+        if self._next_position is None:
+            self._next_position = asyncio.get_running_loop().create_future()
+            asyncio.create_task(self._read_position())  # noqa: RUF006 (its future is awaited)
+        return await asyncio.shield(self._next_position)
+
+    async def _read_position(self) -> None:
+        async with self._position_lock:
+            # Whoever asked until now is served by this query; later callers by the next.
+            waiting, self._next_position = self._next_position, None
+            assert waiting is not None
+            try:
+                self._position_connection, value = await self._probe(
+                    self._position_connection, self.primary_url, LSN_QUERY
+                )
+            except Exception as exc:
+                self._position_connection = None
+                waiting.set_exception(exc)
+                waiting.exception()  # retrieved: a caller that left must not log it
+                return
+            waiting.set_result(value)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -224,8 +256,7 @@ class Replicas:
         need: int | None = None
         if fresh:
             try:
-                async with self.primary_engine.connect() as connection:
-                    need = (await connection.exec_driver_sql(LSN_QUERY)).scalar_one()
+                need = await self.position()
             except Exception:
                 return None
         elif writer is not None:
@@ -285,16 +316,14 @@ class Replicas:
         commit, as each writer's position to wait for. A failure is logged: the writer's next
         reads then follow the lag bound alone."""
         try:
-            async with self.primary_engine.connect() as connection:
-                position = (await connection.exec_driver_sql(LSN_QUERY)).scalar_one()
-            value = f"{position:016x}"
+            value = f"{await self.position():016x}"
             async with self.redis.pipeline(transaction=False) as pipe:
                 for writer in writers:
                     await self._remember(
                         keys=[lsn_key(writer)], args=[value, self.lsn_ttl_ms], client=pipe
                     )
                 await pipe.execute()
-        except (RedisError, DBAPIError, OSError) as exc:
+        except Exception as exc:  # Redis, or the primary's position: never the request's failure
             log.warning("replica_remember_failed", error=str(exc))
 
 
