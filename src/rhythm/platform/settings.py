@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 MIN_SECRET_KEY_BYTES = 32
+NOT_A_LIST = "is not a JSON array of URLs (or a comma-separated list)"
 
 
 class Settings(BaseSettings):
@@ -125,7 +126,13 @@ class Settings(BaseSettings):
         if isinstance(urls, str):
             text = urls.strip()
             if text.startswith("["):
-                return json.loads(text)
+                try:
+                    urls = json.loads(text)
+                except ValueError:
+                    raise ValueError(NOT_A_LIST) from None
+                if not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+                    raise ValueError(NOT_A_LIST) from None
+                return urls
             return [u.strip() for u in text.split(",") if u.strip()]
         return urls
 
