@@ -39,7 +39,9 @@ import asyncpg  # type: ignore[import-untyped]
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rhythm.platform.database import ReadSession, create_engine, create_session_factory, libpq_url
@@ -75,9 +77,12 @@ def lsn_key(writer: Writer) -> str:
 
 def replica_failure(exc: BaseException) -> bool:
     """Whether a read on a replica failed because of the replica (connection lost or refused,
-    a timeout, a query cancelled by a recovery conflict, a read-only refusal): then the read
-    runs again on the primary."""
-    return isinstance(exc, DBAPIError | OSError | asyncpg.PostgresError | asyncpg.InterfaceError)
+    a timeout, its pool exhausted, a query cancelled by a recovery conflict, a read-only
+    refusal): then the read runs again on the primary."""
+    return isinstance(
+        exc,
+        DBAPIError | OSError | PoolTimeout | asyncpg.PostgresError | asyncpg.InterfaceError,
+    )
 
 
 @dataclass
@@ -102,8 +107,6 @@ class Replica:
 
 
 def _hide(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
