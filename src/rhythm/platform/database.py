@@ -140,7 +140,7 @@ async def commit(session: AsyncSession) -> None:
     if writers:
         # Before the after-commit actions: one of them may publish what was written.
         replicas: Replicas = session.info[REPLICAS]
-        await replicas.remember(writers)
+        await replicas.remember(list(writers))
     actions = session.info.pop(AFTER_COMMIT, [])
     for action in actions:
         try:

@@ -31,7 +31,7 @@ import contextlib
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -258,6 +258,11 @@ class Replicas:
             return None
         need: int | None = None
         if fresh:
+            # The primary is at least where it was last probed: a replica behind that cannot
+            # be current, so under writes a fresh read goes to the primary without asking.
+            latest = self._history[-1][1] if self._history else None
+            if latest is None or not any(r.fit(now, self.max_lag, latest) for r in self.replicas):
+                return None
             try:
                 need = await self.position()
             except Exception:
@@ -314,12 +319,15 @@ class Replicas:
 
     # --- read-your-writes ----------------------------------------------------------------
 
-    async def remember(self, writers: Iterable[Writer]) -> None:
+    async def remember(self, writers: Sequence[Writer]) -> None:
         """After a commit that wrote for `writers`: the primary's position, at or past that
         commit, as each writer's position to wait for. A failure is logged: the writer's next
         reads then follow the lag bound alone."""
         try:
             value = f"{await self.position():016x}"
+            if len(writers) == 1:
+                await self._remember(keys=[lsn_key(writers[0])], args=[value, self.lsn_ttl_ms])
+                return
             async with self.redis.pipeline(transaction=False) as pipe:
                 for writer in writers:
                     await self._remember(
