@@ -123,6 +123,7 @@ class Replicas:
         max_lag_seconds: float,
         pool_size: int,
         connect_timeout: float,
+        pool_timeout: float,
     ) -> None:
         # Reads on the primary, when no replica fits (never committed: nothing to remember).
         self.primary = create_session_factory(primary_engine)
@@ -133,8 +134,12 @@ class Replicas:
         self.lsn_ttl_ms = int(max_lag_seconds * 2 * 1000)
         self.replicas = []
         for url in urls:
+            # A busy pool is not a failing replica: wait for it as for the primary's.
             engine = create_engine(
-                url, pool_size, connect_timeout=min(connect_timeout, 1.0), pool_timeout=0.5
+                url,
+                pool_size,
+                connect_timeout=min(connect_timeout, 1.0),
+                pool_timeout=pool_timeout,
             )
             self.replicas.append(Replica(url, engine, create_session_factory(engine)))
         self._remember = redis.register_script(REMEMBER_LUA)

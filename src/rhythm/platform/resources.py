@@ -92,8 +92,9 @@ def open_resources(settings: Settings) -> Resources:
             settings.database_url,
             redis,
             max_lag_seconds=settings.database_replica_max_lag_seconds,
-            pool_size=settings.database_replica_pool_size,
+            pool_size=settings.database_replica_pool_size or settings.db_pool_size,
             connect_timeout=settings.db_connect_timeout_seconds,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
     return Resources(
         settings=settings,

@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     # A replica further behind the primary than this is skipped; a user's last-write position
     # is kept in Redis for twice as long (so an expired one never lets a stale replica serve).
     database_replica_max_lag_seconds: float = Field(default=5.0, gt=0, le=300)
-    database_replica_pool_size: int = Field(default=5, ge=1, le=200)
+    # Connections per process to each replica; unset: db_pool_size.
+    database_replica_pool_size: int | None = Field(default=None, ge=1, le=200)
 
     @field_validator("database_url")
     @classmethod
