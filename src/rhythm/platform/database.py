@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
@@ -132,21 +133,33 @@ def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -
     session.info.setdefault(AFTER_COMMIT, []).append(action)
 
 
-async def commit(session: AsyncSession) -> None:
+async def commit(
+    session: AsyncSession, *, remember: bool = True
+) -> Callable[[], Awaitable[None]] | None:
     """Commit, then run the after-commit actions. Their failures are logged, not raised:
-    what they do (cache writes) must be rebuildable from what was committed."""
+    what they do (cache writes) must be rebuildable from what was committed.
+
+    With read replicas, the writers the transaction wrote for are remembered
+    (platform.replicas) before the after-commit actions; with `remember=False` that is left to
+    the caller, who is handed it to await before answering (group commit, so that its next
+    batch need not wait for it)."""
     await session.commit()
     writers = session.info.pop(WROTE_FOR, None)
+    remembering: Callable[[], Awaitable[None]] | None = None
     if writers:
-        # Before the after-commit actions: one of them may publish what was written.
         replicas: Replicas = session.info[REPLICAS]
-        await replicas.remember(list(writers))
+        remembering = partial(replicas.remember, list(writers))
+        if remember:
+            # Before the after-commit actions: one of them may publish what was written.
+            await remembering()
+            remembering = None
     actions = session.info.pop(AFTER_COMMIT, [])
     for action in actions:
         try:
             await action()
         except Exception as exc:
             log.warning("after_commit_failed", error=str(exc))
+    return remembering
 
 
 async def rollback(session: AsyncSession) -> None:
