@@ -152,6 +152,10 @@ class Replicas:
         self._position_connection: asyncpg.Connection | None = None
         self._position_lock = asyncio.Lock()
         self._next_position: asyncio.Future[int] | None = None
+        # Writers whose commits wait for their position to be stored (remember).
+        self._unremembered: set[Writer] = set()
+        self._remembered: asyncio.Future[None] | None = None
+        self._remember_lock = asyncio.Lock()
 
     # --- positions ---------------------------------------------------------------------
 
@@ -326,21 +330,32 @@ class Replicas:
 
     async def remember(self, writers: Sequence[Writer]) -> None:
         """After a commit that wrote for `writers`: the primary's position, at or past that
-        commit, as each writer's position to wait for. A failure is logged: the writer's next
-        reads then follow the lag bound alone."""
-        try:
-            value = f"{await self.position():016x}"
-            if len(writers) == 1:
-                await self._remember(keys=[lsn_key(writers[0])], args=[value, self.lsn_ttl_ms])
-                return
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for writer in writers:
-                    await self._remember(
-                        keys=[lsn_key(writer)], args=[value, self.lsn_ttl_ms], client=pipe
-                    )
-                await pipe.execute()
-        except Exception as exc:  # Redis, or the primary's position: never the request's failure
-            log.warning("replica_remember_failed", error=str(exc))
+        commit, as each writer's position to wait for. Commits finishing together share one
+        position query and one Redis pipeline. A failure is logged: the writers' next reads
+        then follow the lag bound alone."""
+        self._unremembered.update(writers)
+        if self._remembered is None:
+            self._remembered = asyncio.get_running_loop().create_future()
+            asyncio.create_task(self._remember_pending())  # noqa: RUF006 (its future is awaited)
+        await asyncio.shield(self._remembered)
+
+    async def _remember_pending(self) -> None:
+        async with self._remember_lock:
+            # Whoever committed until now is covered by a position read from here on.
+            done, self._remembered = self._remembered, None
+            writers, self._unremembered = self._unremembered, set()
+            assert done is not None
+            try:
+                value = f"{await self.position():016x}"
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for writer in writers:
+                        await self._remember(
+                            keys=[lsn_key(writer)], args=[value, self.lsn_ttl_ms], client=pipe
+                        )
+                    await pipe.execute()
+            except Exception as exc:  # Redis, or the primary's position: never the request's
+                log.warning("replica_remember_failed", error=str(exc))
+            done.set_result(None)
 
 
 class _ChosenRead(ReadSession):
