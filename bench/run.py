@@ -69,7 +69,10 @@ def main() -> None:
         choices=mixed_scenario.VIAS,
         help="mixed: how the API processes reach PostgreSQL, each measured in the same rounds"
         " (direct: the default; direct-nocache: RHYTHM_DATABASE_POOLER=transaction on direct"
-        " connections; pgbouncer: through Debian's PgBouncer in transaction mode, with it)",
+        " connections; pgbouncer: through Debian's PgBouncer in transaction mode, with it;"
+        " replica: a primary and a streaming replica that the run starts, reads routed by"
+        " RHYTHM_DATABASE_REPLICA_URLS; pgbouncer+replica: both, a PgBouncer before each;"
+        " with a replica via, every via runs on that run's primary)",
     )
     args = parser.parse_args()
     if args.via and args.scenario != "mixed":

@@ -39,6 +39,7 @@ from tests.pgbouncer import BINARY as PGBOUNCER
 from tests.pgbouncer import PgBouncer
 from tests.pgbouncer import available as pgbouncer_available
 from tests.rediscluster import LocalCluster, redis_server_binary
+from tests.replica_pair import ReplicaPair, start_pair
 
 # Every table of rhythm's models, and procrastinate's jobs (its events and periodic defers
 # go with them, by CASCADE).
@@ -48,13 +49,20 @@ TRUNCATE = "TRUNCATE {} CASCADE".format(
 
 _embedded: EmbeddedServers | None = None
 _embedded_dir: str | None = None
+_replica_pair: ReplicaPair | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """On the controller only: start embedded servers when no test servers are named."""
-    global _embedded, _embedded_dir
+    """On the controller only: start embedded servers when no test servers are named; with
+    RHYTHM_TEST_REPLICA=1, a primary and its streaming replica (tests/replica_pair.py) as the
+    test PostgreSQL, every app of the tests reading from the replica (`make test-replica`)."""
+    global _embedded, _embedded_dir, _replica_pair
     if hasattr(config, "workerinput"):
         return
+    if os.environ.get("RHYTHM_TEST_REPLICA") == "1":
+        _replica_pair = start_pair()
+        os.environ["RHYTHM_TEST_DATABASE_URL"] = _replica_pair.primary_url
+        os.environ["RHYTHM_TEST_REPLICA_URL"] = _replica_pair.replica_url
     if os.environ.get("RHYTHM_TEST_DATABASE_URL") and os.environ.get("RHYTHM_TEST_REDIS_URL"):
         return
     _embedded_dir = tempfile.mkdtemp(prefix="rhythm-test-")
@@ -65,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _replica_pair is not None:
+        _replica_pair.stop()
     if _embedded is not None:
         _embedded.stop()
     if _embedded_dir is not None:
@@ -183,6 +193,13 @@ def make_settings(database_url: str, redis_url: str, **overrides: object) -> Set
         "data_dir": Path(tempfile.gettempdir()) / "rhythm-test-data",
         "database_pooler": "transaction" if THROUGH_PGBOUNCER else "none",
     }
+    replica = os.environ.get("RHYTHM_TEST_REPLICA_URL")
+    if replica:
+        # The same database on the replica server (it replicates every database).
+        database = make_url(database_url).database
+        values["database_replica_urls"] = [
+            make_url(replica).set(database=database).render_as_string(hide_password=False)
+        ]
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -277,6 +294,7 @@ def serving(
         "RHYTHM_ENV": "test",
         "RHYTHM_DATABASE_URL": settings.database_url or "",
         "RHYTHM_REDIS_URL": settings.redis_url or "",
+        "RHYTHM_DATABASE_REPLICA_URLS": ",".join(settings.database_replica_urls),
         "RHYTHM_SECRET_KEY": "live-server-secret-key-0123456789-abcdef",
         "RHYTHM_RATE_LIMIT_DEFAULT": settings.rate_limit_default,
         "RHYTHM_RATE_LIMIT_ANONYMOUS": settings.rate_limit_anonymous,

@@ -129,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets = services.add(Assets, Assets())
         services.add(Shell, Shell(assets))
         app.state.services = services
+        if resources.replicas is not None:
+            resources.replicas.start()  # their positions known before the first read
         version_feed = asyncio.create_task(search_cache.follow())
         touch_writer = asyncio.create_task(authenticator.run_touch_writer())
         try:

@@ -20,7 +20,7 @@ from rhythm.catalog.schemas import (
     SyncSlots,
     SyncStarted,
 )
-from rhythm.catalog.search_cache import SearchCache
+from rhythm.catalog.search_cache import Answer, SearchCache
 from rhythm.catalog.service import InvalidSearch
 from rhythm.identity.dependencies import AdminUser, ReadUser, client_ip
 from rhythm.platform.database import ReadSession
@@ -125,8 +125,11 @@ async def search(request: Request, query: SearchQuery) -> Response:
             answer = await cache.read_shared(key)
         if answer is None:
             most = shared(request, Settings).search_max_events
-            async with ReadSession(shared(request, Resources).session_factory) as db:
-                answer = await service.search(await db(), starts, ends, most)
+
+            async def search(db: ReadSession) -> Answer:
+                return await service.search(await db(), starts, ends, most)
+
+            answer = await shared(request, Resources).read(search, writer=service.CATALOG_WRITER)
             with contextlib.suppress(RedisError):
                 await cache.store_shared(key, answer)
         cache.put(version, key, answer)

@@ -32,7 +32,7 @@ from rhythm.catalog.provider import ProviderRefused, ProviderUnavailable, fetch
 from rhythm.catalog.search_cache import Answer
 from rhythm.platform import partitions
 from rhythm.platform.bounds import DATE_WINDOW, check_date
-from rhythm.platform.database import commit
+from rhythm.platform.database import commit, wrote_for
 from rhythm.platform.errors import NotFound
 from rhythm.platform.queue import defer
 from rhythm.platform.redis import RedisClient
@@ -42,6 +42,9 @@ log = structlog.get_logger("rhythm.catalog")
 SLOT_NAMESPACE = uuid.UUID("7d7c51f4-59a4-4a8e-9b63-0b8c3c1a2f10")
 CHUNK = 250
 MAX_ERRORS_KEPT = 1000
+# Whose writes a sync's are, for reads on replicas (platform.replicas): search misses wait for
+# a replica that has replayed the latest sync, so no answer cached under its version is older.
+CATALOG_WRITER = "catalog"
 
 
 def slot_id(base_event_id: int, event_id: int) -> uuid.UUID:
@@ -243,6 +246,8 @@ async def sync(
                         version,
                         utc(),
                     )
+                    # Search misses read replicas that have replayed the latest sync.
+                    wrote_for(session, CATALOG_WRITER)
                     await commit(session)
             status = "succeeded"
     except (FeedError, ProviderRefused, ProviderUnavailable) as exc:

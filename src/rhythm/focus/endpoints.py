@@ -32,6 +32,7 @@ from rhythm.platform.pagination import Page
 from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoDate
 from rhythm.platform.settings import Settings
+from rhythm.platform.timeutil import Week
 
 router = APIRouter(prefix="/focus", tags=["focus"], responses=problem_doc(401, 429))
 users_router = APIRouter(prefix="/users", tags=["focus"], responses=problem_doc(401, 429))
@@ -128,15 +129,18 @@ async def leaderboard(
         Literal["current_streak", "week_minutes"], Query(description="What to rank by.")
     ] = "current_streak",
 ) -> Leaderboard:
-    async with ReadSession(shared(request, Resources).session_factory) as db:
-        week, entries, cursor = await leaderboards.leaderboard(
-            db,
-            shared(request, Standings),
-            principal,
-            by,
-            page,
-            _threshold(request),
+
+    # Rebuilt standings are stored in the standings cache: `fresh` (platform.replicas).
+    async def read(
+        db: ReadSession,
+    ) -> tuple[Week, list[leaderboards.LeaderboardEntry], str | None]:
+        return await leaderboards.leaderboard(
+            db, shared(request, Standings), principal, by, page, _threshold(request)
         )
+
+    week, entries, cursor = await shared(request, Resources).read(
+        read, writer=principal.id, fresh=True
+    )
     return Leaderboard(
         by=by,
         week=week.name,
@@ -170,12 +174,12 @@ async def leaderboard(
 )
 async def user_streak(request: Request, caller: Principal, user_id: uuid.UUID) -> Response:
     """Streaks are read for every profile shown."""
-    async with ReadSession(shared(request, Resources).session_factory) as db:
-        streak = await standings.user_streak(
-            db,
-            shared(request, Standings),
-            caller.id,
-            user_id,
-            _threshold(request),
+
+    async def read(db: ReadSession) -> StreakOut:
+        return await standings.user_streak(
+            db, shared(request, Standings), caller.id, user_id, _threshold(request)
         )
+
+    # A standings rebuild is stored in the cache: `fresh` (platform.replicas).
+    streak = await shared(request, Resources).read(read, writer=caller.id, fresh=True)
     return Response(streak.model_dump_json(), media_type="application/json")

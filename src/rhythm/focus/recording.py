@@ -31,7 +31,7 @@ from rhythm.focus.standings_cache import CACHED_DAYS, Standing, Standings
 from rhythm.focus.streaks import MICROS_PER_MINUTE, Anchor, as_of, summarize
 from rhythm.identity.principal import Principal
 from rhythm.platform.batching import GroupCommit
-from rhythm.platform.database import after_commit
+from rhythm.platform.database import after_commit, wrote_for
 from rhythm.platform.errors import Conflict, ItemRefused, NotFound, RhythmError, Unprocessable
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.redis import RedisClient
@@ -119,6 +119,8 @@ async def _record_batch(
     session: AsyncSession, standings: Standings, batch: list[_Pending], threshold_minutes: int
 ) -> list[Recorded | Exception]:
     now = utc_now()
+    for item in batch:
+        wrote_for(session, item.user_id)
     await repository.lock_users(session, [item.user_id for item in batch])
     first: dict[tuple[uuid.UUID, str], int] = {}
     for index, item in enumerate(batch):

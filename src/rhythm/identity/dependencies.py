@@ -26,6 +26,7 @@ from rhythm.identity.cookies import cookie_authorization
 from rhythm.identity.principal import SESSION, Principal, Scope
 from rhythm.identity.tokens import is_api_key
 from rhythm.platform.errors import RhythmError, Unauthorized
+from rhythm.platform.http.dependencies import note_caller
 from rhythm.platform.http.fastroute import Caller
 from rhythm.platform.http.shared import shared
 from rhythm.platform.ratelimit import RateLimits
@@ -42,7 +43,9 @@ def _authorization(request: Request) -> str | None:
 
 
 async def _signed_in(request: Request, authorization: str) -> Principal:
-    return await shared(request, Authenticator).authenticate(authorization, client_ip(request))
+    principal = await shared(request, Authenticator).authenticate(authorization, client_ip(request))
+    note_caller(request, principal.id)
+    return principal
 
 
 async def optional_user(request: Request) -> Principal | None:
@@ -67,6 +70,7 @@ async def current_user(request: Request, need: str, heartbeat: bool = False) -> 
         authorization, client_ip(request), heartbeat
     )
     principal.require(need)
+    note_caller(request, principal.id)
     return principal
 
 
@@ -103,6 +107,7 @@ async def api_key_user(
     principal = await authenticator.authenticate_api_key(key, ip)
     await authenticator.count(principal, heartbeat)
     principal.require(need)
+    note_caller(request, principal.id)
     return principal
 
 

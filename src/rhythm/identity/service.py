@@ -21,7 +21,7 @@ from rhythm.identity.principal import PUBLIC, Principal, Scope, Visibility
 from rhythm.identity.profiles import PROFILE_LUA, ProfileCache, parse_profile, profile_payload
 from rhythm.identity.schemas import ProfileRecord
 from rhythm.identity.tokens import AccessTokenCodec, hash_secret, new_api_key, new_refresh_token
-from rhythm.platform.database import ReadSession, after_commit
+from rhythm.platform.database import ReadSession, after_commit, wrote_for
 from rhythm.platform.errors import Conflict, FieldError, NotFound, RhythmError, Unauthorized
 from rhythm.platform.pagination import PageRequest
 from rhythm.platform.queue import ERASURE_QUEUE, defer
@@ -167,6 +167,8 @@ async def register(
         raise EmailTaken(f"An account with the email {email!r} already exists.")
     tokens = await open_session(session, issuer, user.id, "registration")
     _cache_profile_after_commit(session, issuer.cache, user)
+    # The new account reads itself at once (its export, its reports): from the primary.
+    wrote_for(session, user.id)
     return user, tokens
 
 

@@ -62,6 +62,9 @@ class GroupCommit(Generic[Item, Outcome]):
         self._drainer: asyncio.Task[None] | None = None
         self._queued = 0  # the weight queued or being written
         self._room = asyncio.Event()
+        # Batches committed, waiting for their writers' positions (platform.replicas) before
+        # their requests are answered; the next batch does not wait for them.
+        self._answering: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Outcome:
         """Queue the item (once there is room); its outcome once the batch that carries it has
@@ -83,14 +86,17 @@ class GroupCommit(Generic[Item, Outcome]):
         its write going on, and the process must not close its pool under it."""
         while self._drainer is not None and not self._drainer.done():
             await asyncio.wait([self._drainer])
+        if self._answering:
+            await asyncio.wait(list(self._answering))
 
     async def _drain(self) -> None:
         while self._queue:
             batch = self._queue[: self.max_batch]
             del self._queue[: self.max_batch]
             outcomes: list[Outcome | Exception]
+            remembering: list[Callable[[], Awaitable[None]]] = []
             try:
-                outcomes = await self._commit([w.item for w in batch])
+                outcomes = await self._commit([w.item for w in batch], remembering)
             except Exception as exc:
                 if len(batch) == 1:
                     outcomes = [exc]
@@ -102,25 +108,48 @@ class GroupCommit(Generic[Item, Outcome]):
                     outcomes = []
                     for waiting in batch:
                         try:
-                            outcomes.extend(await self._commit([waiting.item]))
+                            outcomes.extend(await self._commit([waiting.item], remembering))
                         except Exception as single:
                             outcomes.append(single)
             self._queued -= sum(w.weight for w in batch)
             self._room.set()
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                if waiting.future.done():
-                    continue
-                if isinstance(outcome, Exception):
-                    waiting.future.set_exception(outcome)
-                else:
-                    waiting.future.set_result(outcome)
+            if remembering:
+                task = asyncio.create_task(self._answer_after(remembering, batch, outcomes))
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
+            else:
+                _answer(batch, outcomes)
 
-    async def _commit(self, items: list[Item]) -> list[Outcome | Exception]:
+    @staticmethod
+    async def _answer_after(
+        remembering: list[Callable[[], Awaitable[None]]],
+        batch: list[_Waiting[Item, Outcome]],
+        outcomes: list[Outcome | Exception],
+    ) -> None:
+        for remember in remembering:
+            await remember()  # logs its own failures
+        _answer(batch, outcomes)
+
+    async def _commit(
+        self, items: list[Item], remembering: list[Callable[[], Awaitable[None]]]
+    ) -> list[Outcome | Exception]:
         async with self.session_factory() as session:
             try:
                 outcomes = await self.write(session, items)
             except BaseException:
                 await rollback(session)
                 raise
-            await commit(session)
+            remember = await commit(session, remember=False)
+            if remember is not None:
+                remembering.append(remember)
             return outcomes
+
+
+def _answer(batch: list[_Waiting[Item, Outcome]], outcomes: list[Outcome | Exception]) -> None:
+    for waiting, outcome in zip(batch, outcomes, strict=True):
+        if waiting.future.done():
+            continue
+        if isinstance(outcome, Exception):
+            waiting.future.set_exception(outcome)
+        else:
+            waiting.future.set_result(outcome)

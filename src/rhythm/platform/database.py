@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import structlog
 from sqlalchemy import DateTime, MetaData, func
@@ -18,9 +19,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
+if TYPE_CHECKING:
+    from rhythm.platform.replicas import Replicas, Writer
+
 log = structlog.get_logger("rhythm.platform.database")
 
 AFTER_COMMIT = "rhythm_after_commit"
+# Sessions of a primary with read replicas carry the Replicas (in their `info`, from the
+# session factory), and the writers a transaction wrote for (platform.replicas).
+REPLICAS = "rhythm_replicas"
+WROTE_FOR = "rhythm_wrote_for"
 
 # Settings.database_pooler: what stands between rhythm and PostgreSQL.
 Pooler = Literal["none", "transaction"]
@@ -102,8 +110,19 @@ def _unnamed() -> str:
     return ""
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_session_factory(
+    engine: AsyncEngine, replicas: Replicas | None = None
+) -> async_sessionmaker[AsyncSession]:
+    info = None if replicas is None else {REPLICAS: replicas}
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+
+
+def wrote_for(session: AsyncSession, writer: Writer) -> None:
+    """Mark the session's transaction as a write of `writer` (a user's id, or a shared name):
+    once it commits, that writer's next lag-tolerant reads wait for a replica that has
+    replayed it (platform.replicas). Without replicas, nothing is done."""
+    if REPLICAS in session.info:
+        session.info.setdefault(WROTE_FOR, set()).add(writer)
 
 
 async def driver_connection(session: AsyncSession) -> Any:
@@ -148,20 +167,38 @@ def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -
     session.info.setdefault(AFTER_COMMIT, []).append(action)
 
 
-async def commit(session: AsyncSession) -> None:
+async def commit(
+    session: AsyncSession, *, remember: bool = True
+) -> Callable[[], Awaitable[None]] | None:
     """Commit, then run the after-commit actions. Their failures are logged, not raised:
-    what they do (cache writes) must be rebuildable from what was committed."""
+    what they do (cache writes) must be rebuildable from what was committed.
+
+    With read replicas, the writers the transaction wrote for are remembered
+    (platform.replicas) before the after-commit actions; with `remember=False` that is left to
+    the caller, who is handed it to await before answering (group commit, so that its next
+    batch need not wait for it)."""
     await session.commit()
+    writers = session.info.pop(WROTE_FOR, None)
+    remembering: Callable[[], Awaitable[None]] | None = None
+    if writers:
+        replicas: Replicas = session.info[REPLICAS]
+        remembering = partial(replicas.remember, list(writers))
+        if remember:
+            # Before the after-commit actions: one of them may publish what was written.
+            await remembering()
+            remembering = None
     actions = session.info.pop(AFTER_COMMIT, [])
     for action in actions:
         try:
             await action()
         except Exception as exc:
             log.warning("after_commit_failed", error=str(exc))
+    return remembering
 
 
 async def rollback(session: AsyncSession) -> None:
     session.info.pop(AFTER_COMMIT, None)
+    session.info.pop(WROTE_FOR, None)
     await session.rollback()
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -16,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from rhythm.platform.redis import cluster_nodes, is_cluster_url
 
 MIN_SECRET_KEY_BYTES = 32
+NOT_A_LIST = "is not a JSON array of URLs (or a comma-separated list)"
 
 
 class Settings(BaseSettings):
@@ -117,6 +119,15 @@ class Settings(BaseSettings):
     # worker polls for new jobs instead of LISTENing (jobs.POOLED_POLL_SECONDS).
     database_pooler: Literal["none", "transaction"] = "none"
 
+    # Read replicas (issue 15, docs/scaling.md "Read replicas"): streaming standbys of
+    # database_url, as a comma-separated list or a JSON array; none = every read on the primary.
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A replica further behind the primary than this is skipped; a user's last-write position
+    # is kept in Redis for twice as long (so an expired one never lets a stale replica serve).
+    database_replica_max_lag_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Connections per process to each replica; unset: db_pool_size.
+    database_replica_pool_size: int | None = Field(default=None, ge=1, le=200)
+
     @field_validator("database_url")
     @classmethod
     def _postgresql_url(cls, url: str | None) -> str | None:
@@ -130,6 +141,29 @@ class Settings(BaseSettings):
         if backend not in ("postgresql", "postgres"):
             raise ValueError("is not a PostgreSQL URL (postgresql://user:password@host:port/name)")
         return url
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_urls(cls, urls: Any) -> Any:
+        if isinstance(urls, str):
+            text = urls.strip()
+            if text.startswith("["):
+                try:
+                    urls = json.loads(text)
+                except ValueError:
+                    raise ValueError(NOT_A_LIST) from None
+                if not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+                    raise ValueError(NOT_A_LIST) from None
+                return urls
+            return [u.strip() for u in text.split(",") if u.strip()]
+        return urls
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_postgresql_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            cls._postgresql_url(url)
+        return urls
 
     @field_validator("redis_url")
     @classmethod

@@ -18,7 +18,7 @@ from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
 from rhythm.platform.resources import Resources
-from rhythm.sleep import feed, records
+from rhythm.sleep import feed, models, records
 from rhythm.sleep.feed_cache import FeedCache, parse_member
 from rhythm.sleep.schemas import (
     Backfill,
@@ -110,9 +110,12 @@ async def backfill(
     summary="Your sleep records, newest first",
 )
 async def list_records(
-    principal: ReadUser, page: PageParams, db: DbSession
+    principal: ReadUser, page: PageParams, request: Request
 ) -> Page[SleepRecordOut]:
-    rows, cursor = await records.list_records(db, principal.id, page)
+    async def read(db: ReadSession) -> tuple[list[models.SleepRecord], str | None]:
+        return await records.list_records(await db(), principal.id, page)
+
+    rows, cursor = await shared(request, Resources).read(read, writer=principal.id)
     return Page(data=[record_out(r) for r in rows], next_cursor=cursor)
 
 
@@ -177,18 +180,27 @@ async def following(request: Request, caller: Principal, query: FollowingQuery) 
     """Read for every screen of the app: served from the feed cache's JSON (FeedCache)."""
     page = page_of(request, query.limit, query.cursor)
     resolved = records.resolve_week(query.week, caller.timezone)
-    async with ReadSession(shared(request, Resources).session_factory) as db:
+    resources = shared(request, Resources)
+    cursor: str | None = None
+
+    # A rebuild is stored in the feed cache: `fresh` (platform.replicas), so never older than
+    # the primary. The session opens only if the cache cannot answer.
+    async def read(db: ReadSession) -> str:
         found = await feed.following_feed(db, shared(request, FeedCache), caller, resolved, page)
+        nonlocal cursor
+        cursor = found.next_cursor
         owners = [parse_member(m)[1] for m in found.members]
         names = await identity_service.cached_user_names(
-            db, shared(request, Resources).redis, owners, found.profiles
+            db, resources.redis, owners, found.profiles
         )
-        data = ",".join(
+        return ",".join(
             feed_item_json(item, owner, names[owner])
             for item, owner in zip(found.items, owners, strict=True)
             if owner in names
         )
-    body = following_feed_json(resolved.name, resolved.start, resolved.end, data, found.next_cursor)
+
+    data = await resources.read(read, writer=caller.id, fresh=True)
+    body = following_feed_json(resolved.name, resolved.start, resolved.end, data, cursor)
     return Response(body, media_type="application/json")
 
 
@@ -199,10 +211,14 @@ async def following(request: Request, caller: Principal, query: FollowingQuery) 
     summary="You and the people you follow, ranked by total sleep in a week",
 )
 async def weekly_ranking(
-    principal: ReadUser, page: PageParams, db: DbSession, week: WeekParam = None
+    principal: ReadUser, page: PageParams, request: Request, week: WeekParam = None
 ) -> WeeklyRanking:
     resolved = records.resolve_week(week, principal.timezone)
-    entries, cursor = await records.weekly_ranking(db, principal, resolved, page)
+
+    async def read(db: ReadSession) -> tuple[list[records.RankingEntry], str | None]:
+        return await records.weekly_ranking(await db(), principal, resolved, page)
+
+    entries, cursor = await shared(request, Resources).read(read, writer=principal.id)
     return WeeklyRanking(
         week=resolved.name,
         week_start=resolved.start,

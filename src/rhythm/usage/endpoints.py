@@ -3,7 +3,7 @@ activitywatch.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
@@ -17,6 +17,7 @@ from rhythm.identity.dependencies import (
 )
 from rhythm.identity.principal import Principal, Scope
 from rhythm.platform.bounds import DATE_DOC, INSTANT_DOC
+from rhythm.platform.database import ReadSession
 from rhythm.platform.errors import Unprocessable
 from rhythm.platform.http.dependencies import DbSession
 from rhythm.platform.http.fastroute import fast_route
@@ -24,6 +25,7 @@ from rhythm.platform.http.params import PageParams
 from rhythm.platform.http.problems import problem_doc
 from rhythm.platform.http.shared import shared
 from rhythm.platform.pagination import Page
+from rhythm.platform.resources import Resources
 from rhythm.platform.schemas import IsoDate, IsoDatetime, Name
 from rhythm.platform.timezones import TimeZoneName
 from rhythm.usage import category_rules, reports, service, timeline
@@ -128,6 +130,25 @@ async def heartbeats_bulk(
     return Accepted(accepted=len(body))
 
 
+async def _usage_by_day(
+    request: Request,
+    principal: Principal,
+    first: date,
+    last: date,
+    zone: str,
+    group_by: GroupBy,
+    count: CountMode,
+) -> list[reports.DayUsage]:
+    """The report's days, read where lag is tolerated (a replica that has the caller's writes)."""
+
+    async def read(db: ReadSession) -> list[reports.DayUsage]:
+        return await reports.usage_by_day(
+            await db(), principal.id, first, last, zone, group_by, count
+        )
+
+    return await shared(request, Resources).read(read, writer=principal.id)
+
+
 def _items(usage: reports.DayUsage) -> list[UsageItem]:
     return [UsageItem(key=k, seconds=s) for k, s in usage.items]
 
@@ -155,7 +176,7 @@ def _items(usage: reports.DayUsage) -> list[UsageItem]:
 )
 async def report(
     principal: ReadUser,
-    db: DbSession,
+    request: Request,
     day: Annotated[IsoDate | None, Query(alias="date", description=DATE_DOC)] = None,
     first: Annotated[IsoDate | None, Query(alias="from", description=DATE_DOC)] = None,
     last: Annotated[IsoDate | None, Query(alias="to", description=DATE_DOC)] = None,
@@ -167,13 +188,13 @@ async def report(
     if day is not None and (first is not None or last is not None):
         raise Unprocessable("Give `date`, or `from` and `to`, not both.", field="query.date")
     if day is not None:
-        (usage,) = await reports.usage_by_day(db, principal.id, day, day, zone, group_by, count)
+        (usage,) = await _usage_by_day(request, principal, day, day, zone, group_by, count)
         return DayReport(
             date=day, timezone=zone, total_seconds=usage.total_seconds, items=_items(usage)
         )
     if first is None or last is None:
         raise Unprocessable("Give `date`, or both `from` and `to`.", field="query.date")
-    days = await reports.usage_by_day(db, principal.id, first, last, zone, group_by, count)
+    days = await _usage_by_day(request, principal, first, last, zone, group_by, count)
     return RangeReport.model_validate(
         {
             "from": first,
@@ -204,11 +225,16 @@ async def report(
 )
 async def day_timeline(
     principal: ReadUser,
-    db: DbSession,
+    request: Request,
     day: Annotated[IsoDate, Query(alias="date", description=DATE_DOC)],
     timezone: Annotated[TimeZoneName | None, Query()] = None,
 ) -> Response:
-    found = await timeline.day_timeline(db, principal.id, day, timezone or principal.timezone)
+    zone = timezone or principal.timezone
+
+    async def read(db: ReadSession) -> DayTimeline:
+        return await timeline.day_timeline(await db(), principal.id, day, zone)
+
+    found = await shared(request, Resources).read(read, writer=principal.id)
     # Serialized as built: FastAPI would validate thousands of intervals again.
     return Response(found.model_dump_json(), media_type="application/json")
 
@@ -221,7 +247,7 @@ async def day_timeline(
 )
 async def intervals(
     principal: ReadUser,
-    db: DbSession,
+    request: Request,
     page: PageParams,
     first: Annotated[IsoDatetime | None, Query(alias="from", description=INSTANT_DOC)] = None,
     last: Annotated[IsoDatetime | None, Query(alias="to", description=INSTANT_DOC)] = None,
@@ -234,7 +260,13 @@ async def intervals(
     kind = "usage-intervals"
     after = page.position(kind)
     position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
-    found = await service.intervals(db, principal.id, source, first, last, position, page.limit + 1)
+
+    async def read(db: ReadSession) -> list[tuple[str, Event]]:
+        return await service.intervals(
+            await db(), principal.id, source, first, last, position, page.limit + 1
+        )
+
+    found = await shared(request, Resources).read(read, writer=principal.id)
     rows, cursor = page.page(kind, found, lambda r: [r[1].start.isoformat(), r[1].id])
     return Page(
         data=[

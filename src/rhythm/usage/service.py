@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rhythm.platform import partitions
 from rhythm.platform.batching import GroupCommit
+from rhythm.platform.database import wrote_for
 from rhythm.platform.errors import Conflict, NotFound
 from rhythm.usage import repository
 from rhythm.usage.merge import BucketStream, Event, fill_gap
@@ -97,6 +98,8 @@ async def _write(session: AsyncSession, batch: list[Delivery]) -> list[Event | E
         for d in batch
         for h in d.heartbeats
     }
+    for user_id in {d.user_id for d in batch}:
+        wrote_for(session, user_id)
     buckets = await repository.ensure_buckets(session, list(wanted.values()))
     found = [buckets[key] for key in wanted if key in buckets]
     await repository.lock_buckets(session, [b.pk for b in found])
