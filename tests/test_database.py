@@ -4,12 +4,17 @@ others. Real PostgreSQL."""
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import FastAPI
+from psycopg import sql
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rhythm.platform.database import after_commit, commit, rollback
+from rhythm.app import create_app
+from rhythm.platform.database import after_commit, commit, libpq_url, rollback
 from rhythm.platform.resources import Resources
+from tests.conftest import client_for, make_settings, started
 from tests.factories import create_user
 
 RENAME = text("UPDATE users SET name = :name WHERE id = :id")
@@ -75,3 +80,34 @@ async def test_a_failing_action_neither_undoes_the_commit_nor_stops_the_others(
     assert ran == ["ran"]
     async with app.state.services[Resources].session_factory() as session:
         assert await session.scalar(NAME, {"id": user.id}) == "After"
+
+
+async def test_postgresql_out_of_connections_is_a_503_problem(
+    database_url: str, redis_url: str, worker_id: str
+) -> None:
+    """PostgreSQL refusing a connection for lack of slots (SQLSTATE 53300, "too many clients"
+    or a role's connection limit) is the database being unavailable: 503, not 500."""
+    role = f"rhythm_full_{worker_id}"
+    admin = libpq_url(database_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 0").format(sql.Identifier(role))
+        )
+    try:
+        full = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+        async for running in started(create_app(make_settings(full, redis_url))):
+            async with client_for(running) as http:
+                response = await http.post(
+                    "/api/v1/auth/register",
+                    json={
+                        "email": "full@example.com",
+                        "password": "a-long-password-1",
+                        "name": "F",
+                    },
+                )
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

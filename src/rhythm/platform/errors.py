@@ -124,7 +124,9 @@ class DatabaseUnavailable(RhythmError):
 
 # SQLSTATEs of a connection PostgreSQL refused or ended: class 08 (connection exception), and
 # 57P01-57P03 (terminated by an administrator, crash shutdown, starting up or shutting down).
-_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# Connection exceptions (08), the server shutting down or starting (57P01-03), and no slot for
+# one more connection (53300: "too many clients already", a role's or database's limit).
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def database_unavailable(exc: BaseException) -> bool:
