@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import http.server
 import threading
@@ -15,6 +16,7 @@ from sqlalchemy import text
 
 from rhythm.catalog import service
 from rhythm.catalog.provider import ProviderUnavailable
+from rhythm.catalog.search_cache import SearchCache
 from rhythm.identity.profiles import profile_key
 from rhythm.platform.resources import Resources
 from tests.factories import create_user, problem
@@ -25,12 +27,22 @@ MAX = 10 * 1024 * 1024
 
 
 async def sync_file(app, path: Path) -> service.SyncResult:  # type: ignore[no-untyped-def]
-    return await service.sync(
+    """A sync from `path`, as a worker runs it; returns once the app (another process in
+    production) has heard of its version through Redis pub/sub, which is asynchronous."""
+    result = await service.sync(
         app.state.services[Resources].session_factory,
         app.state.services[Resources].redis,
         path=path,
         max_bytes=MAX,
     )
+    cache = app.state.services[SearchCache]
+    deadline = time.monotonic() + 5
+    while result.status == "succeeded" and (cache.version or 0) < result.catalog_version:
+        assert time.monotonic() < deadline, (
+            f"version {result.catalog_version} was not heard of in 5 s"
+        )
+        await asyncio.sleep(0.01)
+    return result
 
 
 async def search(client: AsyncClient, **params: str) -> dict:
