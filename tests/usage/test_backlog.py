@@ -172,17 +172,21 @@ async def test_over_the_burst_heartbeats_wait_their_turn_and_a_flood_is_bounded(
             assert set(statuses) == {200}
             assert elapsed >= (100 - 10) / 50 * 0.9  # paced: 90 heartbeats over the burst
 
+            began = time.monotonic()
             flood = await asyncio.gather(
                 *(client.post(url, json=beat(1000 + i), headers=aw) for i in range(60))
             )
+            flooding = time.monotonic() - began
             accepted = [r for r in flood if r.status_code == 200]
             refused = [r for r in flood if r.status_code == 429]
             assert len(accepted) + len(refused) == 60
-            assert (
-                5 <= len(accepted) <= 40 and len(refused) >= 20
-            )  # about rate x max wait wait their turn
+            # The pace lets in what its rate covers while the flood lasts plus its longest wait
+            # (50/s x (duration + 0.3 s)), one more for the edge, and refuses the rest: a bound
+            # that holds however slowly a loaded machine serves the flood.
+            assert 5 <= len(accepted) <= 50 * (flooding + 0.3) + 1
+            assert refused or 50 * (flooding + 0.3) + 1 >= 60
             assert all(r.headers["Retry-After"].isdigit() for r in refused)
-            assert refused[0].headers["RateLimit-Policy"].startswith('"heartbeats"')
+            assert all(r.headers["RateLimit-Policy"].startswith('"heartbeats"') for r in refused)
             events = await client.get("/api/0/buckets/w/events", params={"limit": -1}, headers=aw)
             assert len(events.json()) == 100 + len(accepted)
 

@@ -153,7 +153,8 @@ class SearchCache:
             self.version = version
 
     async def load_version(self) -> int:
-        """The current version, from Redis, else from PostgreSQL."""
+        """The current version: the highest known, after reading Redis, else PostgreSQL
+        (versions only grow: a lower one read back, as after a flush of Redis, is stale)."""
         try:
             value = await self.redis.get(VERSION_KEY)
             if value is not None:
@@ -163,9 +164,9 @@ class SearchCache:
         except RedisError:
             pass
         async with self.session_factory() as session:
-            version = await repository.current_version(session)
-        self.learn(version)
-        return version
+            self.learn(await repository.current_version(session))
+        assert self.version is not None
+        return self.version
 
     async def follow(self) -> None:
         """Keep `version` current until `stop_following`: pub/sub, else polling PostgreSQL.
