@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             key, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl_seconds
         )
         rate_limits = RateLimits(settings, resources.redis_url)
+        await rate_limits.connect()
         cache = AuthCache(resources.redis, rate_limits)
         services = Services()
         services.add(Settings, settings)

@@ -10,6 +10,7 @@ slower, never unavailable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -164,6 +165,14 @@ class RateLimits:
         self.auth_failures = limits.parse(settings.auth_failure_limit)
         bridge = cast(RedispyBridge, self.storage.bridge)
         self.heartbeats = HeartbeatPace(settings, cast(RedisClient, bridge.get_connection()))
+
+    async def connect(self) -> None:
+        """Reach the storage once before the first request: a cluster client learns its
+        topology on first use, and the first requests arriving together (a flood) each found
+        it half-made ("'NoneType' object has no attribute 'writelines'"), so the limits failed
+        open for them. Redis down now is not an error: the limits fail open until it is back."""
+        with contextlib.suppress(Exception):
+            await self.storage.check()
 
     async def enforce(self, policy: str, item: limits.RateLimitItem, key: str) -> None:
         """Count one request against `item` for `key`; raise 429 when over."""
