@@ -16,12 +16,13 @@ from rhythm.catalog import repository, service
 from rhythm.migrations import upgrade
 from rhythm.platform import partitions
 from rhythm.platform.database import commit, create_engine, create_session_factory
+from rhythm.platform.settings import Settings
 
 
 @pytest.fixture
-async def migrated(scratch_database: str) -> AsyncIterator[Any]:
+async def migrated(scratch_database: str, settings: Settings) -> AsyncIterator[Any]:
     upgrade(scratch_database)
-    engine = create_engine(scratch_database, pool_size=2)
+    engine = create_engine(scratch_database, pool_size=2, pooler=settings.database_pooler)
     yield create_session_factory(engine)
     await engine.dispose()
 

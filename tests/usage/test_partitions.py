@@ -22,6 +22,7 @@ from rhythm.platform import partitions
 from rhythm.platform.database import commit, create_engine, create_session_factory
 from rhythm.platform.queue import defer
 from rhythm.platform.resources import Resources
+from rhythm.platform.settings import Settings
 from rhythm.usage import service
 from tests.factories import create_user, problem
 
@@ -213,9 +214,9 @@ async def test_instants_the_api_refuses_are_422_not_500(app, client: AsyncClient
 
 
 @pytest.fixture
-async def migrated(scratch_database: str) -> AsyncIterator[Any]:
+async def migrated(scratch_database: str, settings: Settings) -> AsyncIterator[Any]:
     upgrade(scratch_database)
-    engine = create_engine(scratch_database, pool_size=4)
+    engine = create_engine(scratch_database, pool_size=4, pooler=settings.database_pooler)
     yield create_session_factory(engine)
     await engine.dispose()
 
