@@ -434,35 +434,20 @@ def _number(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
 
 
-@dataclass(frozen=True)
-class HistoryUpkeep:
-    made: int  # partitions made ahead
-    dropped: list[str]  # partitions dropped past the retention
-    deleted: int  # versions of those months deleted from the default partition
-
-
 async def keep_history_partitions(
     session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
-) -> HistoryUpkeep:
+) -> partitions.Upkeep:
     """Make catalog_slot_versions' partitions from MONTHS_BACK months before `now`'s (UTC)
     month to `months_ahead` after it; with a retention, drop the versions of syncs of the
     months before the last `retention_months` (this month included). Each slot's latest
     dropped version is kept first at the first sync after the cutoff, so every kept sync's
     state stays whole; with no sync after the cutoff, nothing is dropped. The states of the
     dropped syncs are gone."""
-    first = partitions.month_start(now, -partitions.MONTHS_BACK)
-    cutoff = None if retention_months is None else partitions.month_start(now, 1 - retention_months)
-    made = await partitions.ensure_months(
-        session,
-        "catalog_slot_versions",
-        first if cutoff is None else max(first, cutoff),
-        partitions.month_start(now, months_ahead),
+    made, before = await partitions.make_ahead(
+        session, "catalog_slot_versions", now, months_ahead, retention_months
     )
-    if cutoff is None:
-        return HistoryUpkeep(made, [], 0)
-    before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
-    if not await repository.carry_versions_to(session, before):
-        return HistoryUpkeep(made, [], 0)
-    dropped = await partitions.drop_months_before(session, "catalog_slot_versions", cutoff)
+    if before is None or not await repository.carry_versions_to(session, before):
+        return partitions.Upkeep(made, [], 0)
+    dropped = await partitions.drop_months_before(session, "catalog_slot_versions", before.date())
     deleted = await repository.delete_versions_before(session, before)
-    return HistoryUpkeep(made, dropped, deleted)
+    return partitions.Upkeep(made, dropped, deleted)

@@ -8,6 +8,7 @@ fails and runs again at its next schedule, rather than queueing every writer beh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,38 @@ async def ensure_months(session: AsyncSession, table: str, first: date, last: da
         "SELECT rhythm_month_partitions($1, $2, $3)", table, first, last
     )
     return made
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What one run of a table's upkeep did."""
+
+    made: int  # partitions made ahead
+    dropped: list[str]  # partitions dropped past the retention
+    deleted: int  # rows of those months deleted from the default partition
+
+
+async def make_ahead(
+    session: AsyncSession,
+    table: str,
+    now: datetime,
+    months_ahead: int,
+    retention_months: int | None,
+) -> tuple[int, datetime | None]:
+    """Make `table`'s partitions from MONTHS_BACK months before `now`'s (UTC) month, or from
+    the retention's first kept month if later, to `months_ahead` months after it: (how many
+    were made, the retention's cutoff as an instant, or None without a retention)."""
+    first = month_start(now, -MONTHS_BACK)
+    cutoff = None if retention_months is None else month_start(now, 1 - retention_months)
+    made = await ensure_months(
+        session,
+        table,
+        first if cutoff is None else max(first, cutoff),
+        month_start(now, months_ahead),
+    )
+    if cutoff is None:
+        return made, None
+    return made, datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
 
 
 async def drop_months_before(session: AsyncSession, table: str, before: date) -> list[str]:

@@ -264,31 +264,18 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class PartitionUpkeep:
-    made: int  # partitions made ahead
-    dropped: list[str]  # partitions dropped past the retention
-    deleted: int  # events of those months deleted from the default partition
-
-
 async def keep_partitions(
     session: AsyncSession, now: datetime, months_ahead: int, retention_months: int | None
-) -> PartitionUpkeep:
+) -> partitions.Upkeep:
     """Make usage_events' partitions from MONTHS_BACK months before `now`'s (UTC) month to
     `months_ahead` after it; with a retention, drop the events of the months before the last
     `retention_months` (this month included), whole partitions at a time."""
-    first = partitions.month_start(now, -partitions.MONTHS_BACK)
-    cutoff = None if retention_months is None else partitions.month_start(now, 1 - retention_months)
-    made = await partitions.ensure_months(
-        session,
-        "usage_events",
-        first if cutoff is None else max(first, cutoff),
-        partitions.month_start(now, months_ahead),
+    made, before = await partitions.make_ahead(
+        session, "usage_events", now, months_ahead, retention_months
     )
-    if cutoff is None:
-        return PartitionUpkeep(made, [], 0)
-    before = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
+    if before is None:
+        return partitions.Upkeep(made, [], 0)
     await repository.forget_crossings_before(session, before)
-    dropped = await partitions.drop_months_before(session, "usage_events", cutoff)
+    dropped = await partitions.drop_months_before(session, "usage_events", before.date())
     deleted = await repository.delete_events_before(session, before)
-    return PartitionUpkeep(made, dropped, deleted)
+    return partitions.Upkeep(made, dropped, deleted)
